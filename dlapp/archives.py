@@ -1,0 +1,71 @@
+"""Safe extraction of uploaded .zip files.
+
+An upload is hostile until proven otherwise: we reject path traversal
+("zip slip"), links, absurd member counts and bombs before writing anything,
+and count real bytes while extracting because headers can lie.
+"""
+
+from __future__ import annotations
+
+import stat
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from .errors import InvalidDatasetError
+
+MAX_MEMBERS = 5_000  # a demo data set of class folders; 10k tiny files is an attack
+MAX_TOTAL_BYTES = 512 * 1024 * 1024  # uncompressed
+MAX_RATIO = 200  # compressed:uncompressed; real images compress < 2x, bombs > 1000x
+_CHUNK = 1 << 20
+
+
+def _check_member(info: zipfile.ZipInfo) -> PurePosixPath:
+    name = info.filename.replace("\\", "/")
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
+        raise InvalidDatasetError(f"Archive entry {info.filename!r} points outside the archive; refusing to extract.")
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        raise InvalidDatasetError(f"Archive entry {info.filename!r} is a symbolic link; links are not allowed.")
+    return path
+
+
+def extract_zip(archive: str | Path, dest: str | Path) -> Path:
+    """Extract `archive` into `dest` after checking every entry.
+
+    Raises:
+        InvalidDatasetError: the file is not a zip, or it is hostile (traversal,
+            links, too many files, too large when uncompressed).
+    """
+    dest = Path(dest)
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InvalidDatasetError(f"{Path(archive).name} is not a readable .zip file ({exc}).") from None
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise InvalidDatasetError(f"Archive has {len(infos):,} entries; the limit is {MAX_MEMBERS:,}.")
+        declared = sum(i.file_size for i in infos)
+        packed = sum(i.compress_size for i in infos) or 1
+        if declared > MAX_TOTAL_BYTES:
+            raise InvalidDatasetError(
+                f"Archive unpacks to {declared / 2**20:,.0f} MB; the limit is {MAX_TOTAL_BYTES / 2**20:,.0f} MB."
+            )
+        if declared / packed > MAX_RATIO and declared > 10 * 2**20:
+            raise InvalidDatasetError("Archive compression ratio is implausibly high (a zip bomb?); refusing it.")
+        paths = [(_check_member(i), i) for i in infos]
+        written = 0
+        for rel, info in paths:
+            target = dest.joinpath(*rel.parts)
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as out:
+                while chunk := src.read(_CHUNK):
+                    written += len(chunk)
+                    if written > MAX_TOTAL_BYTES:
+                        raise InvalidDatasetError("Archive unpacks to more than its headers claim; refusing it.")
+                    out.write(chunk)
+    return dest

@@ -1,0 +1,57 @@
+"""Every error dlapp raises on purpose. Messages say what to do next.
+
+Each class also subclasses the matching builtin, so callers can catch
+`ValueError` or `FileNotFoundError` without knowing dlapp.
+"""
+
+
+class DlappError(Exception):
+    """Base class: an expected failure with a message fit for a user."""
+
+
+class UsageError(DlappError, ValueError):
+    """A setting or argument is out of range or unknown."""
+
+
+class DatasetNotFoundError(DlappError, FileNotFoundError):
+    """A data set is neither local nor downloadable (for example, offline)."""
+
+
+class InvalidDatasetError(DlappError, ValueError):
+    """Custom data is malformed: too few classes, missing columns, a hostile archive..."""
+
+
+class InvalidImageError(DlappError, ValueError):
+    """An image cannot be decoded, or is too large to decode safely."""
+
+
+class InvalidTextError(DlappError, ValueError):
+    """A review is empty, whitespace-only or over the size cap."""
+
+
+class ModelNotFoundError(DlappError, LookupError):
+    """No model in the cache has that id, or no default exists for a task."""
+
+
+class ModelLoadError(DlappError):
+    """A cached model is corrupt, tampered with or incompatible."""
+
+
+class ModelSaveError(DlappError, OSError):
+    """A model could not be written (disk full, permissions); the old one is intact."""
+
+
+class TrainingBusyError(DlappError):
+    """Another training is already running; only one runs at a time."""
+
+
+class TrainingCancelled(DlappError):
+    """The training was stopped by the user; nothing was saved."""
+
+
+class TrainingDisabledError(DlappError, PermissionError):
+    """Training is switched off for this deployment, or the password is wrong."""
+
+
+class HubError(DlappError):
+    """A Hugging Face Hub pull or push failed; the message says why."""

@@ -1,0 +1,115 @@
+"""Decode any image a user might upload into the uint8 array a model expects."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import InvalidImageError
+
+ImageSource = str | Path | bytes | Image.Image | np.ndarray
+_EXTREME_ASPECT = 2.0  # beyond this, center-cropping would throw most of the picture away
+
+
+def open_image(source: ImageSource, *, max_pixels: int) -> Image.Image:
+    """Open `source` as an upright RGB or L image (first frame if animated).
+
+    Raises:
+        InvalidImageError: unreadable, truncated, not an image, or over `max_pixels`.
+    """
+    if isinstance(source, np.ndarray):
+        return _from_array(source)
+    if isinstance(source, Image.Image):
+        img = source
+    else:
+        try:
+            fp = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+        except OSError as exc:
+            raise InvalidImageError(f"Cannot read the file: {exc.strerror or exc}.") from None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                img = Image.open(fp)
+        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+            fp.close()
+            raise InvalidImageError("This file is not an image format we can read (try JPEG, PNG, GIF, WebP, BMP or TIFF).") from None
+        except (OSError, ValueError, SyntaxError) as exc:
+            fp.close()
+            raise InvalidImageError(f"This image is damaged or truncated ({exc}).") from None
+    width, height = img.size
+    if width < 1 or height < 1:
+        raise InvalidImageError("This image has no pixels.")
+    if width * height > max_pixels:  # checked from the header, before decoding a single pixel
+        raise InvalidImageError(
+            f"This image is {width}×{height} ({width * height / 1e6:.1f} megapixels); "
+            f"the limit is {max_pixels / 1e6:.0f} megapixels. Please resize it first."
+        )
+    try:
+        if getattr(img, "is_animated", False):
+            img.seek(0)
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        return _normalize_mode(img)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise InvalidImageError(f"This image is damaged or truncated ({exc}).") from None
+
+
+def _from_array(arr: np.ndarray) -> Image.Image:
+    arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
+        raise InvalidImageError(f"An image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got {arr.shape}.")
+    if arr.dtype != np.uint8:
+        if np.issubdtype(arr.dtype, np.floating) and arr.size and arr.max() <= 1.0:
+            arr = arr * 255.0
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    return _normalize_mode(Image.fromarray(arr))
+
+
+def _normalize_mode(img: Image.Image) -> Image.Image:
+    """Any Pillow mode -> RGB or L, compositing transparency onto white."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = arr.max() if arr.size else 0
+        scale = 255.0 / top if top > 255 else 1.0  # 16-bit data spans 0..65535
+        return Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), "L")
+    if img.mode == "P" or img.mode == "PA":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "La", "RGBa"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba).convert("RGB")
+    if img.mode == "1":
+        return img.convert("L")
+    if img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV...
+    return img
+
+
+def fit_image(img: Image.Image, size: tuple[int, int], channels: int) -> np.ndarray:
+    """Resize to (height, width) without distortion and match the channel count.
+
+    Near-square pictures are center-cropped to the target aspect ratio; extreme
+    ones (a 10000×10 strip) are padded instead so their content survives.
+    """
+    height, width = size
+    img = img.convert("L" if channels == 1 else "RGB")
+    src_ratio = img.width / img.height
+    dst_ratio = width / height
+    if max(src_ratio / dst_ratio, dst_ratio / src_ratio) > _EXTREME_ASPECT:
+        fill = 0 if channels == 1 else (0, 0, 0)
+        img = ImageOps.pad(img, (width, height), method=Image.Resampling.BILINEAR, color=fill)
+    else:
+        img = ImageOps.fit(img, (width, height), method=Image.Resampling.BILINEAR)
+    arr = np.asarray(img, dtype=np.uint8)
+    return arr[..., None] if channels == 1 else arr
+
+
+def load_for_model(source: ImageSource, size: tuple[int, int], channels: int, *, max_pixels: int) -> np.ndarray:
+    """open_image + fit_image: one uint8 array of shape (H, W, C)."""
+    return fit_image(open_image(source, max_pixels=max_pixels), size, channels)

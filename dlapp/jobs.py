@@ -1,0 +1,119 @@
+"""One training at a time per process, run in a background thread and observable
+by any number of viewers (the web UI polls `snapshot()`; API clients stream it).
+
+This is engine code: no gradio here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+
+from .errors import DlappError, TrainingBusyError, TrainingCancelled
+from .training import TrainConfig, TrainingEvent, TrainResult, train
+
+_POINT_EVERY_S = 0.5  # curve resolution: a point per half second keeps plots live but small
+_ids = itertools.count(1)
+
+
+@dataclass
+class TrainingJob:
+    config: TrainConfig
+    force: bool = False
+    id: int = field(default_factory=lambda: next(_ids))
+    state: str = "running"  # running | done | cancelled | failed
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+    latest: TrainingEvent | None = None
+    message: str = "Starting…"
+    points: list[dict] = field(default_factory=list)  # {"epoch": float, "series": str, "loss"/"accuracy": float}
+    result: TrainResult | None = None
+    error: str | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    _last_point: float = 0.0
+
+    def on_event(self, event: TrainingEvent) -> None:
+        self.latest = event
+        if event.message:
+            self.message = event.message
+        x = (event.epoch - 1) + (event.step / event.steps if event.steps else 0)
+        now = time.monotonic()
+        if event.kind == "batch" and (now - self._last_point >= _POINT_EVERY_S or event.step == event.steps):
+            self._last_point = now
+            self._add(x, "train", event.metrics.get("loss"), event.metrics.get("accuracy"))
+        elif event.kind == "epoch":
+            self._add(float(event.epoch), "validation", event.metrics.get("val_loss"), event.metrics.get("val_accuracy"))
+
+    def _add(self, x: float, series: str, loss, accuracy) -> None:
+        if loss is not None or accuracy is not None:
+            self.points.append({"epoch": round(x, 4), "series": series, "loss": loss, "accuracy": accuracy})
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+class TrainingManager:
+    """Starts, stops and remembers the (single) training of this process."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.current: TrainingJob | None = None
+
+    def start(self, config: TrainConfig, *, force: bool = False) -> TrainingJob:
+        """Start `config` in the background.
+
+        Raises:
+            TrainingBusyError: another training is running.
+        """
+        with self._lock:
+            if self.current is not None and self.current.running:
+                raise TrainingBusyError("A training is already running; watch it on the Train tab, "
+                                        "or stop it first. Only one runs at a time.")
+            job = TrainingJob(config, force=force)
+            self.current = job
+        threading.Thread(target=self._run, args=(job,), name=f"dlapp-train-{job.id}", daemon=True).start()
+        return job
+
+    def _run(self, job: TrainingJob) -> None:
+        try:
+            job.result = train(job.config, on_event=job.on_event, cancel=job.cancel, force=job.force)
+            job.state = "done"
+            job.message = (f"Reused an identical cached model: {job.result.model_id}" if job.result.cached
+                           else f"Done: {job.result.model_id}, test accuracy "
+                                f"{job.result.card['metrics']['test_accuracy']:.1%}")
+        except TrainingCancelled:
+            job.state, job.message = "cancelled", "Stopped. The previous model is still serving."
+        except DlappError as exc:
+            job.state, job.error, job.message = "failed", str(exc), f"Failed: {exc}"
+        except Exception as exc:  # keep the server alive whatever Keras throws
+            job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+            job.message = f"Failed: {job.error}"
+        finally:
+            job.finished = time.time()
+
+    def stop(self) -> bool:
+        """Ask the running training to stop within one batch. False if none runs."""
+        job = self.current
+        if job is None or not job.running:
+            return False
+        job.cancel.set()
+        return True
+
+    def wait(self, timeout: float | None = None) -> TrainingJob | None:
+        """Block until the current job ends (for the CLI and tests)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (job := self.current) is not None and job.running:
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        return self.current
+
+
+_MANAGER = TrainingManager()
+
+
+def get_manager() -> TrainingManager:
+    return _MANAGER

@@ -1,0 +1,120 @@
+"""Named model presets: one frozen dataclass each, so a typo fails loudly.
+
+`seed-*` presets reproduce the tutorial models in SEED_MODELS.md exactly
+(architecture, optimizer, batch size, epochs). `fast` is tuned for the best
+accuracy in about 3 minutes on a 2-core CPU; `best` for the highest accuracy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from .errors import UsageError
+
+
+@dataclass(frozen=True)
+class ImagePreset:
+    name: str
+    description: str
+    architecture: str  # key into models.IMAGE_ARCHITECTURES
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    optimizer: str = "adam"  # "adam" (seed) or "adamw" + warmup/cosine schedule
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    augment: bool = False  # random flip + 4-px translate in the tf.data pipeline
+    widths: tuple[int, ...] = ()  # conv widths per stage, for the "convnet" architecture
+    dropout: float = 0.0
+    activation: str = "gelu"  # relu is ~10% faster on CPU; gelu trains a little better
+    tta_flip: bool = False  # average with the mirrored image at inference (inside the model)
+    input_size: tuple[int, int] | None = None  # None: the data set's own size
+    validation: str = "split"  # "split": hold out part of train; "test": the seed tutorials' habit
+
+
+@dataclass(frozen=True)
+class TextPreset:
+    name: str
+    description: str
+    architecture: str  # "stacked" (seed) or "pooled" (ours)
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    vocab_size: int
+    sequence_length: int
+    embedding_dim: int
+    units: tuple[int, ...]  # units per recurrent layer
+    cell: str = "lstm"  # lstm | gru | simplernn
+    bidirectional: bool = False
+    dropout: float = 0.0
+    ngrams: int | None = None
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    validation: str = "split"
+
+
+Preset = ImagePreset | TextPreset
+CELLS = ("lstm", "gru", "simplernn")
+
+IMAGE_PRESETS: dict[str, ImagePreset] = {p.name: p for p in [
+    ImagePreset("seed-cifar10", "Tutorial CIFAR-10 CNN (2 conv + 64-unit dense), as written",
+                "seed_cifar10", epochs=10, batch_size=32, learning_rate=1e-3, validation="test"),
+    ImagePreset("seed-mnist", "Tutorial MNIST CNN (2 conv + 128-unit dense)",
+                "seed_mnist", epochs=10, batch_size=32, learning_rate=1e-3),
+    ImagePreset("seed-mnist-deep", "Tutorial MNIST CNN, deeper variant (3 conv)",
+                "seed_mnist_deep", epochs=5, batch_size=32, learning_rate=1e-3),
+    ImagePreset("seed-binary", "Tutorial two-class folder CNN at 150×150 (sigmoid output)",
+                "seed_binary", epochs=25, batch_size=32, learning_rate=1e-3, input_size=(150, 150)),
+    # fast: ~850 img/s on the 2-core CPU (benchmarks/train_bench.py), so 3 epochs of 45k fit in ~3 minutes.
+    ImagePreset("fast", "Small BN conv net, flip+translate, one-cycle AdamW: most accuracy in ~3 CPU minutes",
+                "convnet", epochs=3, batch_size=256, learning_rate=4e-3, optimizer="adamw", weight_decay=5e-4,
+                label_smoothing=0.1, augment=True, widths=(24, 48, 96), activation="relu"),
+    ImagePreset("best", "Wider BN conv net (airbench-like), flip+translate, test-time flip",
+                "convnet", epochs=16, batch_size=256, learning_rate=3e-3, optimizer="adamw", weight_decay=5e-4,
+                label_smoothing=0.2, augment=True, widths=(64, 192, 256), dropout=0.1, tta_flip=True),
+]}
+
+TEXT_PRESETS: dict[str, TextPreset] = {p.name: p for p in [
+    TextPreset("seed-imdb", "Tutorial IMDB LSTM: 2 stacked LSTM(100), 20k words, 500 tokens",
+               "stacked", epochs=10, batch_size=32, learning_rate=1e-3, vocab_size=20_000, sequence_length=500,
+               embedding_dim=100, units=(100, 100), validation="test"),
+    TextPreset("seed-imdb-small", "Tutorial small IMDB LSTM: LSTM(64), 10k words",
+               "stacked", epochs=5, batch_size=32, learning_rate=1e-3, vocab_size=10_000, sequence_length=500,
+               embedding_dim=64, units=(64,)),
+    TextPreset("fast", "Bidirectional GRU with max+mean pooling over 256 tokens: most accuracy in ~3 CPU minutes",
+               "pooled", epochs=2, batch_size=64, learning_rate=2e-3, vocab_size=20_000, sequence_length=256,
+               embedding_dim=64, units=(32,), cell="gru", bidirectional=True, dropout=0.3),
+    TextPreset("best", "Bidirectional LSTM with max+mean pooling over unigrams+bigrams, 400 tokens",
+               "pooled", epochs=4, batch_size=64, learning_rate=2e-3, vocab_size=60_000, sequence_length=400,
+               embedding_dim=96, units=(64,), cell="lstm", bidirectional=True, dropout=0.4, ngrams=2),
+]}
+
+SEED_ALIASES = {"image": "seed-cifar10", "text": "seed-imdb"}
+
+
+def get_preset(task: str, name: str, *, dataset: str = "") -> Preset:
+    """Look up a preset by task and name. `seed` picks the tutorial model for the data.
+
+    Raises:
+        UsageError: unknown task or preset name.
+    """
+    table = {"image": IMAGE_PRESETS, "text": TEXT_PRESETS}.get(task)
+    if table is None:
+        raise UsageError(f"Unknown task {task!r}; use 'image' or 'text'.")
+    if name == "seed":
+        name = "seed-mnist" if task == "image" and dataset in ("mnist", "fashion_mnist") else SEED_ALIASES[task]
+    if name not in table:
+        raise UsageError(f"Unknown {task} preset {name!r}. Choose from: {', '.join(['seed', *table])}.")
+    return table[name]
+
+
+def with_overrides(preset: Preset, **overrides) -> Preset:
+    """A copy of `preset` with the given fields replaced; None means keep. Unknown keys fail."""
+    known = {f.name for f in fields(preset)}
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    unknown = set(changes) - known
+    if unknown:
+        raise UsageError(f"Preset {preset.name!r} has no setting(s) {', '.join(sorted(unknown))}.")
+    if "cell" in changes and changes["cell"] not in CELLS:
+        raise UsageError(f"Unknown cell {changes['cell']!r}; choose from {', '.join(CELLS)}.")
+    return replace(preset, **changes)

@@ -1,0 +1,87 @@
+"""Every environment variable dlapp reads, parsed once, in one place.
+
+Values are read when `load()` is called, not at import time, so tests and the
+CLI can change the environment and get fresh settings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# Keras must pick its backend before it is first imported; tf.data and
+# MirroredStrategy tie dlapp to TensorFlow.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name}={raw!r}: use one of on/off, true/false, 1/0")
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected a whole number") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path | None  # DLAPP_DATA_DIR: local data sets (cifar10.npz, imdb.jsonl.gz, ...)
+    model_dir: Path  # DLAPP_MODEL_DIR: the model cache; defaults to the repo's models/
+    training_enabled: bool  # DLAPP_TRAINING=on|off; off by default on a public Space
+    training_password: str | None  # DLAPP_TRAINING_PASSWORD: gate for the Train tab
+    max_epochs: int  # DLAPP_MAX_EPOCHS: cap per training run
+    max_train_examples: int  # DLAPP_MAX_TRAIN_EXAMPLES: cap on training-set size (0 = none)
+    max_image_pixels: int  # DLAPP_MAX_IMAGE_PIXELS: decompression-bomb guard
+    max_text_chars: int  # DLAPP_MAX_TEXT_CHARS: longest review accepted
+    max_upload_mb: int  # DLAPP_MAX_UPLOAD_MB: largest upload the web app takes
+    space_id: str | None  # SPACE_ID: set by Hugging Face Spaces
+    hub_models: tuple[str, ...]  # DLAPP_HUB_MODELS: comma-separated Hub repo ids to pull
+    server_name: str  # GRADIO_SERVER_NAME: interface to listen on
+    server_port: int  # GRADIO_SERVER_PORT
+
+
+def load() -> Settings:
+    """Read the environment now and return the settings."""
+    space_id = os.environ.get("SPACE_ID") or None
+    data_dir = os.environ.get("DLAPP_DATA_DIR")
+    model_dir = os.environ.get("DLAPP_MODEL_DIR")
+    if not model_dir and space_id and Path("/data").is_dir() and os.access("/data", os.W_OK):
+        model_dir = "/data/dlapp-models"  # a Space's persistent storage survives restarts
+    hub = os.environ.get("DLAPP_HUB_MODELS", "")
+    return Settings(
+        data_dir=Path(data_dir).expanduser() if data_dir else None,
+        model_dir=Path(model_dir).expanduser() if model_dir else REPO_DIR / "models",
+        # A public Space must opt in to training: it is the expensive, abusable part.
+        training_enabled=_bool("DLAPP_TRAINING", default=space_id is None),
+        training_password=os.environ.get("DLAPP_TRAINING_PASSWORD") or None,
+        max_epochs=_int("DLAPP_MAX_EPOCHS", 200 if space_id is None else 5),
+        max_train_examples=_int("DLAPP_MAX_TRAIN_EXAMPLES", 0 if space_id is None else 5000),
+        max_image_pixels=_int("DLAPP_MAX_IMAGE_PIXELS", 25_000_000),  # 25 MP: any phone photo
+        max_text_chars=_int("DLAPP_MAX_TEXT_CHARS", 50_000),  # IMDB's longest review is ~14k
+        max_upload_mb=_int("DLAPP_MAX_UPLOAD_MB", 50),
+        space_id=space_id,
+        hub_models=tuple(r.strip() for r in hub.split(",") if r.strip()),
+        server_name=os.environ.get("GRADIO_SERVER_NAME") or "0.0.0.0",
+        server_port=_int("GRADIO_SERVER_PORT", 7860),
+    )

@@ -1,0 +1,251 @@
+"""The model cache: `<id>.keras` + `<id>.json` card per model, and defaults.json.
+
+Writes are atomic (temp file, fsync, os.replace), and the card is written
+after the model, so a crash mid-save leaves either the old model or nothing
+listed. Loads check the card's sha256 and use safe_mode; anything broken is
+skipped with a logged reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from . import settings as settings_mod
+from .errors import ModelLoadError, ModelNotFoundError, ModelSaveError, UsageError
+
+log = logging.getLogger(__name__)
+Card = dict[str, Any]
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+TASKS = ("image", "text")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, write, *, suffix: str) -> None:
+    """Write via `write(tmp_path)` to a temp file beside `path`, then rename over it."""
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide shipped models from other users
+        write(Path(tmp))
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    _atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n"), suffix=".json")
+
+
+def check_model_id(model_id: str) -> str:
+    if not _ID_RE.match(model_id or ""):
+        raise UsageError(f"Invalid model id {model_id!r}: use lowercase letters, digits, '-', '_' and '.'.")
+    return model_id
+
+
+class ModelStore:
+    """A folder of models. One instance per folder per process (see `get_store`)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._lock = threading.RLock()
+        self._models: dict[tuple[str, str], Any] = {}  # (id, sha256) -> deserialized keras.Model
+        self._verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> sha256
+
+    # ------------------------------------------------------------ reading
+
+    def _paths(self, model_id: str) -> tuple[Path, Path]:
+        check_model_id(model_id)
+        return self.root / f"{model_id}.keras", self.root / f"{model_id}.json"
+
+    def _read_card(self, card_path: Path) -> Card | None:
+        try:
+            card = json.loads(card_path.read_text())
+        except (OSError, ValueError) as exc:
+            log.warning("skipping %s: unreadable card (%s)", card_path.name, exc)
+            return None
+        if not isinstance(card, dict) or card.get("task") not in TASKS or not card.get("sha256"):
+            log.warning("skipping %s: card lacks task or sha256", card_path.name)
+            return None
+        model_path = card_path.with_suffix(".keras")
+        if not model_path.is_file():
+            log.warning("skipping %s: %s is missing", card_path.name, model_path.name)
+            return None
+        card["id"] = card_path.stem
+        card["size_bytes"] = model_path.stat().st_size
+        return card
+
+    def list(self, task: str | None = None) -> list[Card]:
+        """Valid-looking cards (file present), newest first. Hashes are checked at load."""
+        if not self.root.is_dir():
+            return []
+        cards = [c for p in sorted(self.root.glob("*.json")) if p.name != "defaults.json"
+                 and _ID_RE.match(p.stem) and (c := self._read_card(p)) is not None]
+        if task:
+            cards = [c for c in cards if c["task"] == task]
+        return sorted(cards, key=lambda c: c.get("created", ""), reverse=True)
+
+    def card(self, model_id: str) -> Card:
+        _, card_path = self._paths(model_id)
+        card = self._read_card(card_path) if card_path.is_file() else None
+        if card is None:
+            raise ModelNotFoundError(f"No model {model_id!r} in {self.root}. `python -m dlapp models list` shows them.")
+        return card
+
+    def _verify(self, model_path: Path, expected: str) -> None:
+        st = model_path.stat()
+        key = (str(model_path), st.st_size, st.st_mtime_ns)
+        digest = self._verified.get(key) or sha256_file(model_path)
+        if digest != expected:
+            raise ModelLoadError(f"{model_path.name} does not match its card's sha256; the file is corrupt or was changed.")
+        self._verified[key] = digest
+
+    def load(self, model_id: str):
+        """The keras.Model for `model_id`, deserialized once per process.
+
+        Raises:
+            ModelNotFoundError: no such model.
+            ModelLoadError: hash mismatch, or Keras cannot load it safely.
+        """
+        import keras
+
+        from . import layers  # noqa: F401  registers dlapp's serializable pieces
+
+        card = self.card(model_id)
+        with self._lock:
+            cached = self._models.get((model_id, card["sha256"]))
+            if cached is not None:
+                return cached
+            model_path, _ = self._paths(model_id)
+            self._verify(model_path, card["sha256"])
+            try:
+                model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+            except Exception as exc:
+                raise ModelLoadError(f"{model_path.name} cannot be loaded ({type(exc).__name__}: {str(exc)[:200]}).") from None
+            self._models[(model_id, card["sha256"])] = model
+            return model
+
+    def loadable(self, task: str | None = None) -> list[Card]:
+        """Cards whose model actually loads; broken ones are logged and skipped."""
+        good = []
+        for card in self.list(task):
+            try:
+                self.load(card["id"])
+            except ModelLoadError as exc:
+                log.warning("skipping model %s: %s", card["id"], exc)
+                continue
+            good.append(card)
+        return good
+
+    def find_by_key(self, cache_key: str) -> Card | None:
+        return next((c for c in self.list() if c.get("cache_key") == cache_key), None)
+
+    # ------------------------------------------------------------ defaults
+
+    def defaults(self) -> dict[str, str]:
+        try:
+            data = json.loads((self.root / "defaults.json").read_text())
+            return {k: v for k, v in data.items() if k in TASKS and isinstance(v, str)}
+        except (OSError, ValueError):
+            return {}
+
+    def default_id(self, task: str) -> str:
+        """The default model for a task; falls back to the most accurate loadable one.
+
+        Raises:
+            ModelNotFoundError: there is no usable model for the task.
+        """
+        wanted = self.defaults().get(task)
+        candidates = self.list(task)
+        ordered = sorted(candidates, key=lambda c: (c["id"] != wanted, -c.get("metrics", {}).get("test_accuracy", 0)))
+        for card in ordered:
+            try:
+                self.load(card["id"])
+                return card["id"]
+            except ModelLoadError as exc:
+                log.warning("default candidate %s unusable: %s", card["id"], exc)
+        raise ModelNotFoundError(f"No usable {task} model in {self.root}. Train one: python -m dlapp train --help")
+
+    def set_default(self, task: str, model_id: str) -> None:
+        card = self.card(model_id)
+        if card["task"] != task:
+            raise UsageError(f"{model_id} is a {card['task']} model, not a {task} model.")
+        with self._lock:
+            defaults = self.defaults()
+            defaults[task] = model_id
+            write_json_atomic(self.root / "defaults.json", defaults)
+
+    # ------------------------------------------------------------ writing
+
+    def save(self, model, card: Card, model_id: str) -> Card:
+        """Atomically write model then card. On any failure the previous files are intact.
+
+        Raises:
+            ModelSaveError: the disk is full, read-only, or the write failed.
+        """
+        model_path, card_path = self._paths(model_id)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                _atomic_write(model_path, lambda p: model.save(p), suffix=".keras")
+                card = {**card, "sha256": sha256_file(model_path),
+                        "created": card.get("created") or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+                card.pop("id", None)
+                card.pop("size_bytes", None)
+                write_json_atomic(card_path, card)
+                self._models = {k: v for k, v in self._models.items() if k[0] != model_id}
+        except OSError as exc:
+            raise ModelSaveError(f"Could not save model {model_id} to {self.root}: {exc.strerror or exc}. "
+                                 "Any previous version is intact; free some disk space and try again.") from None
+        return self.card(model_id)
+
+    def delete(self, model_id: str) -> None:
+        model_path, card_path = self._paths(model_id)
+        if not card_path.exists() and not model_path.exists():
+            raise ModelNotFoundError(f"No model {model_id!r} to delete.")
+        with self._lock:
+            card_path.unlink(missing_ok=True)  # card first: a half-deleted model is never listed
+            model_path.unlink(missing_ok=True)
+            self._models = {k: v for k, v in self._models.items() if k[0] != model_id}
+            defaults = self.defaults()
+            if model_id in defaults.values():
+                write_json_atomic(self.root / "defaults.json", {k: v for k, v in defaults.items() if v != model_id})
+
+    def clean_temp_files(self) -> int:
+        """Remove leftovers of saves that crashed (temp files are never listed anyway)."""
+        removed = 0
+        for p in self.root.glob(".tmp-*") if self.root.is_dir() else []:
+            p.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+
+_STORES: dict[Path, ModelStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def get_store(root: Path | None = None) -> ModelStore:
+    """The process-wide store for `root` (default: DLAPP_MODEL_DIR or models/)."""
+    root = Path(root or settings_mod.load().model_dir).resolve()
+    with _STORES_LOCK:
+        if root not in _STORES:
+            _STORES[root] = ModelStore(root)
+        return _STORES[root]

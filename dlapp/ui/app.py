@@ -1,0 +1,96 @@
+"""The whole web app: layout first (tabs), then wiring, then launch."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from .. import settings as settings_mod
+from ..devices import describe_device
+from ..samples import export_example_images
+from ..store import get_store
+from . import image_tab, models_tab, text_tab, train_tab
+from .common import default_model, models_signature, picker_update
+
+log = logging.getLogger(__name__)
+
+CSS = """
+#train-status p { margin: 0.2em 0; }
+footer { visibility: hidden; }
+"""
+
+
+def _header(settings: settings_mod.Settings) -> str:
+    where = f"Hugging Face Space `{settings.space_id}`" if settings.space_id else "this machine"
+    return ("# dlapp\nClassify photos with a Keras **CNN**, judge movie reviews with a Keras **LSTM**, "
+            f"and train both right here. Running on {where} · {describe_device()}.")
+
+
+def build_app(examples_dir: Path | None = None) -> gr.Blocks:
+    """Build the Blocks app. Reads settings and the model cache; trains nothing, downloads nothing."""
+    settings = settings_mod.load()
+    store = get_store(settings.model_dir)
+    store.clean_temp_files()
+    examples_dir = examples_dir or Path(tempfile.mkdtemp(prefix="dlapp-examples-"))
+    prefer = None
+    if (image_default := default_model("image")) is not None:
+        prefer = store.card(image_default)["dataset"]["name"].split("[")[0]
+    example_paths = export_example_images(examples_dir, prefer)
+    note = "No example images: set DLAPP_DATA_DIR to a folder with cifar10.npz (or mnist.npz) to see some."
+
+    with gr.Blocks(title="dlapp: deep learning in your browser") as demo:
+        gr.Markdown(_header(settings))
+        with gr.Tabs():
+            with gr.Tab("Image", id="image"):
+                img = image_tab.layout(example_paths, note)
+            with gr.Tab("Sentiment", id="sentiment"):
+                txt = text_tab.layout()
+            with gr.Tab("Train", id="train"):
+                trn = train_tab.layout()
+            with gr.Tab("Models", id="models"):
+                mdl = models_tab.layout()
+        models_seen = gr.State(models_signature())
+
+        # ------------------------------------------------ wiring
+        image_tab.wire(img)
+        text_tab.wire(txt)
+        train_tab.wire(trn)
+        models_tab.wire(mdl)
+
+        def refresh_pickers(image_model, text_model, seen):
+            """New, replaced or deleted models reach every picker without a restart."""
+            now = models_signature()
+            if now == seen:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
+            table, selected, card = models_tab._refresh(None)
+            return picker_update("image", image_model), picker_update("text", text_model), table, selected, now
+
+        trn.timer.tick(refresh_pickers, [img.model, txt.model, models_seen],
+                       [img.model, txt.model, mdl.table, mdl.selected, models_seen],
+                       show_progress="hidden", api_visibility="private", queue=False)
+        gr.api(models_tab.list_models, api_name="list_models")
+        gr.api(train_tab.training_progress, api_name="training_progress", concurrency_limit=None)
+    demo.examples_dir = examples_dir
+    return demo
+
+
+def launch(**overrides) -> None:
+    """Serve the app as configured by the environment (see dlapp/settings.py)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = settings_mod.load()
+    demo = build_app()
+    # Two cores: a few predictions at once keep latency low; the queue absorbs bursts.
+    demo.queue(default_concurrency_limit=4, max_size=256)
+    demo.launch(
+        server_name=settings.server_name,
+        server_port=settings.server_port,
+        max_file_size=f"{settings.max_upload_mb}mb",
+        allowed_paths=[str(demo.examples_dir)],
+        show_error=True,
+        footer_links=["api"],
+        css=CSS,
+        **overrides,
+    )

@@ -1,0 +1,99 @@
+"""Pieces shared by the tabs: safe image input, error translation, model choices."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import gradio as gr
+from gradio.data_classes import ImageData
+
+from ..errors import DlappError
+from ..store import get_store
+
+log = logging.getLogger(__name__)
+
+from gradio.events import Dependency
+
+class SafeImage(gr.Image):
+    """gr.Image that hands the raw upload path to dlapp's own decoder.
+
+    Gradio's stock preprocessing opens uploads with Pillow before our code runs,
+    so a corrupt file or a decompression bomb would fail with a generic error.
+    Our decoder checks size caps first and explains what is wrong.
+    """
+
+    def preprocess(self, payload: ImageData | None):
+        if payload is None:
+            return None
+        if payload.path:
+            return payload.path
+        return super().preprocess(payload)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component  # data: URLs from webcam/clipboard
+
+
+def user_errors(fn):
+    """Turn engine errors into gr.Error (a readable message in the UI and API).
+
+    Anything unexpected is logged with its traceback and shown as one line, so
+    the server keeps serving and no internals leak to the visitor.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except DlappError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        except Exception:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error("Something went wrong on our side; the app is still running. Please try again.",
+                           print_exception=False) from None
+
+    return wrapper
+
+
+def model_choices(task: str) -> list[tuple[str, str]]:
+    """Dropdown choices: (label with data set and accuracy, model id)."""
+    out = []
+    for card in get_store().list(task):
+        acc = card.get("metrics", {}).get("test_accuracy")
+        acc_text = f"{acc:.1%}" if isinstance(acc, (int, float)) else "n/a"
+        out.append((f"{card['id']}  ·  {card['dataset']['name']}  ·  test acc {acc_text}", card["id"]))
+    return out
+
+
+def default_model(task: str) -> str | None:
+    try:
+        return get_store().default_id(task)
+    except DlappError:
+        return None
+
+
+def picker_update(task: str, current: str | None = None):
+    choices = model_choices(task)
+    ids = [c[1] for c in choices]
+    value = current if current in ids else default_model(task)
+    return gr.update(choices=choices, value=value)
+
+
+def models_signature() -> tuple:
+    """Changes whenever a model is added, replaced or removed."""
+    root = get_store().root
+    if not root.is_dir():
+        return ()
+    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in root.glob("*.json")))
+
+
+def file_path(value) -> Path | None:
+    """A gr.File value (str path or object with .name) as a Path."""
+    if value is None:
+        return None
+    return Path(value if isinstance(value, str) else getattr(value, "name", value))

@@ -1,0 +1,83 @@
+"""Image classification tab: upload/webcam/clipboard -> top-5, plus batch mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from ..errors import DlappError, UsageError
+from ..inference import MAX_BATCH, get_predictor
+from .common import SafeImage, default_model, file_path, model_choices, user_errors
+
+
+@dataclass
+class ImageTab:
+    image: gr.Image
+    model: gr.Dropdown
+    button: gr.Button
+    label: gr.Label
+    seen: gr.Image
+    files: gr.File
+    batch_button: gr.Button
+    table: gr.Dataframe
+
+
+def layout(example_paths: list[Path], example_note: str) -> ImageTab:
+    with gr.Row():
+        with gr.Column(scale=1):
+            image = SafeImage(label="Photo", type="filepath", sources=["upload", "webcam", "clipboard"],
+                              height=320)
+            model = gr.Dropdown(model_choices("image"), value=default_model("image"), label="Model",
+                                info="Every cached image model, with its data set and test accuracy")
+            button = gr.Button("Classify", variant="primary")
+        with gr.Column(scale=1):
+            label = gr.Label(num_top_classes=5, label="Top 5")
+            seen = gr.Image(label="What the model sees (its input resolution)", interactive=False, height=160)
+    if example_paths:
+        gr.Examples([[str(p)] for p in example_paths], inputs=[image], label="Examples from the test split",
+                    examples_per_page=20)
+    else:
+        gr.Markdown(f"*{example_note}*")
+    with gr.Accordion("Several images at once", open=False):
+        files = gr.File(file_count="multiple", file_types=["image"], label=f"Images (up to {MAX_BATCH})")
+        batch_button = gr.Button("Classify all")
+        table = gr.Dataframe(headers=["file", "top label", "confidence", "top 3"], interactive=False)
+    return ImageTab(image, model, button, label, seen, files, batch_button, table)
+
+
+@user_errors
+def classify_image(image: str | None, model_id: str | None):
+    """Top-5 labels for one image, and the image as the model sees it."""
+    if not image:
+        raise UsageError("Upload a photo, use the webcam, or paste an image first.")
+    predictor = get_predictor("image", model_id or None)
+    seen = predictor.preprocess(Path(image))
+    top = predictor.classify(seen, k=5)
+    return {label: p for label, p in top}, seen
+
+
+@user_errors
+def classify_many(files, model_id: str | None):
+    if not files:
+        raise UsageError("Choose one or more image files first.")
+    if len(files) > MAX_BATCH:
+        raise UsageError(f"Up to {MAX_BATCH} images at a time, please ({len(files)} given).")
+    predictor = get_predictor("image", model_id or None)
+    rows = []
+    for f in files:
+        path = file_path(f)
+        try:
+            top = predictor.classify(path, k=3)
+            rows.append([path.name, top[0][0], round(top[0][1], 4), ", ".join(f"{l} {p:.0%}" for l, p in top)])
+        except DlappError as exc:  # one bad file gets its own row; the rest still run
+            rows.append([path.name, "error", None, str(exc)])
+    return rows
+
+
+def wire(tab: ImageTab) -> None:
+    io = dict(fn=classify_image, inputs=[tab.image, tab.model], outputs=[tab.label, tab.seen])
+    tab.button.click(**io, api_name="classify_image")
+    tab.image.upload(**io, api_visibility="private")  # classify as soon as a photo arrives
+    tab.batch_button.click(classify_many, [tab.files, tab.model], tab.table, api_name="classify_images")
