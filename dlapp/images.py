@@ -102,8 +102,12 @@ def fit_image(img: Image.Image, size: tuple[int, int], channels: int) -> np.ndar
     src_ratio = img.width / img.height
     dst_ratio = width / height
     if max(src_ratio / dst_ratio, dst_ratio / src_ratio) > _EXTREME_ASPECT:
-        fill = 0 if channels == 1 else (0, 0, 0)
-        img = ImageOps.pad(img, (width, height), method=Image.Resampling.BILINEAR, color=fill)
+        scale = min(width / img.width, height / img.height)
+        inner = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))  # never 0 px
+        canvas = Image.new(img.mode, (width, height))  # black bars
+        canvas.paste(img.resize(inner, Image.Resampling.BILINEAR),
+                     ((width - inner[0]) // 2, (height - inner[1]) // 2))
+        img = canvas
     else:
         img = ImageOps.fit(img, (width, height), method=Image.Resampling.BILINEAR)
     arr = np.asarray(img, dtype=np.uint8)

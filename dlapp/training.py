@@ -172,20 +172,25 @@ def _keras_callbacks():
                                     elapsed))
 
     class Checkpoint(keras.callbacks.Callback):
-        """Atomically save model + optimizer state and the history after every epoch."""
+        """Atomically save model + optimizer state and the history after every complete epoch."""
 
-        def __init__(self, run_dir: Path, history: list, cancel):
+        def __init__(self, run_dir: Path, history: list, steps: int):
             super().__init__()
-            self.run_dir, self.history, self.cancel = run_dir, history, cancel
+            self.run_dir, self.history, self.steps = run_dir, history, steps
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.batches = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches += 1
 
         def on_epoch_end(self, epoch, logs=None):
-            if self.cancel.is_set():
-                return  # a cancelled epoch is incomplete; keep the last full one
+            if self.batches < self.steps:
+                return  # stopped mid-epoch: keep the last complete one
             self.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
-            path = self.run_dir / "checkpoint.keras"
             tmp = self.run_dir / ".tmp-checkpoint.keras"
             self.model.save(tmp)
-            tmp.replace(path)
+            tmp.replace(self.run_dir / "checkpoint.keras")
             write_json_atomic(self.run_dir / "state.json", {"epoch": epoch + 1, "history": self.history})
 
     return Progress, Checkpoint
@@ -364,15 +369,19 @@ def train(
                            message=f"Training {preset.name} on {data.name} ({len(y_tr):,} examples) on {device}"))
         if initial_epoch < preset.epochs:
             model.fit(train_ds, validation_data=val_ds, epochs=preset.epochs, initial_epoch=initial_epoch,
-                      verbose=verbose, callbacks=[Progress(emit, cancel, preset.epochs, steps, preset.batch_size,
-                                                           initial_epoch),
-                                                  Checkpoint(run_dir, history, cancel)])
+                      verbose=verbose,
+                      # Checkpoint first, so an "epoch" event means that epoch is already saved.
+                      callbacks=[Checkpoint(run_dir, history, steps),
+                                 Progress(emit, cancel, preset.epochs, steps, preset.batch_size, initial_epoch)])
         if cancel.is_set():
             emit(TrainingEvent("cancelled", message="Training stopped; the previous model is still in use."))
             raise TrainingCancelled("Training was stopped before it finished; no model was saved. "
                                     "Run again with resume to continue from the last full epoch.")
         train_time = time.perf_counter() - t_start
-        final = with_flip_tta(model) if isinstance(preset, ImagePreset) and preset.tta_flip else model
+        # A fresh, uncompiled wrapper over the trained layers: the saved file carries no
+        # optimizer state (a third of the size for Adam) and stands alone for inference.
+        final = with_flip_tta(model) if isinstance(preset, ImagePreset) and preset.tta_flip \
+            else keras.Model(model.inputs, model.outputs, name=model.name)
         emit(TrainingEvent("evaluating", preset.epochs, preset.epochs, steps, steps,
                            message=f"Evaluating on {len(data.y_test):,} test examples…"))
         metrics = evaluate_model(final, data.x_test, data.y_test, data.class_names)

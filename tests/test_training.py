@@ -1,0 +1,149 @@
+"""Training: events, cache hits, cancel, resume, text cells, range checks, multi-device."""
+
+import json
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from conftest import REPO, needs_data
+from corpus import class_folder
+from dlapp.errors import TrainingCancelled, UsageError
+from dlapp.store import get_store
+from dlapp.training import TrainConfig, train
+
+CARD_FIELDS = {"task", "dataset", "preset", "hyperparameters", "class_names", "input", "metrics", "training_time_s",
+               "device", "versions", "created", "sha256", "cache_key", "seed"}
+
+
+@pytest.fixture()
+def colours(tmp_path):
+    return str(class_folder(tmp_path / "colours", classes=("blue", "green", "red"), per_class=12, size=16))
+
+
+def test_train_reports_progress_saves_card_and_reuses_cache(model_dir, colours):
+    events = []
+    config = TrainConfig(colours, preset="seed-cifar10", epochs=3, batch_size=8, image_size=16, validation_split=0.2)
+    result = train(config, on_event=events.append)
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done" and "batch" in kinds and kinds.count("epoch") == 3
+    batch = next(e for e in events if e.kind == "batch")
+    assert {"loss", "accuracy"} <= set(batch.metrics) and batch.examples_per_sec > 0 and batch.eta_s is not None
+    epoch = next(e for e in events if e.kind == "epoch")
+    assert "val_accuracy" in epoch.metrics
+    card = result.card
+    assert CARD_FIELDS <= set(card) and card["class_names"] == ["blue", "green", "red"]
+    m = card["metrics"]
+    assert len(m["confusion_matrix"]) == 3 and sum(map(sum, m["confusion_matrix"])) == m["test_examples"]
+    assert set(m["per_class_accuracy"]) == {"blue", "green", "red"}
+    assert (model_dir / f"{result.model_id}.keras").is_file()
+    again = train(config)
+    assert again.cached and again.model_id == result.model_id
+    forced = train(config, force=True)
+    assert not forced.cached
+
+
+def test_saved_image_model_stands_alone(model_dir, colours):
+    import keras
+
+    import dlapp  # noqa: F401  registers dlapp's layers
+
+    result = train(TrainConfig(colours, preset="fast", epochs=1, batch_size=8, image_size=16))
+    model = keras.saving.load_model(model_dir / f"{result.model_id}.keras", safe_mode=True)
+    out = model.predict(np.zeros((2, 16, 16, 3), np.uint8), verbose=0)
+    assert out.shape == (2, 3) and np.allclose(out.sum(axis=1), 1, atol=1e-4)
+
+
+def test_cancel_stops_within_a_batch_and_saves_nothing(model_dir, colours):
+    cancel = threading.Event()
+    batches = []
+
+    def on_event(e):
+        if e.kind == "batch":
+            batches.append(e)
+            cancel.set()
+
+    with pytest.raises(TrainingCancelled):
+        train(TrainConfig(colours, preset="seed-cifar10", epochs=5, batch_size=4, image_size=16),
+              on_event=on_event, cancel=cancel)
+    assert len(batches) == 1
+    assert get_store().list() == []
+
+
+def test_resume_continues_from_last_epoch(model_dir, colours):
+    cancel = threading.Event()
+    config = TrainConfig(colours, preset="seed-cifar10", epochs=3, batch_size=8, image_size=16)
+
+    def stop_after_first_epoch(e):
+        if e.kind == "epoch" and e.epoch == 1:
+            cancel.set()
+
+    with pytest.raises(TrainingCancelled):
+        train(config, on_event=stop_after_first_epoch, cancel=cancel)
+    epochs = []
+    result = train(config, resume=True, on_event=lambda e: e.kind == "epoch" and epochs.append(e.epoch))
+    assert epochs == [2, 3]
+    assert [h["epoch"] for h in result.card["history"]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simplernn"])
+def test_text_model_with_each_cell(model_dir, tmp_path, cell):
+    rows = ["text,label"] + [f"a truly great wonderful film {i},pos" for i in range(20)] + \
+           [f"an awful boring terrible film {i},neg" for i in range(20)]
+    data = tmp_path / "reviews.csv"
+    data.write_text("\n".join(rows))
+    result = train(TrainConfig(str(data), preset="fast", epochs=1, batch_size=8, cell=cell))
+    assert result.card["hyperparameters"]["cell"] == cell
+    import keras
+
+    model = keras.saving.load_model(model_dir / f"{result.model_id}.keras", safe_mode=True)
+    assert model.predict(np.array(["great film<br />really"], dtype=object), verbose=0).shape == (1, 1)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(epochs=0), "epochs"), (dict(epochs=100000), "epochs"), (dict(batch_size=0), "batch size"),
+    (dict(learning_rate=0), "learning rate"), (dict(learning_rate=5.0), "learning rate"),
+    (dict(validation_split=0.9), "validation split"), (dict(preset="huge"), "Unknown image preset"),
+    (dict(cell="lstm"), "text models only"),
+])
+def test_out_of_range_settings_are_refused(model_dir, colours, kwargs, match):
+    with pytest.raises(UsageError, match=match):
+        train(TrainConfig(colours, **kwargs))
+
+
+@needs_data
+def test_seed_preset_matches_the_tutorial_architecture(model_dir):
+    from dlapp.models import build_image_model, build_text_model, make_vectorizer
+    from dlapp.presets import get_preset
+
+    model = build_image_model(get_preset("image", "seed", dataset="cifar10"), (32, 32, 3), 10)
+    kinds = [type(l).__name__ for l in model.layers]
+    assert kinds == ["InputLayer", "Rescaling", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten",
+                     "Dense", "Dense"]
+    # conv 3->32 (896) + conv 32->64 (18,496) + dense 6*6*64->64 (147,520) + dense 64->10 (650)
+    assert model.count_params() == 167_562
+    preset = get_preset("text", "seed")
+    text = build_text_model(preset, make_vectorizer(preset, np.array(["a b c"], dtype=object)))
+    lstms = [l for l in text.layers if type(l).__name__ == "LSTM"]
+    assert [l.units for l in lstms] == [100, 100] and lstms[0].return_sequences and not lstms[1].return_sequences
+
+
+def test_mirrored_strategy_over_two_logical_cpus(tmp_path, colours):
+    # Split the CPU into two logical devices (the documented way to test the
+    # multi-device path without GPUs); train() must pick MirroredStrategy.
+    code = f"""
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import dlapp
+from dlapp.training import TrainConfig, train
+r = train(TrainConfig({colours!r}, preset="seed-cifar10", epochs=1, batch_size=8, image_size=16))
+print("DEVICE", r.card["device"])
+"""
+    env = {"PATH": "/usr/bin:/bin", "DLAPP_MODEL_DIR": str(tmp_path / "m"), "PYTHONPATH": str(REPO),
+           "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "DEVICE 2× CPU (MirroredStrategy)" in out.stdout
