@@ -27,6 +27,7 @@ class TrainingJob:
     started: float = field(default_factory=time.time)
     finished: float | None = None
     latest: TrainingEvent | None = None
+    speed: float = 0.0  # examples/s of the last batch, kept after the run ends
     message: str = "Starting…"
     points: list[dict] = field(default_factory=list)  # {"epoch": float, "series": str, "loss"/"accuracy": float}
     result: TrainResult | None = None
@@ -36,6 +37,8 @@ class TrainingJob:
 
     def on_event(self, event: TrainingEvent) -> None:
         self.latest = event
+        if event.kind == "batch":
+            self.speed = event.examples_per_sec
         if event.message:
             self.message = event.message
         x = (event.epoch - 1) + (event.step / event.steps if event.steps else 0)

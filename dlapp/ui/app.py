@@ -72,6 +72,7 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
                        [img.model, txt.model, mdl.table, mdl.selected, models_seen],
                        show_progress="hidden", api_visibility="private", queue=False)
         gr.api(models_tab.list_models, api_name="list_models")
+        gr.api(train_tab.training_status, api_name="training_status", concurrency_limit=None, queue=False)
         gr.api(train_tab.training_progress, api_name="training_progress", concurrency_limit=None)
     demo.examples_dir = examples_dir
     return demo

@@ -23,6 +23,10 @@ class SafeImage(gr.Image):
     Our decoder checks size caps first and explains what is wrong.
     """
 
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "image"  # reuse gr.Image's front end
+
     def preprocess(self, payload: ImageData | None):
         if payload is None:
             return None

@@ -28,12 +28,13 @@ def layout(example_paths: list[Path], example_note: str) -> ImageTab:
     with gr.Row():
         with gr.Column(scale=1):
             image = SafeImage(label="Photo", type="filepath", sources=["upload", "webcam", "clipboard"],
-                              height=320)
+                              height=320, elem_id="image-input")
             model = gr.Dropdown(model_choices("image"), value=default_model("image"), label="Model",
-                                info="Every cached image model, with its data set and test accuracy")
-            button = gr.Button("Classify", variant="primary")
+                                allow_custom_value=True,  # API clients may name any cached model
+                                info="Every cached image model, with its data set and test accuracy", elem_id="image-model")
+            button = gr.Button("Classify", variant="primary", elem_id="classify-button")
         with gr.Column(scale=1):
-            label = gr.Label(num_top_classes=5, label="Top 5")
+            label = gr.Label(num_top_classes=5, label="Top 5", elem_id="image-label")
             seen = gr.Image(label="What the model sees (its input resolution)", interactive=False, height=160)
     if example_paths:
         gr.Examples([[str(p)] for p in example_paths], inputs=[image], label="Examples from the test split",

@@ -12,15 +12,17 @@ from PIL import Image, ImageDraw, ImageFont
 def curves(points: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Long-format frames (epoch, value, series) for the loss and accuracy plots."""
     frame = pd.DataFrame(points or [], columns=["epoch", "series", "loss", "accuracy"])
+    # Numeric dtypes, or the plot treats each value as a category and draws no line.
+    frame = frame.astype({"epoch": "float64", "loss": "float64", "accuracy": "float64"})
     loss = frame[["epoch", "series", "loss"]].dropna().rename(columns={"loss": "value"})
     acc = frame[["epoch", "series", "accuracy"]].dropna().rename(columns={"accuracy": "value"})
     return loss, acc
 
 
-def progress_html(fraction: float, text: str, state: str) -> str:
+def progress_html(fraction: float, text: str, state: str, points: int = 0) -> str:
     colour = {"running": "#f97316", "done": "#16a34a", "failed": "#dc2626", "cancelled": "#6b7280"}.get(state, "#9ca3af")
     pct = max(0.0, min(1.0, fraction)) * 100
-    return (f'<div class="dlapp-progress" data-state="{html.escape(state)}" data-progress="{pct:.1f}">'
+    return (f'<div class="dlapp-progress" data-state="{html.escape(state)}" data-progress="{pct:.1f}" data-points="{points}">'
             f'<div style="background:#e5e7eb;border-radius:6px;height:14px;overflow:hidden">'
             f'<div style="width:{pct:.1f}%;background:{colour};height:100%;transition:width .4s"></div></div>'
             f'<div style="font-size:0.9em;margin-top:4px">{html.escape(text)}</div></div>')

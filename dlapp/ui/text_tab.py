@@ -34,12 +34,14 @@ class TextTab:
 def layout() -> TextTab:
     with gr.Row():
         with gr.Column(scale=1):
-            text = gr.Textbox(label="Movie review", lines=6, placeholder="Type or paste a review…")
+            text = gr.Textbox(label="Movie review", lines=6, placeholder="Type or paste a review…",
+                              elem_id="review-input")
             model = gr.Dropdown(model_choices("text"), value=default_model("text"), label="Model",
-                                info="Every cached text model, with its data set and test accuracy")
-            button = gr.Button("Analyze", variant="primary")
+                                allow_custom_value=True,  # API clients may name any cached model
+                                info="Every cached text model, with its data set and test accuracy", elem_id="text-model")
+            button = gr.Button("Analyze", variant="primary", elem_id="analyze-button")
         with gr.Column(scale=1):
-            label = gr.Label(num_top_classes=2, label="Sentiment")
+            label = gr.Label(num_top_classes=2, label="Sentiment", elem_id="sentiment-label")
     gr.Examples([[r] for r in EXAMPLE_REVIEWS], inputs=[text], label="Examples")
     with gr.Accordion("A CSV of reviews at once", open=False):
         gr.Markdown("Upload a CSV with a `text` column (or reviews in the first column); "

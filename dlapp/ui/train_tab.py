@@ -12,7 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import gradio as gr
 
@@ -75,19 +75,19 @@ def layout() -> TrainTab:
                     "Set `DLAPP_TRAINING=on` to enable it (see the README). You can still watch a run if one is active.")
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
-            task = gr.Radio(["image", "text"], value="image", label="Task")
-            dataset = gr.Dropdown(_datasets("image"), value="cifar10", label="Data")
+            task = gr.Radio(["image", "text"], value="image", label="Task", elem_id="train-task")
+            dataset = gr.Dropdown(_datasets("image"), value="cifar10", label="Data", elem_id="train-data")
             upload = gr.File(label="Your data", file_types=[".zip", ".csv", ".jsonl"], visible=False)
-            subset = gr.Number(100, precision=0, minimum=0, label="Examples per class (0 = all)",
+            subset = gr.Number(100, precision=0, minimum=0, label="Examples per class (0 = all)", elem_id="train-subset",
                                info="Small subsets train in seconds")
-            preset = gr.Dropdown(_presets("image"), value="fast", label="Preset",
+            preset = gr.Dropdown(_presets("image"), value="fast", label="Preset", elem_id="train-preset",
                                  info="seed = the tutorial model; fast ≈ 3 CPU minutes on the full data; best = highest accuracy")
             cell = gr.Dropdown([PRESET_DEFAULT, "lstm", "gru", "simplernn"], value=PRESET_DEFAULT,
                                label="Recurrent cell", visible=False)
             with gr.Row():
-                epochs = gr.Number(1, precision=0, minimum=1, maximum=s.max_epochs, label="Epochs")
+                epochs = gr.Number(1, precision=0, minimum=1, maximum=s.max_epochs, label="Epochs", elem_id="train-epochs")
                 batch_size = gr.Number(IMAGE_PRESETS["fast"].batch_size, precision=0, minimum=1, maximum=4096,
-                                       label="Batch size")
+                                       label="Batch size", elem_id="train-batch")
             with gr.Row():
                 learning_rate = gr.Number(IMAGE_PRESETS["fast"].learning_rate, minimum=0, maximum=1,
                                           label="Learning rate")
@@ -96,8 +96,9 @@ def layout() -> TrainTab:
             password = gr.Textbox(label="Training password", type="password",
                                   visible=s.training_password is not None)
             with gr.Row():
-                start = gr.Button("Start training", variant="primary", interactive=s.training_enabled)
-                stop = gr.Button("Stop", variant="stop")
+                start = gr.Button("Start training", variant="primary", interactive=s.training_enabled,
+                                  elem_id="train-start")
+                stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
         with gr.Column(scale=2):
             status = gr.Markdown("No training has run yet.", elem_id="train-status")
             progress = gr.HTML(plots.progress_html(0, "", "idle"), elem_id="train-progress")
@@ -108,7 +109,7 @@ def layout() -> TrainTab:
                                        y_title="accuracy", height=260, elem_id="acc-plot")
             with gr.Group(visible=False) as results:
                 summary = gr.Markdown(elem_id="train-summary")
-                make_default = gr.Button("Make this model the default", size="sm")
+                make_default = gr.Button("Make this model the default", size="sm", elem_id="train-make-default")
                 with gr.Row():
                     per_class = gr.Dataframe(headers=["class", "test accuracy"], interactive=False, max_height=330)
                     confusion = gr.Image(label="Confusion matrix", interactive=False, height=330)
@@ -202,7 +203,12 @@ def snapshot(job: TrainingJob | None = None) -> dict:
     return out
 
 
-def training_progress():
+def training_status() -> dict:
+    """The current (or last) training: state, progress, epoch, examples/s, ETA, model id and test accuracy."""
+    return snapshot()
+
+
+def training_progress() -> Iterator[dict]:
     """Stream snapshots of the current training until it ends (about one a second)."""
     last = None
     deadline = time.monotonic() + 6 * 3600
@@ -217,7 +223,7 @@ def training_progress():
 
 
 def _status_text(job: TrainingJob) -> str:
-    head = {"running": "⏳ Training", "done": "✅ Finished", "failed": "❌ Failed", "cancelled": "⏹ Stopped"}[job.state]
+    head = {"running": "Training", "done": "Finished", "failed": "Failed", "cancelled": "Stopped"}[job.state]
     lines = [f"**{head}** · run #{job.id} · `{Path(job.config.dataset).name}` · preset `{job.config.preset}`",
              job.message]
     return "  \n".join(lines)
@@ -228,7 +234,7 @@ def _progress_text(job: TrainingJob) -> str:
     if e is None or not e.epochs:
         return job.message
     eta = f" · ETA {e.eta_s:,.0f} s" if e.eta_s is not None and job.running else ""
-    return f"epoch {e.epoch}/{e.epochs} · batch {e.step}/{e.steps} · {e.examples_per_sec:,.0f} examples/s{eta}"
+    return f"epoch {e.epoch}/{e.epochs} · batch {e.step}/{e.steps} · {job.speed:,.0f} examples/s{eta}"
 
 
 def refresh(seen: dict):
@@ -244,7 +250,8 @@ def refresh(seen: dict):
     loss, acc = plots.curves(job.points)
     running = job.running
     outputs = [gr.update(value=_status_text(job)),
-               plots.progress_html(job.latest.progress if job.latest else 0, _progress_text(job), job.state),
+               plots.progress_html(job.latest.progress if job.latest else 0, _progress_text(job), job.state,
+                                  len(job.points)),
                loss, acc, gr.update(interactive=not running and settings_mod.load().training_enabled),
                gr.update(interactive=running)]
     finished_now = job.state == "done" and seen.get("shown") != job.id

@@ -1,0 +1,144 @@
+"""The app's public API through gradio_client, against the real app on a free port."""
+
+import time
+
+import pytest
+from gradio_client import handle_file
+from PIL import Image
+
+from corpus import broken_images, class_folder, encode, odd_images, sample_rgb, zip_with
+
+
+def error_of(fn, *args, **kwargs) -> str:
+    with pytest.raises(Exception) as err:
+        fn(*args, **kwargs)
+    return str(err.value)
+
+
+def classify(client, path, model=None):
+    return client.predict(handle_file(str(path)), model, api_name="/classify_image")
+
+
+def wait_for_training(client, timeout=300) -> dict:
+    deadline = time.monotonic() + timeout
+    snap = {}
+    while time.monotonic() < deadline:
+        snap = client.predict(api_name="/training_status")
+        if snap["state"] != "running":
+            return snap
+        time.sleep(0.5)
+    raise AssertionError(f"training did not finish: {snap}")
+
+
+def test_endpoints_are_named(client):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/classify_image", "/analyze_sentiment", "/list_models", "/start_training", "/stop_training",
+            "/training_progress"} <= names
+
+
+def test_classify_and_sentiment(client, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(encode(sample_rgb(), "JPEG"))
+    label, seen = classify(client, photo)
+    assert len(label["confidences"]) == 5 and label["label"] == label["confidences"][0]["label"]
+    assert Image.open(seen).size == (32, 32)
+    result = client.predict("This movie was wonderful, I loved every minute", None, api_name="/analyze_sentiment")
+    assert result["label"] == "positive"
+
+
+def test_list_models(client):
+    models = client.predict(api_name="/list_models")
+    tasks = {m["task"] for m in models if m["default"]}
+    assert tasks == {"image", "text"}
+
+
+@pytest.mark.parametrize("name", ["truncated.jpg", "text.png", "random.png", "empty.png", "svg.png", "bomb.png"])
+def test_bad_images_get_a_readable_error_and_the_app_keeps_serving(client, tmp_path, name):
+    bad = tmp_path / name
+    bad.write_bytes(broken_images()[name])
+    message = error_of(classify, client, bad)
+    assert any(w in message for w in ("image", "megapixels", "damaged", "pixels")), message
+    good = tmp_path / "ok.png"
+    good.write_bytes(encode(sample_rgb(), "PNG"))
+    assert classify(client, good)[0]["label"]
+
+
+def test_fifty_megapixel_image_is_refused(client, tmp_path):
+    big = tmp_path / "big.png"
+    Image.new("RGB", (7100, 7100), "gray").save(big)  # 50.4 MP, a small file
+    assert "megapixels" in error_of(classify, client, big)
+
+
+@pytest.mark.parametrize("name", sorted(odd_images()))
+def test_odd_images_get_an_answer(client, tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(odd_images()[name])
+    assert len(classify(client, path)[0]["confidences"]) == 5
+
+
+@pytest.mark.parametrize("review,fragment", [("", "empty"), ("   \n ", "empty"), ("x" * 60_000, "limit")])
+def test_bad_reviews(client, review, fragment):
+    assert fragment in error_of(client.predict, review, None, api_name="/analyze_sentiment")
+    assert client.predict("great", None, api_name="/analyze_sentiment")["label"] in ("positive", "negative")
+
+
+def test_csv_batch_neutralises_formulas(client, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text('text\n"=HYPERLINK(""http://x"",""click"")"\n+great film\n-awful film\n@SUM(A1)\nplain good film\n')
+    out_path, preview = client.predict(handle_file(str(reviews)), None, api_name="/analyze_csv")
+    lines = open(out_path, encoding="utf-8").read().splitlines()
+    assert lines[0] == "text,label,confidence" and len(lines) == 6
+    for line in lines[1:5]:
+        assert line.lstrip('"').startswith("'"), line
+
+
+def test_train_from_an_uploaded_zip_then_use_the_model(client, tmp_path):
+    folder = class_folder(tmp_path / "colours", classes=("blue", "red"), per_class=10, size=20)
+    archive = zip_with({f"colours/{p.parent.name}/{p.name}": p.read_bytes() for p in folder.rglob("*.png")},
+                       tmp_path / "colours.zip")
+    status = client.predict("image", "upload (.zip of class folders / .csv of reviews)", handle_file(str(archive)),
+                            0, "seed-cifar10", "preset default", 3, 4, 0.001, 0.2, "", api_name="/start_training")
+    assert "started" in status
+    snap = wait_for_training(client)
+    assert snap["state"] == "done", snap
+    assert snap["model_id"] in {m["id"] for m in client.predict(api_name="/list_models")}
+    red = tmp_path / "red.png"
+    Image.new("RGB", (20, 20), (220, 30, 30)).save(red)
+    label, _ = classify(client, red, snap["model_id"])
+    assert {c["label"] for c in label["confidences"]} == {"blue", "red"}
+
+
+def test_streaming_progress_and_stop_keep_the_previous_model(client, tmp_path):
+    folder = class_folder(tmp_path / "many", classes=("blue", "green", "red"), per_class=60, size=32)
+    archive = zip_with({f"many/{p.parent.name}/{p.name}": p.read_bytes() for p in folder.rglob("*.png")},
+                       tmp_path / "many.zip")
+    before = client.predict(api_name="/list_models")
+    client.predict("image", "upload (.zip of class folders / .csv of reviews)", handle_file(str(archive)), 0,
+                   "fast", "preset default", 50, 2, 0.001, 0.1, "", api_name="/start_training")
+    busy = error_of(client.predict, "image", "cifar10", None, 5, "seed", "preset default", 1, 32, 0.001, 0.1, "",
+                    api_name="/start_training")
+    assert "already running" in busy
+    job = client.submit(api_name="/training_progress")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        snaps = job.outputs()
+        if snaps and snaps[-1]["progress"] > 0:
+            break
+        time.sleep(0.3)
+    assert snaps and snaps[-1]["state"] == "running" and snaps[-1]["progress"] > 0
+    assert client.predict(api_name="/stop_training") == "Stopping…"
+    snap = wait_for_training(client, timeout=60)
+    assert snap["state"] == "cancelled"
+    assert client.predict(api_name="/list_models") == before
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(encode(sample_rgb(), "PNG"))
+    assert classify(client, photo)[0]["label"]
+
+
+def test_out_of_range_training_settings(client):
+    message = error_of(client.predict, "image", "cifar10", None, 5, "seed", "preset default", 0, 32, 0.001, 0.1, "",
+                       api_name="/start_training")
+    assert "less than minimum value 1" in message or "epochs must be between" in message
+    message = error_of(client.predict, "image", "cifar10", None, 5, "seed", "preset default", 1, 32, 7.0, 0.1, "",
+                       api_name="/start_training")
+    assert "learning rate" in message.lower() or "maximum" in message

@@ -1,0 +1,194 @@
+"""End to end in a real browser: Playwright driving Debian's Chromium against the real app.
+
+Also takes the README's screenshots (docs/screenshot-*.png).
+"""
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO, needs_data
+from corpus import encode, sample_rgb
+
+DOCS = REPO / "docs"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Flags from the machine notes: no sandbox as root, and no background traffic to the closed network.
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: run the README's test command (it installs Debian's chromium).")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser, app_server):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(app_server.url)
+    page.locator("#image-input").wait_for(timeout=60_000)
+    yield page
+    page.close()
+
+
+def tab(page, name):
+    page.get_by_role("tab", name=name).click()
+
+
+def upload_photo(page, path):
+    page.locator("#image-input input[type=file]").set_input_files(str(path))
+
+
+def toast(page, text):
+    from playwright.sync_api import expect
+
+    expect(page.locator(".toast-body").filter(has_text=text).first).to_be_visible()
+
+
+def a_test_photo(tmp_path) -> Path:
+    from dlapp.samples import local_test_images
+
+    _, picks = local_test_images("cifar10", per_class=1)
+    arr = picks[8][1] if picks else np.asarray(sample_rgb())  # a ship, if the data is here
+    path = tmp_path / "photo.png"
+    Image.fromarray(arr).resize((128, 128), Image.Resampling.BICUBIC).save(path)
+    return path
+
+
+def expected_top(app_server, path, model_id=None) -> str:
+    from dlapp.inference import get_predictor
+    from dlapp.store import ModelStore
+
+    return get_predictor("image", model_id, store=ModelStore(app_server.model_dir)).classify(path, k=1)[0][0]
+
+
+def test_upload_an_image_and_read_the_top_label(page, app_server, tmp_path):
+    from playwright.sync_api import expect
+
+    photo = a_test_photo(tmp_path)
+    upload_photo(page, photo)
+    expect(page.locator("#image-label")).to_contain_text(expected_top(app_server, photo))
+    page.screenshot(path=str(DOCS / "screenshot-image.png"))
+
+
+def test_type_a_review_and_read_the_sentiment(page):
+    from playwright.sync_api import expect
+
+    tab(page, "Sentiment")
+    page.locator("#review-input textarea").fill("This movie was wonderful, I loved every minute.")
+    page.locator("#analyze-button").click()
+    expect(page.locator("#sentiment-label")).to_contain_text("positive")
+    page.screenshot(path=str(DOCS / "screenshot-sentiment.png"))
+
+
+def test_bad_input_gets_a_readable_error_and_the_app_keeps_serving(page, tmp_path):
+    from playwright.sync_api import expect
+
+    fake = tmp_path / "notes.png"
+    fake.write_text("this is a text file, renamed")
+    upload_photo(page, fake)
+    toast(page, "not an image format")
+    big = tmp_path / "huge.png"
+    Image.new("RGB", (7100, 7100), "gray").save(big)
+    page.reload()
+    upload_photo(page, big)
+    toast(page, "megapixels")
+    tab(page, "Sentiment")
+    page.locator("#analyze-button").click()
+    toast(page, "empty")
+    page.locator("#review-input textarea").fill("Awful and boring, I hated every minute.")
+    page.locator("#analyze-button").click()
+    expect(page.locator("#sentiment-label")).to_contain_text("negative")
+
+
+def set_number(page, elem_id, value):
+    box = page.locator(f"#{elem_id} input").first
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def progress(page) -> tuple[str, int]:
+    bar = page.locator("#train-progress .dlapp-progress")
+    return bar.get_attribute("data-state"), int(bar.get_attribute("data-points") or 0)
+
+
+@needs_data
+def test_train_watch_the_curve_then_use_the_new_model(page, app_server, client, tmp_path):
+    from playwright.sync_api import expect
+
+    tab(page, "Train")
+    set_number(page, "train-subset", 300)
+    set_number(page, "train-epochs", 1)
+    set_number(page, "train-batch", 16)
+    page.locator("#train-start").click()
+    seen = []
+    for _ in range(600):
+        state, points = progress(page)
+        if state == "running" and (not seen or points > seen[-1]):
+            seen.append(points)
+        if state in ("done", "failed", "cancelled"):
+            break
+        page.wait_for_timeout(250)
+    assert state == "done", page.locator("#train-status").inner_text()
+    assert len(seen) >= 2, f"the curve never gained points while running: {seen}"
+    expect(page.locator("#loss-plot canvas, #loss-plot svg").first).to_be_visible()
+    expect(page.locator("#train-summary")).to_contain_text("Test accuracy")
+    page.screenshot(path=str(DOCS / "screenshot-train.png"), full_page=True)
+
+    model_id = client.predict(api_name="/training_status")["model_id"]
+    tab(page, "Image")
+    picker = page.locator("#image-model input")
+    picker.click()
+    picker.fill(model_id)
+    page.get_by_role("option", name=re.compile(re.escape(model_id))).first.click()
+    photo = a_test_photo(tmp_path)
+    upload_photo(page, photo)
+    expect(page.locator("#image-label")).to_contain_text(expected_top(app_server, photo, model_id))
+    tab(page, "Models")
+    expect(page.locator("#models-table")).to_contain_text(model_id)
+    page.screenshot(path=str(DOCS / "screenshot-models.png"), full_page=True)
+
+
+@needs_data
+def test_stop_a_training_and_the_previous_model_still_serves(page, app_server, client, tmp_path):
+    from playwright.sync_api import expect
+
+    before = client.predict(api_name="/list_models")
+    tab(page, "Train")
+    set_number(page, "train-subset", 500)
+    set_number(page, "train-epochs", 30)
+    set_number(page, "train-batch", 8)
+    page.locator("#train-start").click()
+    for _ in range(400):
+        state, points = progress(page)
+        if state == "running" and points > 0:
+            break
+        page.wait_for_timeout(250)
+    assert state == "running"
+    page.locator("#train-stop").click()
+    for _ in range(200):
+        state, _ = progress(page)
+        if state != "running":
+            break
+        page.wait_for_timeout(250)
+    assert state == "cancelled"
+    expect(page.locator("#train-status")).to_contain_text("previous model is still serving")
+    assert client.predict(api_name="/list_models") == before
+    tab(page, "Image")
+    photo = a_test_photo(tmp_path)
+    upload_photo(page, photo)
+    expect(page.locator("#image-label")).to_contain_text(expected_top(app_server, photo))

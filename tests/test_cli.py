@@ -1,0 +1,68 @@
+"""`python -m dlapp`: help everywhere, exit codes 0/1/2, one-line errors."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, needs_data
+from corpus import class_folder, encode, sample_rgb
+from dlapp.cli import main
+
+
+@pytest.mark.parametrize("argv", [[], ["train"], ["evaluate"], ["predict"], ["models"], ["models", "list"],
+                                  ["models", "show"], ["models", "delete"], ["models", "set-default"], ["hub"],
+                                  ["hub", "pull"], ["hub", "push"]])
+def test_help_everywhere(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0 and "usage:" in capsys.readouterr().out
+
+
+def test_usage_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train"])  # --dataset is required
+    assert exit_.value.code == 2
+
+
+def test_failure_exits_1_with_one_line(capsys, model_dir):
+    assert main(["train", "--dataset", "no-such-data"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: Unknown dataset") and "\n" not in err and "Traceback" not in err
+    assert main(["train", "--dataset", "cifar10", "--epochs", "-3"]) == 1
+    assert "epochs must be between" in capsys.readouterr().err
+
+
+def test_train_list_predict_delete(capsys, model_dir, tmp_path):
+    data = class_folder(tmp_path / "colours", per_class=8, size=16)
+    assert main(["train", "--dataset", str(data), "--preset", "seed-cifar10", "--epochs", "2", "--batch-size", "4",
+                 "--image-size", "16", "--name", "colours", "--quiet", "--set-default"]) == 0
+    assert "colours: test accuracy" in capsys.readouterr().out
+    assert main(["models", "list"]) == 0
+    assert "colours" in capsys.readouterr().out
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(encode(sample_rgb(), "JPEG"))
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    assert main(["predict", str(photo)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(str(photo)) and ("red" in out or "blue" in out)
+    assert main(["predict", str(bad)]) == 1
+    assert "not an image format" in capsys.readouterr().err
+    assert main(["evaluate", "colours", "--dataset", str(data)]) == 0
+    assert "colours on" in capsys.readouterr().out
+    assert main(["models", "delete", "colours"]) == 0 and main(["models", "show", "colours"]) == 1
+
+
+def test_subprocess_exit_code_and_no_traceback(model_dir):
+    out = subprocess.run([sys.executable, "-m", "dlapp", "models", "show", "nope"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "Traceback" not in out.stderr and "error: No model 'nope'" in out.stderr
+
+
+@needs_data
+def test_evaluate_reproduces_the_card_on_a_subset(shipped_dir, monkeypatch, capsys):
+    monkeypatch.setenv("DLAPP_MODEL_DIR", str(shipped_dir))
+    assert main(["evaluate", "--task", "image", "--subset", "20", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert '"test_examples": 200' in out
