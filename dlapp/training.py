@@ -381,7 +381,7 @@ def train(
         # A fresh, uncompiled wrapper over the trained layers: the saved file carries no
         # optimizer state (a third of the size for Adam) and stands alone for inference.
         final = with_flip_tta(model) if isinstance(preset, ImagePreset) and preset.tta_flip \
-            else keras.Model(model.inputs, model.outputs, name=model.name)
+            else keras.Model(model.inputs[0], model.outputs[0], name=model.name)
         emit(TrainingEvent("evaluating", preset.epochs, preset.epochs, steps, steps,
                            message=f"Evaluating on {len(data.y_test):,} test examples…"))
         metrics = evaluate_model(final, data.x_test, data.y_test, data.class_names)
