@@ -56,6 +56,7 @@ class Settings:
     max_text_chars: int  # DLAPP_MAX_TEXT_CHARS: longest review accepted
     max_upload_mb: int  # DLAPP_MAX_UPLOAD_MB: largest upload the web app takes
     space_id: str | None  # SPACE_ID: set by Hugging Face Spaces
+    space_hardware: str | None  # SPACE_HARDWARE (e.g. cpu-basic, t4-small), when the Space sets it
     hub_models: tuple[str, ...]  # DLAPP_HUB_MODELS: comma-separated Hub repo ids to pull
     server_name: str  # GRADIO_SERVER_NAME: interface to listen on
     server_port: int  # GRADIO_SERVER_PORT
@@ -81,6 +82,7 @@ def load() -> Settings:
         max_text_chars=_int("DLAPP_MAX_TEXT_CHARS", 50_000),  # IMDB's longest review is ~14k
         max_upload_mb=_int("DLAPP_MAX_UPLOAD_MB", 50),
         space_id=space_id,
+        space_hardware=os.environ.get("SPACE_HARDWARE") or None,
         hub_models=tuple(r.strip() for r in hub.split(",") if r.strip()),
         server_name=os.environ.get("GRADIO_SERVER_NAME") or "0.0.0.0",
         server_port=_int("GRADIO_SERVER_PORT", 7860),

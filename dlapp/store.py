@@ -217,6 +217,33 @@ class ModelStore:
                                  "Any previous version is intact; free some disk space and try again.") from None
         return self.card(model_id)
 
+    def import_file(self, source: Path, card: Card, model_id: str) -> Card:
+        """Copy an existing .keras file in byte for byte (atomically), then write its card.
+
+        Raises:
+            ModelLoadError: the file does not load as a Keras model (nothing is kept).
+            ModelSaveError: the copy failed; any previous version is intact.
+        """
+        import shutil
+
+        model_path, card_path = self._paths(model_id)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                _atomic_write(model_path, lambda p: shutil.copyfile(source, p), suffix=".keras")
+                card = {k: v for k, v in card.items() if k not in ("id", "size_bytes")}
+                card["sha256"] = sha256_file(model_path)
+                write_json_atomic(card_path, card)
+                self._models = {k: v for k, v in self._models.items() if k[0] != model_id}
+        except OSError as exc:
+            raise ModelSaveError(f"Could not import {model_id} into {self.root}: {exc.strerror or exc}.") from None
+        try:
+            self.load(model_id)
+        except ModelLoadError:
+            self.delete(model_id)
+            raise
+        return self.card(model_id)
+
     def delete(self, model_id: str) -> None:
         model_path, card_path = self._paths(model_id)
         if not card_path.exists() and not model_path.exists():

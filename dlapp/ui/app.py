@@ -24,7 +24,10 @@ footer { visibility: hidden; }
 
 
 def _header(settings: settings_mod.Settings) -> str:
-    where = f"Hugging Face Space `{settings.space_id}`" if settings.space_id else "this machine"
+    where = "this machine"
+    if settings.space_id:
+        hardware = f" ({settings.space_hardware})" if settings.space_hardware else ""
+        where = f"Hugging Face Space `{settings.space_id}`{hardware}"
     return ("# dlapp\nClassify photos with a Keras **CNN**, judge movie reviews with a Keras **LSTM**, "
             f"and train both right here. Running on {where} · {describe_device()}.")
 
@@ -34,6 +37,10 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
     settings = settings_mod.load()
     store = get_store(settings.model_dir)
     store.clean_temp_files()
+    if settings.hub_models:
+        from ..hub import pull_configured
+
+        pull_configured(settings.hub_models, store=store)  # failures are logged; the app starts anyway
     examples_dir = examples_dir or Path(tempfile.mkdtemp(prefix="dlapp-examples-"))
     prefer = None
     if (image_default := default_model("image")) is not None:

@@ -24,6 +24,9 @@ class ModelsTab:
     delete: gr.Button
     confirm: gr.Checkbox
     status: gr.Markdown
+    repo_id: gr.Textbox
+    token: gr.Textbox
+    push: gr.Button
 
 
 def rows() -> list[list]:
@@ -50,9 +53,14 @@ def layout() -> ModelsTab:
             confirm = gr.Checkbox(label="Yes, delete this model for good", value=False)
             delete = gr.Button("Delete", variant="stop")
             status = gr.Markdown()
+            with gr.Accordion("Push to the Hugging Face Hub", open=False):
+                repo_id = gr.Textbox(label="Repo id", placeholder="your-name/dlapp-cifar10")
+                token = gr.Textbox(label="Write token (or set HF_TOKEN)", type="password",
+                                   info="Used for this upload only; never stored or logged.")
+                push = gr.Button("Push model")
         with gr.Column(scale=2):
             card = gr.JSON(label="Model card")
-    return ModelsTab(table, refresh, selected, card, make_default, delete, confirm, status)
+    return ModelsTab(table, refresh, selected, card, make_default, delete, confirm, status, repo_id, token, push)
 
 
 def list_models() -> list[dict]:
@@ -100,7 +108,18 @@ def _delete(model_id: str | None, confirmed: bool):
     return (f"Deleted `{model_id}`.", *_refresh(None), False)
 
 
+@user_errors
+def _push(model_id: str | None, repo_id: str, token: str):
+    from .. import hub
+
+    if not model_id or not (repo_id or "").strip():
+        raise UsageError("Pick a model and type a repo id like your-name/my-model.")
+    url = hub.push(model_id, repo_id.strip(), token=(token or "").strip() or None)
+    return f"Pushed `{model_id}` to {url}", ""  # clear the token field
+
+
 def wire(tab: ModelsTab) -> None:
+    tab.push.click(_push, [tab.selected, tab.repo_id, tab.token], [tab.status, tab.token], api_visibility="private")
     tab.refresh.click(_refresh, tab.selected, [tab.table, tab.selected, tab.card], api_visibility="private")
     tab.selected.change(user_errors(_card), tab.selected, tab.card, api_visibility="private")
     tab.make_default.click(_make_default, tab.selected, [tab.status, tab.table, tab.selected, tab.card],

@@ -1,0 +1,175 @@
+"""Hugging Face Hub: pull dlapp models into the cache, push cached models with a model card.
+
+A dlapp model repo holds `model.keras`, `dlapp.json` (the dlapp card) and a
+generated `README.md`. Downloads go through huggingface_hub's own cache, so
+HF_HUB_OFFLINE=1 serves what was pulled before. Tokens are passed straight to
+huggingface_hub and never logged, echoed or written by dlapp.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from .errors import HubError
+from .store import ModelStore, get_store
+
+log = logging.getLogger(__name__)
+MODEL_FILE, CARD_FILE = "model.keras", "dlapp.json"
+
+
+def hub_model_id(repo_id: str) -> str:
+    """The cache id a Hub repo gets: hf--owner--name, lowercased."""
+    return "hf--" + re.sub(r"[^a-z0-9_.-]+", "-", repo_id.lower().replace("/", "--")).strip("-")[:90]
+
+
+def _scrub(text: str, token: str | None) -> str:
+    return text.replace(token, "***") if token else text
+
+
+def pull(repo_id: str, *, revision: str | None = None, store: ModelStore | None = None) -> str:
+    """Download a dlapp model repo (or use the local HF cache) into the model cache.
+
+    Returns:
+        The model id in the cache.
+    Raises:
+        HubError: not cached while offline, unreachable Hub, missing repo, or not a dlapp repo.
+    """
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    store = store or get_store()
+    try:
+        card_path = hf_hub_download(repo_id, CARD_FILE, revision=revision)
+        model_path = hf_hub_download(repo_id, MODEL_FILE, revision=revision)
+    except LocalEntryNotFoundError:
+        raise HubError(f"{repo_id} is not in the local Hugging Face cache and the Hub cannot be reached "
+                       "(offline, or HF_HUB_OFFLINE=1). Pull it once while online.") from None
+    except RepositoryNotFoundError:
+        raise HubError(f"No Hub repo {repo_id!r} (or it is private: set HF_TOKEN).") from None
+    except EntryNotFoundError:
+        raise HubError(f"{repo_id} is not a dlapp model repo: it lacks {MODEL_FILE} and {CARD_FILE}.") from None
+    except (OSError, ValueError) as exc:
+        raise HubError(f"Could not download {repo_id}: {type(exc).__name__}.") from None
+    try:
+        card = json.loads(Path(card_path).read_text())
+    except ValueError:
+        raise HubError(f"{repo_id}: {CARD_FILE} is not valid JSON.") from None
+    commit = Path(model_path).parent.name  # snapshots/<commit>/model.keras
+    card["hub"] = {"repo_id": repo_id, "revision": revision or "main", "commit": commit}
+    model_id = hub_model_id(repo_id)
+    store.import_file(Path(model_path), card, model_id)
+    return model_id
+
+
+def pull_configured(repo_ids, *, store: ModelStore | None = None) -> list[str]:
+    """Pull each repo in DLAPP_HUB_MODELS; failures are logged and skipped so the app still starts."""
+    pulled = []
+    for repo_id in repo_ids:
+        try:
+            pulled.append(pull(repo_id, store=store))
+        except HubError as exc:
+            log.warning("skipping Hub model %s: %s", repo_id, exc)
+    return pulled
+
+
+def model_card(card: dict, repo_id: str) -> str:
+    """A Hub README for a dlapp model: metadata, data, metrics, confusion matrix, use and limits."""
+    task = card["task"]
+    metrics = card.get("metrics", {})
+    names = card["class_names"]
+    pipeline = "image-classification" if task == "image" else "text-classification"
+    dataset = card.get("dataset", {}).get("name", "custom")
+    lines = [
+        "---",
+        "library_name: keras",
+        f"pipeline_tag: {pipeline}",
+        "tags:", "- dlapp", "- keras", f"- {pipeline}",
+        f"datasets:\n- {dataset.split('[')[0]}" if dataset else "",
+        "metrics:", "- accuracy",
+        "---", "",
+        f"# {repo_id}", "",
+        f"A Keras {'CNN image classifier' if task == 'image' else 'recurrent sentiment classifier'} trained with "
+        f"[dlapp](https://github.com/) (preset `{card.get('preset')}`).", "",
+        "## Data", "",
+        f"- Data set: `{dataset}` ({card.get('dataset', {}).get('train_examples', '?')} training examples, "
+        f"{card.get('dataset', {}).get('test_examples', '?')} test examples)",
+        f"- Classes: {', '.join(names)}",
+        f"- Input: {'uint8 images of shape ' + str(card['input']['shape']) if task == 'image' else 'raw strings'}",
+        "",
+        "## Metrics (test split)", "",
+        "| metric | value |", "|---|---|",
+        f"| accuracy | {metrics.get('test_accuracy', float('nan')):.4f} |",
+    ]
+    for name, acc in (metrics.get("per_class_accuracy") or {}).items():
+        lines.append(f"| accuracy: {name} | {acc:.4f} |" if acc is not None else f"| accuracy: {name} | n/a |")
+    matrix = metrics.get("confusion_matrix")
+    if matrix:
+        lines += ["", "### Confusion matrix (rows: true, columns: predicted)", "",
+                  "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        lines += [f"| **{names[i]}** | " + " | ".join(str(v) for v in row) + " |" for i, row in enumerate(matrix)]
+    lines += [
+        "", "## Training", "",
+        f"- Command: `{card.get('command') or 'dlapp web app'}`",
+        f"- Time: {card.get('training_time_s', '?')} s on {card.get('device', '?')}; seed {card.get('seed', 0)}",
+        f"- Versions: {json.dumps(card.get('versions', {}))}",
+        "", "## Intended use and limits", "",
+        "A teaching and demo model. It only knows the classes above and will confidently pick one of them for "
+        "any input, including inputs unlike its training data. Do not use it for decisions about people.",
+        "", "## Use", "", "```python", "import dlapp, keras  # dlapp registers the custom layers",
+        "from huggingface_hub import hf_hub_download",
+        f'model = keras.saving.load_model(hf_hub_download("{repo_id}", "{MODEL_FILE}"), safe_mode=True)',
+        "```", "",
+    ]
+    return "\n".join(line for line in lines if line is not None)
+
+
+def stage(model_id: str, repo_id: str, folder: Path, *, store: ModelStore | None = None) -> Path:
+    """Write exactly what `push` uploads into `folder`: model.keras (the cached bytes), dlapp.json, README.md."""
+    store = store or get_store()
+    card = store.card(model_id)
+    (folder / MODEL_FILE).write_bytes((store.root / f"{model_id}.keras").read_bytes())  # bit-identical
+    (folder / CARD_FILE).write_text(json.dumps({k: v for k, v in card.items() if k not in ("id", "size_bytes")},
+                                               indent=2))
+    (folder / "README.md").write_text(model_card(card, repo_id))
+    return folder
+
+
+def push(model_id: str, repo_id: str, *, token: str | None = None, private: bool = False,
+         store: ModelStore | None = None) -> str:
+    """Upload a cached model, its dlapp card and a generated README to a Hub model repo.
+
+    Returns:
+        The repo URL.
+    Raises:
+        HubError: no token, a repo that isn't yours, or no network.
+    """
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    store = store or get_store()
+    store.card(model_id)  # fail early on an unknown id
+    token = token or os.environ.get("HF_TOKEN")
+    if not token:
+        raise HubError("No Hugging Face token: set HF_TOKEN (or paste a write token) to push.")
+    api = HfApi(token=token)
+    try:
+        with tempfile.TemporaryDirectory(prefix="dlapp-push-") as tmp:
+            folder = stage(model_id, repo_id, Path(tmp), store=store)
+            url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+            api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=f"Upload {model_id} from dlapp")
+    except HfHubHTTPError as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status in (401, 403):
+            raise HubError(f"The token cannot write to {repo_id}: the repo exists but isn't yours, or the token "
+                           "is invalid or read-only.") from None
+        raise HubError(f"The Hub refused the upload: {_scrub(str(exc).splitlines()[0], token)}") from None
+    except Exception as exc:  # httpx and socket errors: the network, not the request
+        if isinstance(exc, HubError):
+            raise
+        raise HubError(f"Cannot reach the Hugging Face Hub ({type(exc).__name__}); check the network.") from None
+    return str(url)
