@@ -30,6 +30,38 @@ def _check_member(info: zipfile.ZipInfo) -> PurePosixPath:
     return path
 
 
+def _open(archive: str | Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InvalidDatasetError(f"{Path(archive).name} is not a readable .zip file ({exc}).") from None
+
+
+def _checked_members(zf: zipfile.ZipFile) -> list[tuple[PurePosixPath, zipfile.ZipInfo]]:
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise InvalidDatasetError(f"Archive has {len(infos):,} entries; the limit is {MAX_MEMBERS:,}.")
+    declared = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos) or 1
+    if declared > MAX_TOTAL_BYTES:
+        raise InvalidDatasetError(
+            f"Archive unpacks to {declared / 2**20:,.0f} MB; the limit is {MAX_TOTAL_BYTES / 2**20:,.0f} MB."
+        )
+    if declared / packed > MAX_RATIO and declared > 10 * 2**20:
+        raise InvalidDatasetError("Archive compression ratio is implausibly high (a zip bomb?); refusing it.")
+    return [(_check_member(i), i) for i in infos]
+
+
+def inspect_zip(archive: str | Path) -> int:
+    """Check every entry without extracting anything; returns the entry count.
+
+    Raises:
+        InvalidDatasetError: as for `extract_zip`.
+    """
+    with _open(archive) as zf:
+        return len(_checked_members(zf))
+
+
 def extract_zip(archive: str | Path, dest: str | Path) -> Path:
     """Extract `archive` into `dest` after checking every entry.
 
@@ -38,25 +70,9 @@ def extract_zip(archive: str | Path, dest: str | Path) -> Path:
             links, too many files, too large when uncompressed).
     """
     dest = Path(dest)
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InvalidDatasetError(f"{Path(archive).name} is not a readable .zip file ({exc}).") from None
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_MEMBERS:
-            raise InvalidDatasetError(f"Archive has {len(infos):,} entries; the limit is {MAX_MEMBERS:,}.")
-        declared = sum(i.file_size for i in infos)
-        packed = sum(i.compress_size for i in infos) or 1
-        if declared > MAX_TOTAL_BYTES:
-            raise InvalidDatasetError(
-                f"Archive unpacks to {declared / 2**20:,.0f} MB; the limit is {MAX_TOTAL_BYTES / 2**20:,.0f} MB."
-            )
-        if declared / packed > MAX_RATIO and declared > 10 * 2**20:
-            raise InvalidDatasetError("Archive compression ratio is implausibly high (a zip bomb?); refusing it.")
-        paths = [(_check_member(i), i) for i in infos]
+    with _open(archive) as zf:
         written = 0
-        for rel, info in paths:
+        for rel, info in _checked_members(zf):
             target = dest.joinpath(*rel.parts)
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)

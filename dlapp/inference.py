@@ -56,6 +56,7 @@ class ImageClassifier:
         self.size, self.channels = (shape[0], shape[1]), shape[2]
         self.class_names = list(self.card["class_names"])
         self._predict = _compiled(self.model, tf.TensorSpec((None, *shape), tf.uint8))
+        self._predict(np.zeros((1, *shape), np.uint8))  # trace now, once, not in concurrent first requests
         self._max_pixels = settings_mod.load().max_image_pixels
 
     def preprocess(self, image: ImageSource) -> np.ndarray:
@@ -91,6 +92,7 @@ class SentimentAnalyzer:
 
         self.class_names = list(self.card["class_names"])
         self._predict = _compiled(self.model, tf.TensorSpec((None,), tf.string))
+        self._predict(np.array(["warm up"], dtype=object))  # trace now, once
         self._max_chars = settings_mod.load().max_text_chars
 
     def sentiment(self, text: str) -> tuple[str, float]:

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
+import os
+import tempfile
 from pathlib import Path
+
+import numpy as np
+from PIL import Image
 
 import gradio as gr
 from gradio.data_classes import ImageData
@@ -95,3 +101,23 @@ def file_path(value) -> Path | None:
     if value is None:
         return None
     return Path(value if isinstance(value, str) else getattr(value, "name", value))
+
+
+_PREVIEWS = Path(tempfile.gettempdir()) / "dlapp-previews"
+
+
+def preview_file(arr: np.ndarray) -> str:
+    """Save an image array as a PNG named by its content, written atomically.
+
+    Gradio's own array-to-cache path rewrites the same file in place, so two
+    visitors sending the same photo could be served a half-written preview.
+    """
+    img = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
+    _PREVIEWS.mkdir(exist_ok=True)
+    path = _PREVIEWS / f"{hashlib.sha256(arr.tobytes() + str(arr.shape).encode()).hexdigest()[:32]}.png"
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=_PREVIEWS, suffix=".png")
+        with os.fdopen(fd, "wb") as f:
+            img.save(f, format="PNG")
+        os.replace(tmp, path)
+    return str(path)

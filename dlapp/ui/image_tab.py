@@ -9,7 +9,7 @@ import gradio as gr
 
 from ..errors import DlappError, UsageError
 from ..inference import MAX_BATCH, get_predictor
-from .common import SafeImage, default_model, file_path, model_choices, user_errors
+from .common import SafeImage, default_model, file_path, model_choices, preview_file, user_errors
 
 
 @dataclass
@@ -35,7 +35,8 @@ def layout(example_paths: list[Path], example_note: str) -> ImageTab:
             button = gr.Button("Classify", variant="primary", elem_id="classify-button")
         with gr.Column(scale=1):
             label = gr.Label(num_top_classes=5, label="Top 5", elem_id="image-label")
-            seen = gr.Image(label="What the model sees (its input resolution)", interactive=False, height=160)
+            seen = gr.Image(label="What the model sees (its input resolution)", interactive=False, height=160,
+                            type="filepath")
     if example_paths:
         gr.Examples([[str(p)] for p in example_paths], inputs=[image], label="Examples from the test split",
                     examples_per_page=20)
@@ -56,7 +57,7 @@ def classify_image(image: str | None, model_id: str | None):
     predictor = get_predictor("image", model_id or None)
     seen = predictor.preprocess(Path(image))
     top = predictor.classify(seen, k=5)
-    return {label: p for label, p in top}, seen
+    return {label: p for label, p in top}, preview_file(seen)
 
 
 @user_errors

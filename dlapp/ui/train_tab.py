@@ -17,7 +17,8 @@ from typing import Any, Iterator
 import gradio as gr
 
 from .. import settings as settings_mod
-from ..datasets import IMAGE_DATASETS, TEXT_DATASETS
+from ..archives import inspect_zip
+from ..datasets import IMAGE_DATASETS, TEXT_DATASETS, load_text_table
 from ..errors import TrainingDisabledError, UsageError
 from ..jobs import TrainingJob, get_manager
 from ..presets import IMAGE_PRESETS, TEXT_PRESETS
@@ -153,6 +154,11 @@ def _stage_upload(upload) -> str:
         raise UsageError(f"{path.name}: upload a .zip, .csv or .jsonl file.")
     dest = Path(tempfile.mkdtemp(prefix="dlapp-upload-")) / path.name
     shutil.copyfile(path, dest)
+    # Cheap checks now, so a hostile or malformed upload is refused at once, not in the background.
+    if dest.suffix.lower() == ".zip":
+        inspect_zip(dest)
+    else:
+        load_text_table(dest)
     return str(dest)
 
 
