@@ -70,7 +70,7 @@ IMAGE_PRESETS: dict[str, ImagePreset] = {p.name: p for p in [
                 "convnet", epochs=3, batch_size=256, learning_rate=4e-3, optimizer="adamw", weight_decay=5e-4,
                 label_smoothing=0.1, augment=True, widths=(24, 48, 96), activation="relu"),
     ImagePreset("best", "Wider BN conv net (airbench-like), flip+translate, test-time flip",
-                "convnet", epochs=16, batch_size=256, learning_rate=3e-3, optimizer="adamw", weight_decay=5e-4,
+                "convnet", epochs=12, batch_size=256, learning_rate=3e-3, optimizer="adamw", weight_decay=5e-4,
                 label_smoothing=0.2, augment=True, widths=(64, 192, 256), dropout=0.1, tta_flip=True),
 ]}
 

@@ -192,3 +192,24 @@ def test_stop_a_training_and_the_previous_model_still_serves(page, app_server, c
     photo = a_test_photo(tmp_path)
     upload_photo(page, photo)
     expect(page.locator("#image-label")).to_contain_text(expected_top(app_server, photo))
+
+
+def test_html_in_reviews_never_renders_as_markup(page, tmp_path):
+    from playwright.sync_api import expect
+
+    payload = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script> great film'
+    tab(page, "Sentiment")
+    page.locator("#review-input textarea").fill(payload)
+    page.locator("#analyze-button").click()
+    expect(page.locator("#sentiment-label")).to_contain_text("positive")
+    csv = tmp_path / "reviews.csv"
+    csv.write_text('text\n"' + payload.replace('"', '""') + '"\n"=1+1 awful"\n')
+    page.get_by_text("A CSV of reviews at once").click()
+    page.locator("#csv-input input[type=file]").set_input_files(str(csv))
+    expect(page.locator("#csv-input")).to_contain_text("reviews.csv")
+    page.locator("#csv-button").click()
+    expect(page.locator("#csv-preview")).to_contain_text("awful")
+    expect(page.locator("#csv-preview")).to_contain_text("onerror")  # shown as text, not run
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__xss") is None
+    assert page.locator('img[src="x"]').count() == 0

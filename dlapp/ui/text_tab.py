@@ -46,10 +46,11 @@ def layout() -> TextTab:
     with gr.Accordion("A CSV of reviews at once", open=False):
         gr.Markdown("Upload a CSV with a `text` column (or reviews in the first column); "
                     f"up to {MAX_CSV_ROWS:,} rows. You get the same CSV back with `label` and `confidence`.")
-        csv_in = gr.File(file_types=[".csv"], label="Reviews CSV")
-        csv_button = gr.Button("Analyze CSV")
+        csv_in = gr.File(file_types=[".csv"], label="Reviews CSV", elem_id="csv-input")
+        csv_button = gr.Button("Analyze CSV", elem_id="csv-button")
         csv_out = gr.File(label="Predictions CSV", interactive=False)
-        preview = gr.Dataframe(headers=["text", "label", "confidence"], interactive=False, max_height=300)
+        preview = gr.Dataframe(headers=["text", "label", "confidence"], interactive=False, max_height=300,
+                               elem_id="csv-preview")
     return TextTab(text, model, button, label, csv_in, csv_button, csv_out, preview)
 
 
