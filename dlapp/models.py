@@ -15,23 +15,14 @@ from .presets import ImagePreset, TextPreset
 
 # ---------------------------------------------------------------- image
 
-def _seed_cifar10(x, n):
+def _seed_two_conv(x, n, dense_units):
+    """The tutorials' CNN: two conv/pool stages, one dense layer (64 units for CIFAR-10, 128 for MNIST)."""
     x = keras.layers.Conv2D(32, 3, activation="relu")(x)
     x = keras.layers.MaxPooling2D(2)(x)
     x = keras.layers.Conv2D(64, 3, activation="relu")(x)
     x = keras.layers.MaxPooling2D(2)(x)
     x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(64, activation="relu")(x)
-    return keras.layers.Dense(n, activation="softmax", dtype="float32")(x)
-
-
-def _seed_mnist(x, n):
-    x = keras.layers.Conv2D(32, 3, activation="relu")(x)
-    x = keras.layers.MaxPooling2D(2)(x)
-    x = keras.layers.Conv2D(64, 3, activation="relu")(x)
-    x = keras.layers.MaxPooling2D(2)(x)
-    x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(128, activation="relu")(x)
+    x = keras.layers.Dense(dense_units, activation="relu")(x)
     return keras.layers.Dense(n, activation="softmax", dtype="float32")(x)
 
 
@@ -79,8 +70,8 @@ def _convnet(x, n, preset: ImagePreset):
 
 
 IMAGE_ARCHITECTURES = {
-    "seed_cifar10": _seed_cifar10,
-    "seed_mnist": _seed_mnist,
+    "seed_cifar10": lambda x, n: _seed_two_conv(x, n, 64),
+    "seed_mnist": lambda x, n: _seed_two_conv(x, n, 128),
     "seed_mnist_deep": _seed_mnist_deep,
     "seed_binary": _seed_binary,
 }

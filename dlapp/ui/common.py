@@ -74,6 +74,13 @@ def model_choices(task: str) -> list[tuple[str, str]]:
     return out
 
 
+def model_picker(task: str) -> gr.Dropdown:
+    """The model dropdown of the Image and Sentiment tabs (elem_id: <task>-model)."""
+    return gr.Dropdown(model_choices(task), value=default_model(task), label="Model",
+                       allow_custom_value=True,  # API clients may name any cached model
+                       info=f"Every cached {task} model, with its data set and test accuracy", elem_id=f"{task}-model")
+
+
 def default_model(task: str) -> str | None:
     try:
         return get_store().default_id(task)

@@ -9,7 +9,7 @@ import gradio as gr
 
 from ..errors import DlappError, UsageError
 from ..inference import MAX_BATCH, get_predictor
-from .common import SafeImage, default_model, file_path, model_choices, preview_file, user_errors
+from .common import SafeImage, file_path, model_picker, preview_file, user_errors
 
 
 @dataclass
@@ -29,9 +29,7 @@ def layout(example_paths: list[Path], example_note: str) -> ImageTab:
         with gr.Column(scale=1):
             image = SafeImage(label="Photo", type="filepath", sources=["upload", "webcam", "clipboard"],
                               height=320, elem_id="image-input")
-            model = gr.Dropdown(model_choices("image"), value=default_model("image"), label="Model",
-                                allow_custom_value=True,  # API clients may name any cached model
-                                info="Every cached image model, with its data set and test accuracy", elem_id="image-model")
+            model = model_picker("image")
             button = gr.Button("Classify", variant="primary", elem_id="classify-button")
         with gr.Column(scale=1):
             label = gr.Label(num_top_classes=5, label="Top 5", elem_id="image-label")

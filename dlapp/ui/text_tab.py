@@ -13,7 +13,7 @@ import gradio as gr
 from ..errors import InvalidDatasetError, UsageError
 from ..inference import get_predictor
 from ..samples import EXAMPLE_REVIEWS
-from .common import default_model, file_path, model_choices, user_errors
+from .common import file_path, model_picker, user_errors
 
 MAX_CSV_ROWS = 5_000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula triggers (CSV injection)
@@ -36,9 +36,7 @@ def layout() -> TextTab:
         with gr.Column(scale=1):
             text = gr.Textbox(label="Movie review", lines=6, placeholder="Type or paste a review…",
                               elem_id="review-input")
-            model = gr.Dropdown(model_choices("text"), value=default_model("text"), label="Model",
-                                allow_custom_value=True,  # API clients may name any cached model
-                                info="Every cached text model, with its data set and test accuracy", elem_id="text-model")
+            model = model_picker("text")
             button = gr.Button("Analyze", variant="primary", elem_id="analyze-button")
         with gr.Column(scale=1):
             label = gr.Label(num_top_classes=2, label="Sentiment", elem_id="sentiment-label")
