@@ -23,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model (or reuse an identical cached one)",
                        description="Train a model and save it to the model cache.")
+    t.add_argument("--task", choices=("image", "text"), help="checked against the data (inferred when omitted)")
     t.add_argument("--dataset", required=True, help="cifar10, mnist, fashion_mnist, imdb, or a folder/.zip/.csv/.jsonl")
     t.add_argument("--preset", default="fast", help="seed, seed-*, fast or best (default: fast)")
     t.add_argument("--subset", type=int, help="use the first N examples per class (quick runs)")
@@ -92,6 +93,10 @@ def _train(args) -> int:
         if event.kind in ("start", "evaluating") and event.message:
             print(event.message, flush=True)
 
+    from .datasets import dataset_task
+
+    if args.task and args.task != dataset_task(args.dataset):
+        raise DlappError(f"{args.dataset} is {dataset_task(args.dataset)} data, not {args.task} data.")
     cancel = threading.Event()
     result = train(config, on_event=show, cancel=cancel, force=args.force, resume=args.resume,
                    verbose=0 if args.quiet else 1)

@@ -173,3 +173,23 @@ def push(model_id: str, repo_id: str, *, token: str | None = None, private: bool
             raise
         raise HubError(f"Cannot reach the Hugging Face Hub ({type(exc).__name__}); check the network.") from None
     return str(url)
+
+
+def space_hardware(space_id: str, *, timeout_s: float = 3.0) -> str | None:
+    """The hardware a Space runs on (e.g. "cpu-basic"), or None if the Hub can't say in time."""
+    import threading
+
+    result: list[str | None] = [None]
+
+    def ask() -> None:
+        try:
+            from huggingface_hub import HfApi
+
+            result[0] = str(HfApi().get_space_runtime(space_id).hardware or "") or None
+        except Exception as exc:  # offline, private Space, rate limit: the header just omits it
+            log.info("Space hardware unknown: %s", type(exc).__name__)
+
+    worker = threading.Thread(target=ask, daemon=True)
+    worker.start()
+    worker.join(timeout_s)  # never hold up start-up for long
+    return result[0]

@@ -17,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
+SHIPPED_MODEL_DIR = REPO_DIR / "models"  # trained by this project's CLI and committed with their cards
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -72,7 +73,7 @@ def load() -> Settings:
     hub = os.environ.get("DLAPP_HUB_MODELS", "")
     return Settings(
         data_dir=Path(data_dir).expanduser() if data_dir else None,
-        model_dir=Path(model_dir).expanduser() if model_dir else REPO_DIR / "models",
+        model_dir=Path(model_dir).expanduser() if model_dir else SHIPPED_MODEL_DIR,
         # A public Space must opt in to training: it is the expensive, abusable part.
         training_enabled=_bool("DLAPP_TRAINING", default=space_id is None),
         training_password=os.environ.get("DLAPP_TRAINING_PASSWORD") or None,

@@ -244,6 +244,31 @@ class ModelStore:
             raise
         return self.card(model_id)
 
+    def adopt_missing(self, source_dir: Path) -> list[str]:
+        """Copy in the models of `source_dir` (e.g. the shipped ones) that this cache lacks.
+
+        Used when the cache lives elsewhere (a Space's persistent storage), so a first start
+        still has working defaults. Broken sources are logged and skipped.
+        """
+        source = ModelStore(source_dir)
+        if source.root.resolve() == self.root.resolve():
+            return []
+        have = {c["id"] for c in self.list()}
+        adopted = []
+        for card in source.list():
+            if card["id"] in have:
+                continue
+            try:
+                self.import_file(source.root / f"{card['id']}.keras", card, card["id"])
+                adopted.append(card["id"])
+            except (ModelLoadError, ModelSaveError) as exc:
+                log.warning("not adopting %s: %s", card["id"], exc)
+        defaults = self.defaults()
+        for task, model_id in source.defaults().items():
+            if task not in defaults and model_id in adopted:
+                self.set_default(task, model_id)
+        return adopted
+
     def delete(self, model_id: str) -> None:
         model_path, card_path = self._paths(model_id)
         if not card_path.exists() and not model_path.exists():

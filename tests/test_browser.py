@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, needs_data
-from corpus import encode, sample_rgb
+from corpus import broken_images, encode, sample_rgb
 
 DOCS = REPO / "docs"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -102,6 +102,11 @@ def test_bad_input_gets_a_readable_error_and_the_app_keeps_serving(page, tmp_pat
     fake.write_text("this is a text file, renamed")
     upload_photo(page, fake)
     toast(page, "not an image format")
+    page.reload()
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(broken_images()["truncated.jpg"])
+    upload_photo(page, corrupt)
+    toast(page, "damaged or truncated")
     big = tmp_path / "huge.png"
     Image.new("RGB", (7100, 7100), "gray").save(big)
     page.reload()

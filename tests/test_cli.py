@@ -31,6 +31,8 @@ def test_failure_exits_1_with_one_line(capsys, model_dir):
     assert err.startswith("error: Unknown dataset") and "\n" not in err and "Traceback" not in err
     assert main(["train", "--dataset", "cifar10", "--epochs", "-3"]) == 1
     assert "epochs must be between" in capsys.readouterr().err
+    assert main(["train", "--task", "text", "--dataset", "cifar10"]) == 1
+    assert "image data, not text data" in capsys.readouterr().err
 
 
 def test_train_list_predict_delete(capsys, model_dir, tmp_path):

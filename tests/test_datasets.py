@@ -46,14 +46,16 @@ def test_unknown_dataset_is_a_usage_error():
 def test_offline_without_local_data_gives_one_clear_message(tmp_path):
     # A fresh HOME (no Keras cache) and an empty data folder: the download is the only way,
     # and this machine has no network. Run in a subprocess so HOME takes effect for Keras.
-    code = ("import dlapp, sys\nfrom dlapp.datasets import load_dataset\nfrom dlapp.errors import DatasetNotFoundError\n"
+    # No test touches the network: every socket connect in that process is refused, as offline.
+    code = ("import socket\n"
+            "def refuse(*a, **k):\n    raise OSError(101, 'Network is unreachable (blocked by the test)')\n"
+            "socket.socket.connect = refuse\nsocket.create_connection = refuse\n"
+            "import dlapp, sys\nfrom dlapp.datasets import load_dataset\nfrom dlapp.errors import DatasetNotFoundError\n"
             "try:\n    load_dataset('mnist')\nexcept DatasetNotFoundError as e:\n    print('MSG', e); sys.exit(0)\n"
             "print('LOADED'); sys.exit(3)")
     env = {"HOME": str(tmp_path), "DLAPP_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin",
            "KERAS_HOME": str(tmp_path / ".keras"), "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    if "LOADED" in out.stdout:
-        pytest.skip("this machine has network access; the offline path cannot be exercised")
     assert out.returncode == 0, out.stderr[-2000:]
     assert "DLAPP_DATA_DIR" in out.stdout and "mnist.npz" in out.stdout
 

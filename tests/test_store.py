@@ -119,3 +119,15 @@ while True:
     fresh.clean_temp_files()
     assert [c["id"] for c in fresh.loadable()] == ["victim"]
     assert not list(root.glob(".tmp-*"))
+
+
+def test_a_new_cache_adopts_the_shipped_models(tmp_path, shipped_dir):
+    """A Space's persistent storage starts empty: it must still get working defaults."""
+    fresh = ModelStore(tmp_path / "persistent")
+    adopted = fresh.adopt_missing(shipped_dir)
+    source = ModelStore(shipped_dir)
+    assert sorted(adopted) == sorted(c["id"] for c in source.list())
+    assert fresh.defaults() == source.defaults()
+    for model_id in adopted:
+        assert fresh.card(model_id)["sha256"] == source.card(model_id)["sha256"]
+    assert fresh.adopt_missing(shipped_dir) == []  # idempotent

@@ -26,7 +26,10 @@ footer { visibility: hidden; }
 def _header(settings: settings_mod.Settings) -> str:
     where = "this machine"
     if settings.space_id:
-        hardware = f" ({settings.space_hardware})" if settings.space_hardware else ""
+        from ..hub import space_hardware
+
+        hw = settings.space_hardware or space_hardware(settings.space_id)
+        hardware = f" ({hw})" if hw else ""
         where = f"Hugging Face Space `{settings.space_id}`{hardware}"
     return ("# dlapp\nClassify photos with a Keras **CNN**, judge movie reviews with a Keras **LSTM**, "
             f"and train both right here. Running on {where} · {describe_device()}.")
@@ -37,6 +40,8 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
     settings = settings_mod.load()
     store = get_store(settings.model_dir)
     store.clean_temp_files()
+    if settings.space_id and store.root != settings_mod.SHIPPED_MODEL_DIR.resolve():
+        store.adopt_missing(settings_mod.SHIPPED_MODEL_DIR)  # persistent storage starts with the shipped models
     if settings.hub_models:
         from ..hub import pull_configured
 
