@@ -137,7 +137,7 @@ def test_train_watch_the_curve_then_use_the_new_model(page, app_server, client, 
 
     tab(page, "Train")
     set_number(page, "train-subset", 300)
-    set_number(page, "train-epochs", 1)
+    set_number(page, "train-epochs", 2)  # two epochs, so the validation curve has a line too
     set_number(page, "train-batch", 16)
     page.locator("#train-start").click()
     seen = []
@@ -152,6 +152,7 @@ def test_train_watch_the_curve_then_use_the_new_model(page, app_server, client, 
     assert len(seen) >= 2, f"the curve never gained points while running: {seen}"
     expect(page.locator("#loss-plot canvas, #loss-plot svg").first).to_be_visible()
     expect(page.locator("#train-summary")).to_contain_text("Test accuracy")
+    page.wait_for_timeout(2000)  # let the plots finish drawing their last update
     page.screenshot(path=str(DOCS / "screenshot-train.png"), full_page=True)
 
     model_id = client.predict(api_name="/training_status")["model_id"]

@@ -9,6 +9,9 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
 
+SERIES_COLOURS = {"train": "#f97316", "validation": "#2563eb"}  # fixed, so colours don't swap as series appear
+
+
 def curves(points: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Long-format frames (epoch, value, series) for the loss and accuracy plots."""
     frame = pd.DataFrame(points or [], columns=["epoch", "series", "loss", "accuracy"])

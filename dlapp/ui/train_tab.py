@@ -105,9 +105,9 @@ def layout() -> TrainTab:
             progress = gr.HTML(plots.progress_html(0, "", "idle"), elem_id="train-progress")
             with gr.Row():
                 loss_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title="Loss",
-                                        y_title="loss", height=260, elem_id="loss-plot")
+                                        y_title="loss", height=260, elem_id="loss-plot", color_map=plots.SERIES_COLOURS)
                 acc_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title="Accuracy",
-                                       y_title="accuracy", height=260, elem_id="acc-plot")
+                                       y_title="accuracy", height=260, elem_id="acc-plot", color_map=plots.SERIES_COLOURS)
             with gr.Group(visible=False) as results:
                 summary = gr.Markdown(elem_id="train-summary")
                 make_default = gr.Button("Make this model the default", size="sm", elem_id="train-make-default")
