@@ -137,7 +137,7 @@ def test_train_watch_the_curve_then_use_the_new_model(page, app_server, client, 
 
     tab(page, "Train")
     set_number(page, "train-subset", 300)
-    set_number(page, "train-epochs", 2)  # two epochs, so the validation curve has a line too
+    set_number(page, "train-epochs", 1)
     set_number(page, "train-batch", 16)
     page.locator("#train-start").click()
     seen = []
