@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import tempfile
 from pathlib import Path
@@ -94,7 +93,7 @@ def model_card(card: dict, repo_id: str) -> str:
         "---", "",
         f"# {repo_id}", "",
         f"A Keras {'CNN image classifier' if task == 'image' else 'recurrent sentiment classifier'} trained with "
-        f"[dlapp](https://github.com/) (preset `{card.get('preset')}`).", "",
+        f"dlapp (preset `{card.get('preset')}`).", "",
         "## Data", "",
         f"- Data set: `{dataset}` ({card.get('dataset', {}).get('train_examples', '?')} training examples, "
         f"{card.get('dataset', {}).get('test_examples', '?')} test examples)",
@@ -148,12 +147,12 @@ def push(model_id: str, repo_id: str, *, token: str | None = None, private: bool
     Raises:
         HubError: no token, a repo that isn't yours, or no network.
     """
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, get_token
     from huggingface_hub.errors import HfHubHTTPError
 
     store = store or get_store()
     store.card(model_id)  # fail early on an unknown id
-    token = token or os.environ.get("HF_TOKEN")
+    token = token or get_token()  # HF_TOKEN, or the token `hf auth login` saved
     if not token:
         raise HubError("No Hugging Face token: set HF_TOKEN (or paste a write token) to push.")
     api = HfApi(token=token)

@@ -75,8 +75,11 @@ def test_model_card_has_metadata_metrics_and_limits(source):
     assert "| **a** | 1 | 1 |" in text and "## Intended use and limits" in text and "0.7500" in text
 
 
-def test_push_without_a_token(source, monkeypatch):
+def test_push_without_a_token(source, monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
     monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))  # ignore any saved login
     with pytest.raises(HubError, match="No Hugging Face token"):
         hub.push("toy", "someone/toy", store=source)
 
