@@ -147,3 +147,25 @@ def test_text_jsonl_with_split(tmp_path):
 def test_bad_text_tables(tmp_path, body, match):
     with pytest.raises(InvalidDatasetError, match=match):
         load_text_table(_csv(tmp_path, body))
+
+
+def test_original_aclimdb_folder_is_read(tmp_path):
+    root = tmp_path / "aclImdb"
+    for split in ("train", "test"):
+        for cls, words in (("pos", "lovely"), ("neg", "dreadful")):
+            (root / split / cls).mkdir(parents=True)
+            for i in range(3):
+                (root / split / cls / f"{i}_{8 if cls == 'pos' else 2}.txt").write_text(f"{words} film {i}<br />end")
+    ds = load_dataset("imdb", data_dir=tmp_path)
+    assert ds.class_names == ("negative", "positive") and len(ds.x_train) == 6 and len(ds.x_test) == 6
+    assert ds.x_train[0] == "dreadful film 0<br />end" and ds.y_train.tolist() == [0, 0, 0, 1, 1, 1]
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_grayscale_npz_in_keras_layout_gets_a_channel_axis(tmp_path, name):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / f"{name}.npz", x_train=rng.integers(0, 255, (20, 28, 28), dtype=np.uint8),
+             y_train=np.arange(20) % 10, x_test=rng.integers(0, 255, (10, 28, 28), dtype=np.uint8),
+             y_test=np.arange(10))
+    ds = load_dataset(name, data_dir=tmp_path)
+    assert ds.x_train.shape == (20, 28, 28, 1) and len(ds.class_names) == 10 and ds.task == "image"

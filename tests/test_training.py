@@ -147,3 +147,18 @@ print("DEVICE", r.card["device"])
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "DEVICE 2× CPU (MirroredStrategy)" in out.stdout
+
+
+def test_grayscale_training_and_prediction(model_dir, tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 60, (40, 28, 28), dtype=np.uint8)
+    y = np.arange(40) % 2
+    x[y == 1, 8:20, 8:20] = 250  # class 1 has a bright square
+    np.savez(tmp_path / "mnist.npz", x_train=x, y_train=y, x_test=x[:10], y_test=y[:10])
+    monkeypatch.setenv("DLAPP_DATA_DIR", str(tmp_path))
+    result = train(TrainConfig("mnist", preset="seed", epochs=2, batch_size=8))
+    assert result.card["preset"] == "seed-mnist" and result.card["input"]["shape"] == [28, 28, 1]
+    from dlapp.inference import get_predictor
+
+    top = get_predictor("image", result.model_id).classify(np.full((40, 40, 3), 200, np.uint8), k=2)
+    assert len(top) == 2
