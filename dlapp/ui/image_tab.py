@@ -77,7 +77,12 @@ def classify_many(files, model_id: str | None):
 
 
 def wire(tab: ImageTab) -> None:
-    io = dict(fn=classify_image, inputs=[tab.image, tab.model], outputs=[tab.label, tab.seen])
-    tab.button.click(**io, api_name="classify_image")
-    tab.image.upload(**io, api_visibility="private")  # classify as soon as a photo arrives
+    tab.button.click(classify_image, [tab.image, tab.model], [tab.label, tab.seen], api_name="classify_image")
+
+    def auto(image, model):
+        return classify_image(image, model) if image else (gr.skip(), gr.skip())
+
+    # Classify as soon as a photo arrives (upload, webcam, paste or an example) or the model changes.
+    for trigger in (tab.image.change, tab.model.change):
+        trigger(auto, [tab.image, tab.model], [tab.label, tab.seen], api_visibility="private")
     tab.batch_button.click(classify_many, [tab.files, tab.model], tab.table, api_name="classify_images")
