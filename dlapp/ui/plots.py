@@ -1,25 +1,66 @@
-"""Small renderers for training results: curves as DataFrames, confusion matrix as a PNG."""
+"""Small renderers for training: loss/accuracy curves and the confusion matrix as PNGs, the progress bar."""
 
 from __future__ import annotations
 
 import html
 
 import numpy as np
-import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
 
-SERIES_COLOURS = {"train": "#f97316", "validation": "#2563eb"}  # fixed, so colours don't swap as series appear
+SERIES_COLOURS = {"train": (249, 115, 22), "validation": (37, 99, 235)}  # orange, blue
 
 
-def curves(points: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Long-format frames (epoch, value, series) for the loss and accuracy plots."""
-    frame = pd.DataFrame(points or [], columns=["epoch", "series", "loss", "accuracy"])
-    # Numeric dtypes, or the plot treats each value as a category and draws no line.
-    frame = frame.astype({"epoch": "float64", "loss": "float64", "accuracy": "float64"})
-    loss = frame[["epoch", "series", "loss"]].dropna().rename(columns={"loss": "value"})
-    acc = frame[["epoch", "series", "accuracy"]].dropna().rename(columns={"accuracy": "value"})
-    return loss, acc
+def curve_png(points: list[dict], metric: str, *, size=(520, 260)) -> Image.Image:
+    """A line chart of `metric` ("loss" or "accuracy") per epoch, train and validation.
+
+    Drawn on the server with Pillow: one fixed picture that renders the same in every
+    browser and in screenshots (Gradio's Vega line plots drew no lines for us under live updates).
+    """
+    width, height = size
+    left, right, top, bottom = 52, 14, 28, 34
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    font = _font(11)
+    draw.text((left, 12), metric.capitalize(), fill="#111827", font=_font(13), anchor="lm")
+    series = {name: sorted((p["epoch"], p[metric]) for p in points
+                           if p["series"] == name and p.get(metric) is not None) for name in SERIES_COLOURS}
+    values = [v for pts in series.values() for _, v in pts]
+    if not values:
+        draw.text((width / 2, height / 2), "curves appear here while a training runs", fill="#6b7280", font=font,
+                  anchor="mm")
+        return img
+    x_max = max(1.0, max(x for pts in series.values() for x, _ in pts))
+    y_min, y_max = min(values), max(values)
+    pad = (y_max - y_min) * 0.08 or 0.05
+    y_min, y_max = y_min - pad, y_max + pad
+
+    def xy(x: float, y: float) -> tuple[float, float]:
+        return (left + (width - left - right) * x / x_max,
+                top + (height - top - bottom) * (1 - (y - y_min) / (y_max - y_min)))
+
+    for k in range(5):  # horizontal grid with value labels
+        y = y_min + (y_max - y_min) * k / 4
+        _, py = xy(0, y)
+        draw.line([(left, py), (width - right, py)], fill="#e5e7eb")
+        draw.text((left - 6, py), f"{y:.2f}", fill="#374151", font=font, anchor="rm")
+    step = max(1, round(x_max / 6))
+    for e in range(0, int(x_max) + 1, step):  # epoch ticks
+        px, _ = xy(e, y_min)
+        draw.line([(px, height - bottom), (px, height - bottom + 4)], fill="#9ca3af")
+        draw.text((px, height - bottom + 12), str(e), fill="#374151", font=font, anchor="mm")
+    draw.text(((width + left) / 2, height - 8), "epoch", fill="#374151", font=font, anchor="mm")
+    for n, (name, pts) in enumerate(series.items()):
+        colour = SERIES_COLOURS[name]
+        coords = [xy(x, y) for x, y in pts]
+        if len(coords) > 1:
+            draw.line(coords, fill=colour, width=2)
+        for cx, cy in (coords if name == "validation" else coords[-1:]):  # validation is per epoch: mark each
+            draw.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=colour)
+        lx = left + 90 + n * 70  # legend beside the title
+        draw.line([(lx, 12), (lx + 14, 12)], fill=colour, width=3)
+        draw.text((lx + 18, 12), name, fill="#374151", font=font, anchor="lm")
+    return img
 
 
 def progress_html(fraction: float, text: str, state: str, points: int = 0) -> str:

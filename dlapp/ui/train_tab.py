@@ -48,8 +48,8 @@ class TrainTab:
     stop: gr.Button
     status: gr.Markdown
     progress: gr.HTML
-    loss_plot: gr.LinePlot
-    acc_plot: gr.LinePlot
+    loss_plot: gr.Image
+    acc_plot: gr.Image
     results: gr.Group
     summary: gr.Markdown
     per_class: gr.Dataframe
@@ -104,10 +104,10 @@ def layout() -> TrainTab:
             status = gr.Markdown("No training has run yet.", elem_id="train-status")
             progress = gr.HTML(plots.progress_html(0, "", "idle"), elem_id="train-progress")
             with gr.Row():
-                loss_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title="Loss",
-                                        y_title="loss", height=260, elem_id="loss-plot", color_map=plots.SERIES_COLOURS)
-                acc_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title="Accuracy",
-                                       y_title="accuracy", height=260, elem_id="acc-plot", color_map=plots.SERIES_COLOURS)
+                loss_plot = gr.Image(plots.curve_png([], "loss"), show_label=False, interactive=False,
+                                     buttons=[], elem_id="loss-plot")
+                acc_plot = gr.Image(plots.curve_png([], "accuracy"), show_label=False, interactive=False,
+                                    buttons=[], elem_id="acc-plot")
             with gr.Group(visible=False) as results:
                 summary = gr.Markdown(elem_id="train-summary")
                 make_default = gr.Button("Make this model the default", size="sm", elem_id="train-make-default")
@@ -253,7 +253,8 @@ def refresh(seen: dict):
            "step": (job.latest.epoch, job.latest.step) if job.latest else None}
     if key == seen.get("key"):
         return (seen, *nothing)
-    loss, acc = plots.curves(job.points)
+    points = list(job.points)  # a snapshot: the training thread keeps appending
+    loss, acc = plots.curve_png(points, "loss"), plots.curve_png(points, "accuracy")
     running = job.running
     outputs = [gr.update(value=_status_text(job)),
                plots.progress_html(job.latest.progress if job.latest else 0, _progress_text(job), job.state,
