@@ -120,8 +120,7 @@ def _evaluate(args) -> int:
     card = store.card(model_id)
     dataset = args.dataset or card["dataset"]["name"].split("[")[0]
     size = tuple(card["input"]["shape"][:2]) if card["task"] == "image" else None
-    data = load_dataset(dataset, image_size=size)
-    data = data.subset(None) if not args.subset else data.subset(10**9, test_per_class=args.subset)
+    data = load_dataset(dataset, image_size=size, subset=args.subset)  # --subset trims the test split too
     if list(data.class_names) != card["class_names"]:
         raise DlappError(f"{dataset}'s classes differ from the model's; evaluate it on matching data.")
     metrics = evaluate_model(store.load(model_id), data.x_test, data.y_test, data.class_names)

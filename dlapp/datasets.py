@@ -73,21 +73,14 @@ class Dataset:
             self._fingerprint = h.hexdigest()
         return self._fingerprint
 
-    def subset(self, per_class: int | None, *, test_per_class: int | None = None) -> "Dataset":
-        """The first `per_class` examples of each class in train (and test), keeping order."""
+    def subset(self, per_class: int | None) -> "Dataset":
+        """The first `per_class` examples of each class in train and in test, keeping order."""
         if not per_class:
             return self
-        test_n = test_per_class or per_class
-        return Dataset(
-            name=f"{self.name}[{per_class}/class]",
-            task=self.task,
-            class_names=self.class_names,
-            x_train=self.x_train[_first_per_class(self.y_train, per_class)],
-            y_train=self.y_train[_first_per_class(self.y_train, per_class)],
-            x_test=self.x_test[_first_per_class(self.y_test, test_n)],
-            y_test=self.y_test[_first_per_class(self.y_test, test_n)],
-            source=self.source,
-        )
+        train, test = _first_per_class(self.y_train, per_class), _first_per_class(self.y_test, per_class)
+        return Dataset(name=f"{self.name}[{per_class}/class]", task=self.task, class_names=self.class_names,
+                       x_train=self.x_train[train], y_train=self.y_train[train],
+                       x_test=self.x_test[test], y_test=self.y_test[test], source=self.source)
 
 
 def _first_per_class(y: np.ndarray, n: int) -> np.ndarray:
