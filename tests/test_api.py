@@ -41,7 +41,11 @@ def test_classify_and_sentiment(client, tmp_path):
     photo.write_bytes(encode(sample_rgb(), "JPEG"))
     label, seen = classify(client, photo)
     assert len(label["confidences"]) == 5 and label["label"] == label["confidences"][0]["label"]
-    assert Image.open(seen).size == (32, 32)
+    preview = Image.open(seen)
+    zoom = preview.width // 32  # shown enlarged, pixel for pixel, at the model's 32×32 input resolution
+    assert preview.size == (32 * zoom, 32 * zoom) and zoom >= 1
+    small = preview.resize((32, 32), Image.Resampling.NEAREST)
+    assert small.resize(preview.size, Image.Resampling.NEAREST).tobytes() == preview.convert(small.mode).tobytes()
     result = client.predict("This movie was wonderful, I loved every minute", None, api_name="/analyze_sentiment")
     assert result["label"] == "positive"
 

@@ -120,6 +120,8 @@ def preview_file(arr: np.ndarray) -> str:
     visitors sending the same photo could be served a half-written preview.
     """
     img = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
+    zoom = max(1, 160 // max(img.size))  # blocky enlargement: shows the input resolution, just bigger
+    img = img.resize((img.width * zoom, img.height * zoom), Image.Resampling.NEAREST)
     _PREVIEWS.mkdir(exist_ok=True)
     path = _PREVIEWS / f"{hashlib.sha256(arr.tobytes() + str(arr.shape).encode()).hexdigest()[:32]}.png"
     if not path.exists():
