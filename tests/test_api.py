@@ -146,3 +146,8 @@ def test_out_of_range_training_settings(client):
     message = error_of(client.predict, "image", "cifar10", None, 5, "seed", "preset default", 1, 32, 7.0, 0.1, "",
                        api_name="/start_training")
     assert "learning rate" in message.lower() or "maximum" in message
+
+
+def test_progress_stream_iterates_as_the_readme_shows(client):
+    snapshots = list(client.submit(api_name="/training_progress"))  # nothing running: one snapshot, then done
+    assert snapshots and snapshots[-1]["state"] != "running"
