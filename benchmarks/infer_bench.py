@@ -1,6 +1,6 @@
-"""Model-side inference latency of the default models: compiled path vs. eager call.
+"""Model-side inference latency of the fast models: compiled path vs. eager call.
 
-    python benchmarks/infer_bench.py [--runs 200]
+    python benchmarks/infer_bench.py [--runs 200] [--image-model ID] [--text-model ID]
 
 Prints p50/p95 per single image and per single review for dlapp's compiled
 path (tf.function, traced once) side by side with the eager Keras call on the
@@ -43,11 +43,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--eager-runs", type=int, default=20, help="eager LSTM calls are slow; fewer runs")
+    parser.add_argument("--image-model", default="cifar10-fast", help="the targets are for the fast presets")
+    parser.add_argument("--text-model", default="imdb-fast")
     args = parser.parse_args()
 
-    image = get_predictor("image")
+    image = get_predictor("image", args.image_model)
     batch = np.random.default_rng(0).integers(0, 255, (1, *image.size, image.channels), dtype=np.uint8)
-    text = get_predictor("text")
+    text = get_predictor("text", args.text_model)
     review = np.array([EXAMPLE_REVIEWS[0]], dtype=object)
 
     rows = [

@@ -90,8 +90,9 @@ def build_image_model(preset: ImagePreset, input_shape: tuple[int, int, int], nu
 
 def with_flip_tta(model: keras.Model) -> keras.Model:
     """Wrap a trained classifier so it averages its output over the image and its mirror."""
+    inner = keras.Model(model.inputs[0], model.outputs[0], name=model.name)  # uncompiled: no optimizer state saved
     inputs = keras.Input(shape=model.input_shape[1:], dtype="uint8", name="image")
-    outputs = keras.layers.Average(dtype="float32")([model(inputs), model(MirrorImage()(inputs))])
+    outputs = keras.layers.Average(dtype="float32")([inner(inputs), inner(MirrorImage()(inputs))])
     return keras.Model(inputs, outputs, name=model.name + "_tta")
 
 
