@@ -105,15 +105,6 @@ class TrainingManager:
         job.cancel.set()
         return True
 
-    def wait(self, timeout: float | None = None) -> TrainingJob | None:
-        """Block until the current job ends (for the CLI and tests)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while (job := self.current) is not None and job.running:
-            if deadline is not None and time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        return self.current
-
 
 _MANAGER = TrainingManager()
 

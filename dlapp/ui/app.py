@@ -77,7 +77,7 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
             now = models_signature()
             if now == seen:
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
-            table, selected, card = models_tab._refresh(None)
+            table, selected, card = models_tab.refresh(None)
             return picker_update("image", image_model), picker_update("text", text_model), table, selected, now
 
         trn.timer.tick(refresh_pickers, [img.model, txt.model, models_seen],

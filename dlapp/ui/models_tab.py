@@ -82,7 +82,7 @@ def _card(model_id: str | None):
     return json.loads(json.dumps(card))
 
 
-def _refresh(current: str | None):
+def refresh(current: str | None):
     table = rows()
     ids = [r[0] for r in table]
     value = current if current in ids else (ids[0] if ids else None)
@@ -95,7 +95,7 @@ def _make_default(model_id: str | None):
         raise UsageError("Pick a model first.")
     card = get_store().card(model_id)
     get_store().set_default(card["task"], model_id)
-    return (f"`{model_id}` is now the default {card['task']} model.", *_refresh(model_id))
+    return (f"`{model_id}` is now the default {card['task']} model.", *refresh(model_id))
 
 
 @user_errors
@@ -105,7 +105,7 @@ def _delete(model_id: str | None, confirmed: bool):
     if not confirmed:
         raise UsageError("Tick the confirmation box to delete a model.")
     get_store().delete(model_id)
-    return (f"Deleted `{model_id}`.", *_refresh(None), False)
+    return (f"Deleted `{model_id}`.", *refresh(None), False)
 
 
 @user_errors
@@ -120,7 +120,7 @@ def _push(model_id: str | None, repo_id: str, token: str):
 
 def wire(tab: ModelsTab) -> None:
     tab.push.click(_push, [tab.selected, tab.repo_id, tab.token], [tab.status, tab.token], api_visibility="private")
-    tab.refresh.click(_refresh, tab.selected, [tab.table, tab.selected, tab.card], api_visibility="private")
+    tab.refresh.click(refresh, tab.selected, [tab.table, tab.selected, tab.card], api_visibility="private")
     tab.selected.change(user_errors(_card), tab.selected, tab.card, api_visibility="private")
     tab.make_default.click(_make_default, tab.selected, [tab.status, tab.table, tab.selected, tab.card],
                            api_visibility="private")
