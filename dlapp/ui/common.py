@@ -123,7 +123,8 @@ def preview_file(arr: np.ndarray) -> str:
     zoom = max(1, 160 // max(img.size))  # blocky enlargement: shows the input resolution, just bigger
     img = img.resize((img.width * zoom, img.height * zoom), Image.Resampling.NEAREST)
     _PREVIEWS.mkdir(exist_ok=True)
-    path = _PREVIEWS / f"{hashlib.sha256(arr.tobytes() + str(arr.shape).encode()).hexdigest()[:32]}.png"
+    key = hashlib.sha256(arr.tobytes() + f"{arr.shape}x{zoom}".encode()).hexdigest()[:32]
+    path = _PREVIEWS / f"{key}.png"
     if not path.exists():
         fd, tmp = tempfile.mkstemp(dir=_PREVIEWS, suffix=".png")
         with os.fdopen(fd, "wb") as f:
