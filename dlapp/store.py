@@ -195,27 +195,34 @@ class ModelStore:
 
     # ------------------------------------------------------------ writing
 
-    def save(self, model, card: Card, model_id: str) -> Card:
-        """Atomically write model then card. On any failure the previous files are intact.
+    def _write(self, model_id: str, write_model, card: Card) -> Card:
+        """Atomically write the model (via `write_model(tmp_path)`), then its card with the file's sha256.
 
         Raises:
-            ModelSaveError: the disk is full, read-only, or the write failed.
+            ModelSaveError: the disk is full, read-only, or the write failed; the previous files are intact.
         """
         model_path, card_path = self._paths(model_id)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             with self._lock:
-                _atomic_write(model_path, lambda p: model.save(p), suffix=".keras")
-                card = {**card, "sha256": sha256_file(model_path),
-                        "created": card.get("created") or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-                card.pop("id", None)
-                card.pop("size_bytes", None)
+                _atomic_write(model_path, write_model, suffix=".keras")
+                card = {k: v for k, v in card.items() if k not in ("id", "size_bytes")}
+                card["sha256"] = sha256_file(model_path)
+                card["created"] = card.get("created") or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
                 write_json_atomic(card_path, card)
                 self._models = {k: v for k, v in self._models.items() if k[0] != model_id}
         except OSError as exc:
             raise ModelSaveError(f"Could not save model {model_id} to {self.root}: {exc.strerror or exc}. "
                                  "Any previous version is intact; free some disk space and try again.") from None
         return self.card(model_id)
+
+    def save(self, model, card: Card, model_id: str) -> Card:
+        """Atomically write a Keras model then its card. On any failure the previous files are intact.
+
+        Raises:
+            ModelSaveError: the disk is full, read-only, or the write failed.
+        """
+        return self._write(model_id, lambda p: model.save(p), card)
 
     def import_file(self, source: Path, card: Card, model_id: str) -> Card:
         """Copy an existing .keras file in byte for byte (atomically), then write its card.
@@ -226,17 +233,7 @@ class ModelStore:
         """
         import shutil
 
-        model_path, card_path = self._paths(model_id)
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            with self._lock:
-                _atomic_write(model_path, lambda p: shutil.copyfile(source, p), suffix=".keras")
-                card = {k: v for k, v in card.items() if k not in ("id", "size_bytes")}
-                card["sha256"] = sha256_file(model_path)
-                write_json_atomic(card_path, card)
-                self._models = {k: v for k, v in self._models.items() if k[0] != model_id}
-        except OSError as exc:
-            raise ModelSaveError(f"Could not import {model_id} into {self.root}: {exc.strerror or exc}.") from None
+        self._write(model_id, lambda p: shutil.copyfile(source, p), card)
         try:
             self.load(model_id)
         except ModelLoadError:

@@ -254,7 +254,12 @@ def refresh(seen: dict):
     if key == seen.get("key"):
         return (seen, *nothing)
     points = list(job.points)  # a snapshot: the training thread keeps appending
-    loss, acc = plots.curve_png(points, "loss"), plots.curve_png(points, "accuracy")
+    drawn = (job.id, len(points))
+    if drawn == seen.get("drawn"):  # no new point since this visitor's last picture: don't redraw
+        loss = acc = gr.skip()
+    else:
+        loss, acc = plots.curve_png(points, "loss"), plots.curve_png(points, "accuracy")
+        seen = {**seen, "drawn": drawn}
     running = job.running
     outputs = [gr.update(value=_status_text(job)),
                plots.progress_html(job.latest.progress if job.latest else 0, _progress_text(job), job.state,
