@@ -23,3 +23,79 @@ class MirrorImage(keras.layers.Layer):
 
     def call(self, x):
         return keras.ops.flip(x, axis=2)
+
+
+@keras.saving.register_keras_serializable(package="dlapp")
+class ShiftImage(keras.layers.Layer):
+    """Translate a (N, H, W, C) batch by (dy, dx) pixels with reflect padding; test-time augmentation."""
+
+    def __init__(self, dy: int = 0, dx: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.dy, self.dx = int(dy), int(dx)
+
+    def call(self, x):
+        pad = max(abs(self.dy), abs(self.dx))
+        if not pad:
+            return x
+        h, w = x.shape[1], x.shape[2]
+        padded = keras.ops.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="reflect")
+        top, left = pad + self.dy, pad + self.dx
+        return padded[:, top:top + h, left:left + w, :]
+
+    def get_config(self):
+        return {**super().get_config(), "dy": self.dy, "dx": self.dx}
+
+
+def _bigram_ids(ids, vocab_size: int, buckets: int, ops):
+    """Id of the bigram ending at each position, hashed into [1, buckets); 0 for the first token
+    or padding. `ops` is keras.ops or NumPy, so training-data counts and the model hash alike."""
+    prev = ops.pad(ids[:, :-1], [[0, 0], [1, 0]])
+    hashed = 1 + (prev * vocab_size + ids) % (buckets - 1)
+    return ops.where((prev > 0) & (ids > 0), hashed, ops.zeros_like(hashed))
+
+
+def bigram_ids(ids, vocab_size: int, buckets: int):
+    """NumPy twin of the hashing inside NBEvidence."""
+    import numpy as np
+
+    return _bigram_ids(np.asarray(ids, dtype=np.int64), vocab_size, buckets, np)
+
+
+@keras.saving.register_keras_serializable(package="dlapp")
+class NBEvidence(keras.layers.Layer):
+    """Token ids (N, T) -> (N, T, 2): the naive-Bayes log-count ratio of each token and of the
+    bigram ending at it, from frozen tables.
+
+    It holds `tables` rows of ratios; the last row is fitted on every training review. While
+    training, the other rows are each fitted with one fold of reviews left out, and a review
+    reads the row that never saw it (pass `fold`), so the network learns how much evidence from
+    unseen reviews is worth instead of memorising its own labels. Inference uses the last row.
+    """
+
+    def __init__(self, vocab_size: int, buckets: int, tables: int = 1, **kwargs):
+        kwargs["trainable"] = False
+        super().__init__(**kwargs)
+        self.vocab_size, self.buckets, self.tables = int(vocab_size), int(buckets), int(tables)
+
+    def build(self, input_shape):
+        self.unigram = self.add_weight(shape=(self.tables, self.vocab_size), initializer="zeros",
+                                       trainable=False, name="unigram")
+        self.bigram = self.add_weight(shape=(self.tables, self.buckets), initializer="zeros",
+                                      trainable=False, name="bigram")
+
+    def call(self, ids, fold=None):
+        ops = keras.ops
+        ids = ops.cast(ids, "int64")
+        row = ops.full((ops.shape(ids)[0], 1), self.tables - 1, "int64") if fold is None \
+            else ops.reshape(ops.cast(fold, "int64"), (-1, 1))
+        unigram = ops.take(ops.reshape(self.unigram, (-1,)), row * self.vocab_size + ids)
+        bigram = ops.take(ops.reshape(self.bigram, (-1,)),
+                          row * self.buckets + _bigram_ids(ids, self.vocab_size, self.buckets, ops))
+        return ops.stack([unigram, bigram], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, 2)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "buckets": self.buckets,
+                "tables": self.tables}

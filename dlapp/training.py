@@ -105,28 +105,29 @@ EventCallback = Callable[[TrainingEvent], None]
 
 # ---------------------------------------------------------------- input pipelines
 
-def _augment_image(image, label):
-    """Random mirror + up-to-4-px translation (reflect padding): airbench's recipe."""
-    import tensorflow as tf
-
-    image = tf.image.random_flip_left_right(image)
-    h, w = image.shape[0], image.shape[1]
-    pad = max(1, h // 8)
-    padded = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
-    return tf.image.random_crop(padded, tf.shape(image)), label
-
-
-def make_pipeline(x: np.ndarray, y: np.ndarray, *, batch_size: int, training: bool, augment: bool, seed: int):
+def make_pipeline(x: np.ndarray | dict[str, np.ndarray], y: np.ndarray, *, batch_size: int, training: bool, augment: bool, seed: int,
+                  jpeg_share: float = 0.0):
     """tf.data: shuffle, augment on the fly, batch, prefetch."""
     import tensorflow as tf
 
-    features = tf.constant(x.tolist()) if x.dtype == object else x
+    from .augment import flip_and_translate, random_jpeg
+
+    def tensor(a):
+        return tf.constant(a.tolist()) if a.dtype == object else a
+
+    features = {k: tensor(v) for k, v in x.items()} if isinstance(x, dict) else tensor(x)
     ds = tf.data.Dataset.from_tensor_slices((features, y))
     if training:
         ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-        if augment:
-            ds = ds.map(_augment_image, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size)
+    if training and augment:
+        pad = max(1, features.shape[1] // 8)  # 4 px at 32×32
+        ds = ds.map(lambda images, labels: flip_and_translate(images, labels, pad),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+        if jpeg_share:
+            ds = ds.map(lambda images, labels: random_jpeg(images, labels, jpeg_share),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 # ---------------------------------------------------------------- callbacks
@@ -223,7 +224,7 @@ def _split_validation(data: Dataset, fraction: float, seed: int):
         return data.x_train, data.y_train, data.x_test, data.y_test
     order = np.random.default_rng(seed).permutation(len(data.y_train))
     n_val = max(1, int(round(fraction * len(order))))
-    val, tr = order[:n_val], order[n_val:]
+    val, tr = np.sort(order[:n_val]), np.sort(order[n_val:])  # file order kept (see models.nb_folds)
     return data.x_train[tr], data.y_train[tr], data.x_train[val], data.y_train[val]
 
 
@@ -303,7 +304,8 @@ def train(
 
     from .devices import pick_strategy, use_mixed_precision
     from .evaluation import evaluate_model
-    from .models import build_image_model, build_text_model, make_vectorizer, with_flip_tta
+    from .models import (NB_FOLDS, build_image_model, build_text_model, inference_model, make_vectorizer,
+                         nb_folds, with_tta)
 
     settings = settings_mod.load()
     emit = on_event or (lambda e: None)
@@ -351,17 +353,21 @@ def train(
                 state = json.loads(state_path.read_text())
                 initial_epoch, history = int(state["epoch"]), list(state["history"])
             elif task == "image":
-                model = build_image_model(preset, data.input_shape, num_classes)
+                model = build_image_model(preset, data.input_shape, num_classes, sample=x_tr[:10_000])
             else:
                 vectorizer = make_vectorizer(preset, x_tr)
-                model = build_text_model(preset, vectorizer)
+                model = build_text_model(preset, vectorizer, x_tr, y_tr, nb_folds(len(y_tr)))
             num_outputs = int(model.output_shape[-1])
             steps = int(np.ceil(len(y_tr) / preset.batch_size))
             if not model.compiled:
                 _compile(model, preset, steps, preset.epochs, num_outputs)
+        if isinstance(model.input, dict):  # cross-fitted NB features: each review's fold; validation uses all
+            x_tr = {"text": x_tr, "fold": nb_folds(len(y_tr)).astype("int32")}
+            x_val = {"text": x_val, "fold": np.full(len(y_val), NB_FOLDS, dtype="int32")}
         train_ds = make_pipeline(x_tr, _targets(y_tr, num_outputs, num_classes, preset),
                                  batch_size=preset.batch_size, training=True,
-                                 augment=bool(getattr(preset, "augment", False)), seed=config.seed)
+                                 augment=bool(getattr(preset, "augment", False)), seed=config.seed,
+                                 jpeg_share=getattr(preset, "jpeg_augment", 0.0))
         val_ds = make_pipeline(x_val, _targets(y_val, num_outputs, num_classes, preset),
                                batch_size=max(preset.batch_size, 256), training=False, augment=False, seed=0)
         Progress, Checkpoint = _keras_callbacks()
@@ -380,8 +386,8 @@ def train(
         train_time = time.perf_counter() - t_start
         # A fresh, uncompiled wrapper over the trained layers: the saved file carries no
         # optimizer state (a third of the size for Adam) and stands alone for inference.
-        final = with_flip_tta(model) if isinstance(preset, ImagePreset) and preset.tta_flip \
-            else keras.Model(model.inputs[0], model.outputs[0], name=model.name)
+        final = with_tta(model, translate=preset.tta_translate) if isinstance(preset, ImagePreset) and preset.tta_flip \
+            else inference_model(model)
         emit(TrainingEvent("evaluating", preset.epochs, preset.epochs, steps, steps,
                            message=f"Evaluating on {len(data.y_test):,} test examples…"))
         metrics = evaluate_model(final, data.x_test, data.y_test, data.class_names)
