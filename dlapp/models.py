@@ -198,9 +198,10 @@ def nb_folds(n: int) -> np.ndarray:
 
 def _fit_nb_evidence(vectorizer, preset: TextPreset, texts: np.ndarray, labels: np.ndarray,
                      folds: np.ndarray) -> NBEvidence:
-    vocab, buckets = vectorizer.vocabulary_size(), preset.bigram_buckets
     ids = np.concatenate([np.asarray(vectorizer(np.asarray(texts[i:i + 2048], dtype=str)))
                           for i in range(0, len(texts), 2048)])
+    # A small upload needs far fewer buckets than IMDB's million; 8 per token keeps collisions rare.
+    vocab, buckets = vectorizer.vocabulary_size(), int(min(preset.bigram_buckets, max(1009, 8 * ids.size)))
     labels = np.asarray(labels)
     layer = NBEvidence(vocab, buckets, tables=NB_FOLDS + 1, name="nb")
     layer.build(ids.shape)

@@ -88,6 +88,24 @@ def test_resume_continues_from_last_epoch(model_dir, colours):
     assert [h["epoch"] for h in result.card["history"]] == [1, 2, 3]
 
 
+def test_resume_of_a_text_model_with_cross_fitted_nb_features(model_dir, tmp_path):
+    rows = ["text,label"] + [f"a truly great film {i},pos" for i in range(20)] + \
+           [f"an awful boring film {i},neg" for i in range(20)]
+    data = tmp_path / "reviews.csv"
+    data.write_text("\n".join(rows))
+    cancel = threading.Event()
+    config = TrainConfig(str(data), preset="fast", epochs=2, batch_size=8)
+    with pytest.raises(TrainingCancelled):
+        train(config, on_event=lambda e: e.kind == "epoch" and cancel.set(), cancel=cancel)
+    result = train(config, resume=True)
+    assert [h["epoch"] for h in result.card["history"]] == [1, 2]
+    import keras
+
+    model = keras.saving.load_model(model_dir / f"{result.model_id}.keras", safe_mode=True)
+    assert model.get_layer("nb").tables == 1  # strings in, no fold input, one NB table
+    assert model.predict(np.array(["a truly great film"], dtype=object), verbose=0).shape == (1, 1)
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru", "simplernn"])
 def test_text_model_with_each_cell(model_dir, tmp_path, cell):
     rows = ["text,label"] + [f"a truly great wonderful film {i},pos" for i in range(20)] + \
