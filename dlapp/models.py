@@ -125,7 +125,7 @@ def with_tta(model: keras.Model, *, translate: bool = False) -> keras.Model:
     With `translate`, also over both views shifted by one pixel up-left and down-right,
     weighted as airbench does: half the weight on the unshifted pair.
     """
-    inner = keras.Model(model.inputs[0], model.outputs[0], name=model.name)  # uncompiled: no optimizer state saved
+    inner = inference_model(model)
     inputs = keras.Input(shape=model.input_shape[1:], dtype="uint8", name="image")
 
     def mirrored_pair(x):

@@ -105,8 +105,8 @@ EventCallback = Callable[[TrainingEvent], None]
 
 # ---------------------------------------------------------------- input pipelines
 
-def make_pipeline(x: np.ndarray | dict[str, np.ndarray], y: np.ndarray, *, batch_size: int, training: bool, augment: bool, seed: int,
-                  jpeg_share: float = 0.0):
+def make_pipeline(x: np.ndarray | dict[str, np.ndarray], y: np.ndarray, *, batch_size: int, training: bool,
+                  augment: bool, seed: int, jpeg_share: float = 0.0):
     """tf.data: shuffle, augment on the fly, batch, prefetch."""
     import tensorflow as tf
 
@@ -339,6 +339,7 @@ def train(
     run_dir = store.root / ".runs" / key[:16]
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path, ckpt_path = run_dir / "state.json", run_dir / "checkpoint.keras"
+    folds = nb_folds(len(y_tr))  # text models with NB features: fixed by file order, so resume agrees
     history: list[dict] = []
     initial_epoch = 0
     mixed = use_mixed_precision()
@@ -356,13 +357,13 @@ def train(
                 model = build_image_model(preset, data.input_shape, num_classes, sample=x_tr[:10_000])
             else:
                 vectorizer = make_vectorizer(preset, x_tr)
-                model = build_text_model(preset, vectorizer, x_tr, y_tr, nb_folds(len(y_tr)))
+                model = build_text_model(preset, vectorizer, x_tr, y_tr, folds)
             num_outputs = int(model.output_shape[-1])
             steps = int(np.ceil(len(y_tr) / preset.batch_size))
             if not model.compiled:
                 _compile(model, preset, steps, preset.epochs, num_outputs)
         if isinstance(model.input, dict):  # cross-fitted NB features: each review's fold; validation uses all
-            x_tr = {"text": x_tr, "fold": nb_folds(len(y_tr)).astype("int32")}
+            x_tr = {"text": x_tr, "fold": folds.astype("int32")}
             x_val = {"text": x_val, "fold": np.full(len(y_val), NB_FOLDS, dtype="int32")}
         train_ds = make_pipeline(x_tr, _targets(y_tr, num_outputs, num_classes, preset),
                                  batch_size=preset.batch_size, training=True,
