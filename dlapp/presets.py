@@ -73,13 +73,13 @@ IMAGE_PRESETS: dict[str, ImagePreset] = {p.name: p for p in [
                 "seed_mnist_deep", epochs=5, batch_size=32, learning_rate=1e-3),
     ImagePreset("seed-binary", "Tutorial two-class folder CNN at 150×150 (sigmoid output)",
                 "seed_binary", epochs=25, batch_size=32, learning_rate=1e-3, input_size=(150, 150)),
-    # fast: ~1,000 img/s on the 2-core CPU, so 3 epochs of 45k fit in ~3 minutes.
+    # fast: the fit runs at ~750 img/s on the 2-core CPU, so 3 epochs of 45k train in ~220 s.
     ImagePreset("fast", "Small airbench-style net (whitening stem, 24/48/96), flip+translate, one-cycle AdamW",
                 "convnet", epochs=3, batch_size=256, learning_rate=4e-3, optimizer="adamw", weight_decay=0.05,
                 label_smoothing=0.1, augment=True, whiten=True, widths=(24, 48, 96), activation="relu",
                 tta_flip=True),
-    # best: airbench94's net (64/256/256 after a 2×2 whitening stem) at ~140 img/s on the 2-core CPU:
-    # 12 epochs of 45k take ~70 minutes. JPEG re-encoding of a quarter of the images keeps it robust to compression.
+    # best: airbench94's net (64/256/256 after a 2×2 whitening stem) at ~105 img/s on the 2-core CPU:
+    # 12 epochs of 45k take ~86 minutes. JPEG re-encoding of a quarter of the images keeps it robust to compression.
     ImagePreset("best", "airbench-style net (whitening stem, 64/256/256), flip+translate+JPEG, flip+shift TTA",
                 "convnet", epochs=12, batch_size=256, learning_rate=3e-3, optimizer="adamw", weight_decay=0.05,
                 label_smoothing=0.2, augment=True, jpeg_augment=0.25, whiten=True, widths=(64, 256, 256),
