@@ -58,7 +58,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dlapp-train-bench-") as tmp:
         model_dir = args.model_dir or Path(tmp)
         rows = [run(args.dataset, p, model_dir, extra) for p in args.presets]
-    cache = Path(os.environ.get("DLAPP_MODEL_DIR") or REPO / "models")
+    if args.card:  # imported only here: the parent process stays light while the trainings run
+        sys.path.insert(0, str(REPO))
+        from dlapp import settings
+        cache = settings.load().model_dir
     for model_id in args.card:
         card = json.loads((cache / f"{model_id}.json").read_text())
         rows.append(row(card, None, card.get("command") or "", f"card {model_id}"))
