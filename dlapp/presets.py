@@ -33,7 +33,7 @@ class ImagePreset:
     tta_flip: bool = False  # average with the mirrored image at inference (inside the model)
     tta_translate: bool = False  # also average over 1-px shifts (needs tta_flip)
     input_size: tuple[int, int] | None = None  # None: the data set's own size
-    validation: str = "split"  # "split": hold out part of train; "test": the seed tutorials' habit
+    validation_split: float = 0.1  # share of train held out for the curves; 0: the test split, the seed tutorials' habit
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class TextPreset:
     bigram_buckets: int = 1_000_003
     optimizer: str = "adam"
     weight_decay: float = 0.0
-    validation: str = "split"
+    validation_split: float = 0.1
 
 
 Preset = ImagePreset | TextPreset
@@ -66,7 +66,7 @@ CELLS = ("lstm", "gru", "simplernn")
 
 IMAGE_PRESETS: dict[str, ImagePreset] = {p.name: p for p in [
     ImagePreset("seed-cifar10", "Tutorial CIFAR-10 CNN (2 conv + 64-unit dense), as written",
-                "seed_cifar10", epochs=10, batch_size=32, learning_rate=1e-3, validation="test"),
+                "seed_cifar10", epochs=10, batch_size=32, learning_rate=1e-3, validation_split=0.0),
     ImagePreset("seed-mnist", "Tutorial MNIST CNN (2 conv + 128-unit dense)",
                 "seed_mnist", epochs=10, batch_size=32, learning_rate=1e-3),
     ImagePreset("seed-mnist-deep", "Tutorial MNIST CNN, deeper variant (3 conv)",
@@ -89,7 +89,7 @@ IMAGE_PRESETS: dict[str, ImagePreset] = {p.name: p for p in [
 TEXT_PRESETS: dict[str, TextPreset] = {p.name: p for p in [
     TextPreset("seed-imdb", "Tutorial IMDB LSTM: 2 stacked LSTM(100), 20k words, 500 tokens",
                "stacked", epochs=10, batch_size=32, learning_rate=1e-3, vocab_size=20_000, sequence_length=500,
-               embedding_dim=100, units=(100, 100), validation="test"),
+               embedding_dim=100, units=(100, 100), validation_split=0.0),
     TextPreset("seed-imdb-small", "Tutorial small IMDB LSTM: LSTM(64), 10k words",
                "stacked", epochs=5, batch_size=32, learning_rate=1e-3, vocab_size=10_000, sequence_length=500,
                embedding_dim=64, units=(64,)),

@@ -325,8 +325,7 @@ def train(
                          f"{data.name} has {len(data.y_train):,}. Pick a smaller subset.")
     if task == "text" and len(data.class_names) != 2:
         raise UsageError("Sentiment models need exactly two classes.")
-    val_split = config.validation_split if config.validation_split is not None else \
-        (0.0 if preset.validation == "test" else 0.1)
+    val_split = config.validation_split if config.validation_split is not None else preset.validation_split
     key = cache_key(task, data, preset, val_split, config.seed)
     if not force and (cached := store.find_by_key(key)):
         emit(TrainingEvent("done", message=f"An identical model is cached: {cached['id']}"))

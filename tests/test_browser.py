@@ -132,6 +132,20 @@ def progress(page) -> tuple[str, int]:
 
 
 @needs_data
+def test_picking_a_preset_fills_in_its_settings(page):
+    from playwright.sync_api import expect
+
+    from dlapp.presets import IMAGE_PRESETS
+
+    tab(page, "Train")
+    picker = page.locator("#train-preset input")
+    picker.click()
+    page.get_by_role("option", name="seed", exact=True).click()
+    seed = IMAGE_PRESETS["seed-cifar10"]
+    expect(page.locator("#train-batch input")).to_have_value(str(seed.batch_size))
+    expect(page.locator("#train-validation input[type=number]")).to_have_value("0")
+
+
 def test_train_watch_the_curve_then_use_the_new_model(page, app_server, client, tmp_path):
     from playwright.sync_api import expect
 

@@ -45,6 +45,16 @@ def test_train_reports_progress_saves_card_and_reuses_cache(model_dir, colours):
     assert not forced.cached
 
 
+def test_preset_sets_the_validation_split_unless_overridden(model_dir, colours):
+    seed = train(TrainConfig(colours, preset="seed-cifar10", epochs=1, batch_size=8, image_size=16)).card
+    assert seed["hyperparameters"]["validation_split"] == 0  # the tutorial validates on the test split
+    assert seed["dataset"]["validation_examples"] == seed["dataset"]["test_examples"]
+    held_out = train(TrainConfig(colours, preset="seed-cifar10", epochs=1, batch_size=8, image_size=16,
+                                 validation_split=0.25)).card
+    split = held_out["dataset"]
+    assert split["validation_examples"] == round(0.25 * (split["train_examples"] + split["validation_examples"]))
+
+
 def test_saved_image_model_stands_alone(model_dir, colours):
     import keras
 

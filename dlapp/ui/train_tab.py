@@ -92,7 +92,8 @@ def layout() -> TrainTab:
             with gr.Row():
                 learning_rate = gr.Number(IMAGE_PRESETS["fast"].learning_rate, minimum=0, maximum=1,
                                           label="Learning rate")
-                validation_split = gr.Slider(0, 0.5, value=0.1, step=0.05, label="Validation split",
+                validation_split = gr.Slider(0, 0.5, value=IMAGE_PRESETS["fast"].validation_split, step=0.01,
+                                             label="Validation split", elem_id="train-validation",
                                              info="0 = validate on the test split")
             password = gr.Textbox(label="Training password", type="password",
                                   visible=s.training_password is not None)
@@ -134,7 +135,7 @@ def on_task(task: str):
 def on_preset(task: str, preset: str):
     table = IMAGE_PRESETS if task == "image" else TEXT_PRESETS
     p = table.get(preset) or table.get("seed-cifar10" if task == "image" else "seed-imdb")
-    return gr.update(value=p.batch_size), gr.update(value=p.learning_rate)
+    return gr.update(value=p.batch_size), gr.update(value=p.learning_rate), gr.update(value=p.validation_split)
 
 
 def _check_gate(password: str | None) -> None:
@@ -307,9 +308,10 @@ def make_default() -> str:
 
 
 def wire(tab: TrainTab) -> None:
-    tab.task.change(on_task, tab.task, [tab.dataset, tab.preset, tab.cell, tab.batch_size, tab.learning_rate],
-                    api_visibility="private")
-    tab.preset.change(on_preset, [tab.task, tab.preset], [tab.batch_size, tab.learning_rate], api_visibility="private")
+    tab.task.change(on_task, tab.task, [tab.dataset, tab.preset, tab.cell, tab.batch_size, tab.learning_rate,
+                                        tab.validation_split], api_visibility="private")
+    tab.preset.change(on_preset, [tab.task, tab.preset], [tab.batch_size, tab.learning_rate, tab.validation_split],
+                      api_visibility="private")
     tab.dataset.change(lambda d: gr.update(visible=d == UPLOAD), tab.dataset, tab.upload, api_visibility="private")
     tab.start.click(start_training, [tab.task, tab.dataset, tab.upload, tab.subset, tab.preset, tab.cell, tab.epochs,
                                      tab.batch_size, tab.learning_rate, tab.validation_split, tab.password],
