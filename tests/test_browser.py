@@ -131,7 +131,6 @@ def progress(page) -> tuple[str, int]:
     return bar.get_attribute("data-state"), int(bar.get_attribute("data-points") or 0)
 
 
-@needs_data
 def test_picking_a_preset_fills_in_its_settings(page):
     from playwright.sync_api import expect
 
@@ -146,6 +145,7 @@ def test_picking_a_preset_fills_in_its_settings(page):
     expect(page.locator("#train-validation input[type=number]")).to_have_value("0")
 
 
+@needs_data
 def test_train_watch_the_curve_then_use_the_new_model(page, app_server, client, tmp_path):
     from playwright.sync_api import expect
 
