@@ -78,7 +78,7 @@ IMAGE_PRESETS: dict[str, ImagePreset] = {p.name: p for p in [
                 "convnet", epochs=3, batch_size=256, learning_rate=4e-3, optimizer="adamw", weight_decay=0.05,
                 label_smoothing=0.1, augment=True, whiten=True, widths=(24, 48, 96), activation="relu",
                 tta_flip=True),
-    # best: airbench94's net (64/256/256 after a 2×2 whitening stem) at ~105 img/s on the 2-core CPU:
+    # best: airbench94's net (64/256/256 after a 2×2 whitening stem) at ~105–125 img/s on the 2-core CPU:
     # 11 epochs of 49k took 79 minutes. Holding out only 1k images for the curves buys 4k more to
     # learn from. JPEG re-encoding of 40% of the images keeps it robust to compression.
     ImagePreset("best", "airbench-style net (whitening stem, 64/256/256), flip+translate+JPEG, flip+shift TTA",

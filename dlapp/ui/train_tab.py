@@ -21,7 +21,7 @@ from ..archives import inspect_zip
 from ..datasets import IMAGE_DATASETS, TEXT_DATASETS, load_text_table
 from ..errors import TrainingDisabledError, UsageError
 from ..jobs import TrainingJob, get_manager
-from ..presets import IMAGE_PRESETS, TEXT_PRESETS
+from ..presets import IMAGE_PRESETS, TEXT_PRESETS, get_preset
 from ..store import get_store
 from ..training import TrainConfig, resolve
 from . import plots
@@ -133,8 +133,7 @@ def on_task(task: str):
 
 
 def on_preset(task: str, preset: str):
-    table = IMAGE_PRESETS if task == "image" else TEXT_PRESETS
-    p = table.get(preset) or table.get("seed-cifar10" if task == "image" else "seed-imdb")
+    p = get_preset(task, preset)  # resolves "seed" to the tutorial model
     return gr.update(value=p.batch_size), gr.update(value=p.learning_rate), gr.update(value=p.validation_split)
 
 
