@@ -229,7 +229,8 @@ def test_html_in_reviews_never_renders_as_markup(page, tmp_path):
     csv.write_text('text\n"' + payload.replace('"', '""') + '"\n"=1+1 awful"\n')
     page.get_by_text("A CSV of reviews at once").click()
     page.locator("#csv-input input[type=file]").set_input_files(str(csv))
-    expect(page.locator("#csv-input")).to_contain_text("reviews.csv")
+    # The accessible name: the visible text splits the name and extension into spans ("reviews .csv").
+    expect(page.locator("#csv-input").get_by_role("cell", name="reviews.csv")).to_be_visible()
     page.locator("#csv-button").click()
     expect(page.locator("#csv-preview")).to_contain_text("awful")
     expect(page.locator("#csv-preview")).to_contain_text("onerror")  # shown as text, not run
