@@ -1,10 +1,8 @@
 """dlapp: classify images with a Keras CNN, judge reviews with a Keras LSTM, and train both.
 
-`import dlapp` registers the custom pieces saved inside dlapp models, so
-`keras.saving.load_model(path, safe_mode=True)` works on any of them.
+Importing the package is cheap: TensorFlow loads (quietly, see backend.py) only when
+a model is first built, loaded or trained. To load a dlapp model with plain Keras,
+`import dlapp.layers` first: it registers the custom pieces saved inside dlapp models.
 """
 
 __version__ = "0.1.0"
-
-from . import settings as _settings  # noqa: E402,F401  sets KERAS_BACKEND before Keras loads
-from . import layers as _layers  # noqa: E402,F401

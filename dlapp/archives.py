@@ -12,10 +12,10 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from .errors import InvalidDatasetError
+from .limits import ZIP_MAX_MEMBERS as MAX_MEMBERS
+from .limits import ZIP_MAX_RATIO as MAX_RATIO
+from .limits import ZIP_MAX_TOTAL_BYTES as MAX_TOTAL_BYTES
 
-MAX_MEMBERS = 5_000  # a demo data set of class folders; 10k tiny files is an attack
-MAX_TOTAL_BYTES = 512 * 1024 * 1024  # uncompressed
-MAX_RATIO = 200  # compressed:uncompressed; real images compress < 2x, bombs > 1000x
 _CHUNK = 1 << 20
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import tensorflow as tf
+import os
+
+from .backend import tf
 
 
 def pick_strategy() -> tuple[tf.distribute.Strategy, str]:
@@ -16,8 +18,6 @@ def pick_strategy() -> tuple[tf.distribute.Strategy, str]:
     cpus = tf.config.list_logical_devices("CPU")
     if len(cpus) > 1:  # logical CPU split: how the multi-device path is tested without GPUs
         return tf.distribute.MirroredStrategy([c.name for c in cpus]), f"{len(cpus)}× CPU (MirroredStrategy)"
-    import os
-
     return tf.distribute.get_strategy(), f"CPU ({os.cpu_count()} cores)"
 
 
@@ -31,6 +31,4 @@ def describe_device() -> str:
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         return f"{len(gpus)}× GPU" if len(gpus) > 1 else "GPU"
-    import os
-
     return f"CPU ({os.cpu_count()} cores)"

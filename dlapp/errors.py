@@ -33,7 +33,7 @@ class ModelNotFoundError(DlappError, LookupError):
     """No model in the cache has that id, or no default exists for a task."""
 
 
-class ModelLoadError(DlappError):
+class ModelLoadError(DlappError, OSError):
     """A cached model is corrupt, tampered with or incompatible."""
 
 
@@ -41,17 +41,17 @@ class ModelSaveError(DlappError, OSError):
     """A model could not be written (disk full, permissions); the old one is intact."""
 
 
-class TrainingBusyError(DlappError):
+class TrainingBusyError(DlappError, RuntimeError):
     """Another training is already running; only one runs at a time."""
 
 
-class TrainingCancelled(DlappError):
+class TrainingCancelled(DlappError, RuntimeError):
     """The training was stopped by the user; nothing was saved."""
 
 
-class TrainingDisabledError(DlappError, PermissionError):
-    """Training is switched off for this deployment, or the password is wrong."""
+class PermissionDeniedError(DlappError, PermissionError):
+    """This deployment does not let this visitor do that (train, stop, delete, set default, push)."""
 
 
-class HubError(DlappError):
+class HubError(DlappError, OSError):
     """A Hugging Face Hub pull or push failed; the message says why."""

@@ -14,8 +14,12 @@ import re
 import tempfile
 from pathlib import Path
 
+from dataclasses import replace
+
+from .card import HubOrigin, ModelCard
 from .errors import HubError
 from .store import ModelStore, get_store
+from .tasks import get_task
 
 log = logging.getLogger(__name__)
 MODEL_FILE, CARD_FILE = "model.keras", "dlapp.json"
@@ -55,11 +59,12 @@ def pull(repo_id: str, *, revision: str | None = None, store: ModelStore | None 
     except (OSError, ValueError) as exc:
         raise HubError(f"Could not download {repo_id}: {type(exc).__name__}.") from None
     try:
-        card = json.loads(Path(card_path).read_text())
-    except ValueError:
-        raise HubError(f"{repo_id}: {CARD_FILE} is not valid JSON.") from None
+        card = ModelCard.from_json(json.loads(Path(card_path).read_text()))
+    except ValueError as exc:  # not JSON, or not a dlapp card
+        raise HubError(f"{repo_id}: {CARD_FILE} is not a dlapp card ({exc}).") from None
     commit = Path(model_path).parent.name  # snapshots/<commit>/model.keras
-    card["hub"] = {"repo_id": repo_id, "revision": revision or "main", "commit": commit}
+    origin = HubOrigin(repo_id=repo_id, revision=revision or "main", commit=commit)
+    card = replace(card, provenance=replace(card.provenance, hub=origin))
     model_id = hub_model_id(repo_id)
     store.import_file(Path(model_path), card, model_id)
     return model_id
@@ -76,55 +81,45 @@ def pull_configured(repo_ids, *, store: ModelStore | None = None) -> list[str]:
     return pulled
 
 
-def model_card(card: dict, repo_id: str) -> str:
+def model_card(card: ModelCard, repo_id: str) -> str:
     """A Hub README for a dlapp model: metadata, data, metrics, confusion matrix, use and limits."""
-    task = card["task"]
-    metrics = card.get("metrics", {})
-    names = card["class_names"]
-    pipeline = "image-classification" if task == "image" else "text-classification"
-    dataset = card.get("dataset", {}).get("name", "custom")
+    task, m, names = get_task(card.task), card.metrics, card.class_names
     lines = [
-        "---",
-        "library_name: keras",
-        f"pipeline_tag: {pipeline}",
-        "tags:", "- dlapp", "- keras", f"- {pipeline}",
-        f"datasets:\n- {dataset.split('[')[0]}" if dataset else "",
-        "metrics:", "- accuracy",
-        "---", "",
+        "---", "library_name: keras", f"pipeline_tag: {task.hub_pipeline}",
+        "tags:", "- dlapp", "- keras", f"- {task.hub_pipeline}",
+        f"datasets:\n- {card.dataset.name}", "metrics:", "- accuracy", "---", "",
         f"# {repo_id}", "",
-        f"A Keras {'CNN image classifier' if task == 'image' else 'recurrent sentiment classifier'} trained with "
-        f"dlapp (preset `{card.get('preset')}`).", "",
+        f"A Keras {task.noun} trained with dlapp (preset `{card.preset}`).", "",
         "## Data", "",
-        f"- Data set: `{dataset}` ({card.get('dataset', {}).get('train_examples', '?')} training examples, "
-        f"{card.get('dataset', {}).get('test_examples', '?')} test examples)",
+        f"- Data set: `{card.dataset.label}` ({card.dataset.train_examples} training examples, "
+        f"{card.dataset.test_examples} test examples)",
         f"- Classes: {', '.join(names)}",
-        f"- Input: {'uint8 images of shape ' + str(card['input']['shape']) if task == 'image' else 'raw strings'}",
-        "",
-        "## Metrics (test split)", "",
-        "| metric | value |", "|---|---|",
-        f"| accuracy | {metrics.get('test_accuracy', float('nan')):.4f} |",
+        f"- Input: {card.input.dtype} {'tensor of shape ' + str(list(card.input.shape)) if card.input.shape else 'scalar'}",
+        "", "## Metrics (test split)", "", "| metric | value |", "|---|---|",
+        f"| accuracy | {m.test_accuracy:.4f} |",
     ]
-    for name, acc in (metrics.get("per_class_accuracy") or {}).items():
-        lines.append(f"| accuracy: {name} | {acc:.4f} |" if acc is not None else f"| accuracy: {name} | n/a |")
-    matrix = metrics.get("confusion_matrix")
-    if matrix:
+    lines += [f"| accuracy: {name} | {acc:.4f} |" if acc is not None else f"| accuracy: {name} | n/a |"
+              for name, acc in m.per_class_accuracy.items()]
+    if m.confusion_matrix:
         lines += ["", "### Confusion matrix (rows: true, columns: predicted)", "",
                   "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-        lines += [f"| **{names[i]}** | " + " | ".join(str(v) for v in row) + " |" for i, row in enumerate(matrix)]
+        lines += [f"| **{names[i]}** | " + " | ".join(str(v) for v in row) + " |"
+                  for i, row in enumerate(m.confusion_matrix)]
+    p = card.provenance
     lines += [
         "", "## Training", "",
-        f"- Command: `{card.get('command') or 'dlapp web app'}`",
-        f"- Time: {card.get('training_time_s', '?')} s on {card.get('device', '?')}; seed {card.get('seed', 0)}",
-        f"- Versions: {json.dumps(card.get('versions', {}))}",
+        f"- Command: `{p.command or 'dlapp web app'}`",
+        f"- Time: {p.training_time_s} s on {p.device or '?'}; seed {p.seed}",
+        f"- Versions: {json.dumps(p.versions)}",
         "", "## Intended use and limits", "",
         "A teaching and demo model. It only knows the classes above and will confidently pick one of them for "
         "any input, including inputs unlike its training data. Do not use it for decisions about people.",
-        "", "## Use", "", "```python", "import dlapp, keras  # dlapp registers the custom layers",
+        "", "## Use", "", "```python", "import dlapp.layers, keras  # dlapp.layers registers the custom layers",
         "from huggingface_hub import hf_hub_download",
         f'model = keras.saving.load_model(hf_hub_download("{repo_id}", "{MODEL_FILE}"), safe_mode=True)',
         "```", "",
     ]
-    return "\n".join(line for line in lines if line is not None)
+    return "\n".join(lines)
 
 
 def stage(model_id: str, repo_id: str, folder: Path, *, store: ModelStore | None = None) -> Path:
@@ -132,8 +127,7 @@ def stage(model_id: str, repo_id: str, folder: Path, *, store: ModelStore | None
     store = store or get_store()
     card = store.card(model_id)
     (folder / MODEL_FILE).write_bytes((store.root / f"{model_id}.keras").read_bytes())  # bit-identical
-    (folder / CARD_FILE).write_text(json.dumps({k: v for k, v in card.items() if k not in ("id", "size_bytes")},
-                                               indent=2))
+    (folder / CARD_FILE).write_text(json.dumps(card.to_json(), indent=2))
     (folder / "README.md").write_text(model_card(card, repo_id))
     return folder
 

@@ -7,23 +7,30 @@ This is engine code: no gradio here.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
 
 from .errors import DlappError, TrainingBusyError, TrainingCancelled
+from .limits import POINT_EVERY_S
 from .training import TrainConfig, TrainingEvent, TrainResult, train
 
-_POINT_EVERY_S = 0.5  # curve resolution: a point per half second keeps plots live but small
+log = logging.getLogger(__name__)
+JobState = Literal["running", "done", "cancelled", "failed"]
 _ids = itertools.count(1)
 
 
 @dataclass
 class TrainingJob:
     config: TrainConfig
+    task: str
+    owner: str | None = None  # the web session that started it (may stop it without the password)
     force: bool = False
     id: int = field(default_factory=lambda: next(_ids))
-    state: str = "running"  # running | done | cancelled | failed
+    state: JobState = "running"
     started: float = field(default_factory=time.time)
     finished: float | None = None
     latest: TrainingEvent | None = None
@@ -43,7 +50,7 @@ class TrainingJob:
             self.message = event.message
         x = (event.epoch - 1) + (event.step / event.steps if event.steps else 0)
         now = time.monotonic()
-        if event.kind == "batch" and (now - self._last_point >= _POINT_EVERY_S or event.step == event.steps):
+        if event.kind == "batch" and (now - self._last_point >= POINT_EVERY_S or event.step == event.steps):
             self._last_point = now
             self._add(x, "train", event.metrics.get("loss"), event.metrics.get("accuracy"))
         elif event.kind == "epoch":
@@ -57,15 +64,28 @@ class TrainingJob:
     def running(self) -> bool:
         return self.state == "running"
 
+    def snapshot(self) -> dict[str, Any]:
+        """The run as plain JSON, for API clients."""
+        e = self.latest
+        out = {"id": self.id, "state": self.state, "message": self.message, "task": self.task,
+               "dataset": Path(self.config.dataset).name, "preset": self.config.preset,
+               "progress": round(e.progress, 4) if e else 0.0, "epoch": e.epoch if e else 0,
+               "epochs": e.epochs if e else 0, "examples_per_sec": round(self.speed, 1),
+               "eta_s": round(e.eta_s, 1) if e and e.eta_s is not None and self.running else None,
+               "points": len(self.points), "error": self.error, "model_id": None, "test_accuracy": None}
+        if self.result is not None:
+            out.update(model_id=self.result.model_id, test_accuracy=self.result.card.test_accuracy)
+        return out
+
 
 class TrainingManager:
     """Starts, stops and remembers the (single) training of this process."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.current: TrainingJob | None = None
 
-    def start(self, config: TrainConfig, *, force: bool = False) -> TrainingJob:
+    def start(self, config: TrainConfig, *, task: str, owner: str | None = None, force: bool = False) -> TrainingJob:
         """Start `config` in the background.
 
         Raises:
@@ -75,7 +95,7 @@ class TrainingManager:
             if self.current is not None and self.current.running:
                 raise TrainingBusyError("A training is already running; watch it on the Train tab, "
                                         "or stop it first. Only one runs at a time.")
-            job = TrainingJob(config, force=force)
+            job = TrainingJob(config, task=task, owner=owner, force=force)
             self.current = job
         threading.Thread(target=self._run, args=(job,), name=f"dlapp-train-{job.id}", daemon=True).start()
         return job
@@ -85,15 +105,16 @@ class TrainingManager:
             job.result = train(job.config, on_event=job.on_event, cancel=job.cancel, force=job.force)
             job.state = "done"
             job.message = (f"Reused an identical cached model: {job.result.model_id}" if job.result.cached
-                           else f"Done: {job.result.model_id}, test accuracy "
-                                f"{job.result.card['metrics']['test_accuracy']:.1%}")
+                           else f"Saved {job.result.model_id}: test accuracy {job.result.card.test_accuracy:.1%}")
         except TrainingCancelled:
             job.state, job.message = "cancelled", "Stopped. The previous model is still serving."
         except DlappError as exc:
-            job.state, job.error, job.message = "failed", str(exc), f"Failed: {exc}"
+            job.state, job.error, job.message = "failed", str(exc), str(exc)
+            log.info("training #%d failed: %s", job.id, exc)
         except Exception as exc:  # keep the server alive whatever Keras throws
             job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
-            job.message = f"Failed: {job.error}"
+            job.message = job.error
+            log.exception("training #%d crashed", job.id)
         finally:
             job.finished = time.time()
 
@@ -104,6 +125,10 @@ class TrainingManager:
             return False
         job.cancel.set()
         return True
+
+    def snapshot(self) -> dict[str, Any]:
+        job = self.current
+        return job.snapshot() if job else {"state": "idle", "message": "No training has run yet."}
 
 
 _MANAGER = TrainingManager()

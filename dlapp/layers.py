@@ -1,10 +1,9 @@
 """Custom pieces that live inside saved models, registered so that
-`keras.saving.load_model(path, safe_mode=True)` works after `import dlapp`."""
+`keras.saving.load_model(path, safe_mode=True)` works after `import dlapp.layers`."""
 
 from __future__ import annotations
 
-import keras
-import tensorflow as tf
+from .backend import keras, tf
 
 
 @keras.saving.register_keras_serializable(package="dlapp")

@@ -1,16 +1,13 @@
-"""Example inputs for demos, taken at start-up from local test splits (never committed)."""
+"""Example inputs for first screens: local test images (never committed) and reviews written for dlapp."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from . import settings as settings_mod
-from .datasets import CIFAR10_CLASSES, FASHION_CLASSES, MNIST_CLASSES
-
-_NAMES = {"cifar10": CIFAR10_CLASSES, "mnist": MNIST_CLASSES, "fashion_mnist": FASHION_CLASSES}
+from .tasks import get_task
 
 # Written for dlapp, not taken from any data set.
 EXAMPLE_REVIEWS = [
@@ -21,31 +18,9 @@ EXAMPLE_REVIEWS = [
 ]
 
 
-def local_test_images(prefer: str | None = None, *, per_class: int = 1, data_dir: Path | None = None):
-    """(dataset name, [(label, uint8 image)]) from the first local data set, or (None, [])."""
-    data_dir = data_dir if data_dir is not None else settings_mod.load().data_dir
-    if data_dir is None:
-        return None, []
-    order = [prefer] if prefer in _NAMES else []
-    order += [n for n in _NAMES if n not in order]
-    for name in order:
-        path = data_dir / f"{name}.npz"
-        if not path.is_file():
-            continue
-        with np.load(path, allow_pickle=False) as z:  # only the test arrays are decompressed
-            x, y = z["x_test"], z["y_test"].reshape(-1)
-        classes = _NAMES[name]
-        picks = []
-        for c in range(len(classes)):
-            for i in np.flatnonzero(y == c)[:per_class]:
-                picks.append((classes[c], x[i] if x.ndim == 4 else x[i][..., None]))
-        return name, picks
-    return None, []
-
-
 def export_example_images(dest: Path, prefer: str | None = None, *, per_class: int = 1, upscale: int = 4) -> list[Path]:
-    """Write example PNGs (upscaled so they are visible) into `dest`; [] when no data is local."""
-    name, picks = local_test_images(prefer, per_class=per_class)
+    """Write example PNGs (upscaled so they are visible) into `dest`; [] when no image data is local."""
+    picks = get_task("image").examples(data_dir=settings_mod.load().data_dir, per_class=per_class, prefer=prefer)
     if not picks:
         return []
     dest.mkdir(parents=True, exist_ok=True)
@@ -53,7 +28,7 @@ def export_example_images(dest: Path, prefer: str | None = None, *, per_class: i
     for n, (label, arr) in enumerate(picks):
         img = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
         img = img.resize((img.width * upscale, img.height * upscale), Image.Resampling.NEAREST)
-        path = dest / f"{name}-{n:02d}-{label.replace('/', '-')}.png"
+        path = dest / f"{n:02d}-{label.replace('/', '-')}.png"
         img.save(path)
         paths.append(path)
     return paths

@@ -1,7 +1,8 @@
 """Every environment variable dlapp reads, parsed once, in one place.
 
 Values are read when `load()` is called, not at import time, so tests and the
-CLI can change the environment and get fresh settings.
+CLI can change the environment and get fresh settings. Importing this module
+also sets the environment TensorFlow reads when it first loads (see backend.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from pathlib import Path
 # Keras must pick its backend before it is first imported; tf.data and
 # MirroredStrategy tie dlapp to TensorFlow.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+DEBUG = bool(os.environ.get("DLAPP_DEBUG"))  # DLAPP_DEBUG=1: TensorFlow's own logs and full tracebacks
+if not DEBUG:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ INFO/WARNING/ERROR lines
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -50,7 +53,7 @@ class Settings:
     data_dir: Path | None  # DLAPP_DATA_DIR: local data sets (cifar10.npz, imdb.jsonl.gz, ...)
     model_dir: Path  # DLAPP_MODEL_DIR: the model cache; defaults to the repo's models/
     training_enabled: bool  # DLAPP_TRAINING=on|off; off by default on a public Space
-    training_password: str | None  # DLAPP_TRAINING_PASSWORD: gate for the Train tab
+    admin_password: str | None  # DLAPP_ADMIN_PASSWORD (or the older DLAPP_TRAINING_PASSWORD): gates every change
     max_epochs: int  # DLAPP_MAX_EPOCHS: cap per training run
     max_train_examples: int  # DLAPP_MAX_TRAIN_EXAMPLES: cap on training-set size (0 = none)
     max_image_pixels: int  # DLAPP_MAX_IMAGE_PIXELS: decompression-bomb guard
@@ -61,6 +64,12 @@ class Settings:
     hub_models: tuple[str, ...]  # DLAPP_HUB_MODELS: comma-separated Hub repo ids to pull
     server_name: str  # GRADIO_SERVER_NAME: interface to listen on
     server_port: int  # GRADIO_SERVER_PORT
+
+    @property
+    def public(self) -> bool:
+        """A deployment strangers reach: a Space, or one whose owner switched training off.
+        There, every change (train, stop another's run, delete, set default, push) needs the password."""
+        return self.space_id is not None or not self.training_enabled
 
 
 def load() -> Settings:
@@ -76,7 +85,7 @@ def load() -> Settings:
         model_dir=Path(model_dir).expanduser() if model_dir else SHIPPED_MODEL_DIR,
         # A public Space must opt in to training: it is the expensive, abusable part.
         training_enabled=_bool("DLAPP_TRAINING", default=space_id is None),
-        training_password=os.environ.get("DLAPP_TRAINING_PASSWORD") or None,
+        admin_password=os.environ.get("DLAPP_ADMIN_PASSWORD") or os.environ.get("DLAPP_TRAINING_PASSWORD") or None,
         max_epochs=_int("DLAPP_MAX_EPOCHS", 200 if space_id is None else 5),
         max_train_examples=_int("DLAPP_MAX_TRAIN_EXAMPLES", 0 if space_id is None else 5000),
         max_image_pixels=_int("DLAPP_MAX_IMAGE_PIXELS", 25_000_000),  # 25 MP: any phone photo

@@ -16,16 +16,16 @@ import os
 import re
 import tempfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import settings as settings_mod
+from .card import TASK_NAMES, ModelCard
 from .errors import ModelLoadError, ModelNotFoundError, ModelSaveError, UsageError
 
 log = logging.getLogger(__name__)
-Card = dict[str, Any]
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
-TASKS = ("image", "text")
 
 
 def sha256_file(path: Path) -> str:
@@ -76,34 +76,32 @@ class ModelStore:
         check_model_id(model_id)
         return self.root / f"{model_id}.keras", self.root / f"{model_id}.json"
 
-    def _read_card(self, card_path: Path) -> Card | None:
+    def _read_card(self, card_path: Path) -> ModelCard | None:
         try:
-            card = json.loads(card_path.read_text())
-        except (OSError, ValueError) as exc:
+            card = ModelCard.from_json(json.loads(card_path.read_text()))
+        except (OSError, ValueError) as exc:  # CardError is a ValueError
             log.warning("skipping %s: unreadable card (%s)", card_path.name, exc)
             return None
-        if not isinstance(card, dict) or card.get("task") not in TASKS or not card.get("sha256"):
-            log.warning("skipping %s: card lacks task or sha256", card_path.name)
+        if not card.sha256:
+            log.warning("skipping %s: card lacks the model's sha256", card_path.name)
             return None
         model_path = card_path.with_suffix(".keras")
         if not model_path.is_file():
             log.warning("skipping %s: %s is missing", card_path.name, model_path.name)
             return None
-        card["id"] = card_path.stem
-        card["size_bytes"] = model_path.stat().st_size
-        return card
+        return card.with_runtime(card_path.stem, model_path.stat().st_size)
 
-    def list(self, task: str | None = None) -> list[Card]:
+    def list(self, task: str | None = None) -> list[ModelCard]:
         """Valid-looking cards (file present), newest first. Hashes are checked at load."""
         if not self.root.is_dir():
             return []
         cards = [c for p in sorted(self.root.glob("*.json")) if p.name != "defaults.json"
                  and _ID_RE.match(p.stem) and (c := self._read_card(p)) is not None]
         if task:
-            cards = [c for c in cards if c["task"] == task]
-        return sorted(cards, key=lambda c: c.get("created", ""), reverse=True)
+            cards = [c for c in cards if c.task == task]
+        return sorted(cards, key=lambda c: c.provenance.created, reverse=True)
 
-    def card(self, model_id: str) -> Card:
+    def card(self, model_id: str) -> ModelCard:
         _, card_path = self._paths(model_id)
         card = self._read_card(card_path) if card_path.is_file() else None
         if card is None:
@@ -125,45 +123,37 @@ class ModelStore:
             ModelNotFoundError: no such model.
             ModelLoadError: hash mismatch, or Keras cannot load it safely.
         """
-        import keras
-
-        from . import layers  # noqa: F401  registers dlapp's serializable pieces
+        from .backend import keras  # also registers dlapp's serializable layers
 
         card = self.card(model_id)
         with self._lock:
-            cached = self._models.get((model_id, card["sha256"]))
+            cached = self._models.get((model_id, card.sha256))
             if cached is not None:
                 return cached
             model_path, _ = self._paths(model_id)
-            self._verify(model_path, card["sha256"])
+            self._verify(model_path, card.sha256)
             try:
                 model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
             except Exception as exc:
                 raise ModelLoadError(f"{model_path.name} cannot be loaded ({type(exc).__name__}: {str(exc)[:200]}).") from None
-            self._models[(model_id, card["sha256"])] = model
+            self._models[(model_id, card.sha256)] = model
             return model
 
-    def loadable(self, task: str | None = None) -> list[Card]:
-        """Cards whose model actually loads; broken ones are logged and skipped."""
-        good = []
-        for card in self.list(task):
-            try:
-                self.load(card["id"])
-            except ModelLoadError as exc:
-                log.warning("skipping model %s: %s", card["id"], exc)
-                continue
-            good.append(card)
-        return good
+    def signature(self) -> tuple:
+        """Changes whenever a model is added, replaced or removed, or a default changes (cheap: no file is read)."""
+        if not self.root.is_dir():
+            return ()
+        return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in self.root.glob("*.json")))
 
-    def find_by_key(self, cache_key: str) -> Card | None:
-        return next((c for c in self.list() if c.get("cache_key") == cache_key), None)
+    def find_by_key(self, cache_key: str) -> ModelCard | None:
+        return next((c for c in self.list() if c.provenance.cache_key == cache_key), None)
 
     # ------------------------------------------------------------ defaults
 
     def defaults(self) -> dict[str, str]:
         try:
             data = json.loads((self.root / "defaults.json").read_text())
-            return {k: v for k, v in data.items() if k in TASKS and isinstance(v, str)}
+            return {k: v for k, v in data.items() if k in TASK_NAMES and isinstance(v, str)}
         except (OSError, ValueError):
             return {}
 
@@ -175,19 +165,19 @@ class ModelStore:
         """
         wanted = self.defaults().get(task)
         candidates = self.list(task)
-        ordered = sorted(candidates, key=lambda c: (c["id"] != wanted, -c.get("metrics", {}).get("test_accuracy", 0)))
+        ordered = sorted(candidates, key=lambda c: (c.id != wanted, -c.test_accuracy))
         for card in ordered:
             try:
-                self.load(card["id"])
-                return card["id"]
+                self.load(card.id)
+                return card.id
             except ModelLoadError as exc:
-                log.warning("default candidate %s unusable: %s", card["id"], exc)
+                log.warning("default candidate %s unusable: %s", card.id, exc)
         raise ModelNotFoundError(f"No usable {task} model in {self.root}. Train one: python -m dlapp train --help")
 
     def set_default(self, task: str, model_id: str) -> None:
         card = self.card(model_id)
-        if card["task"] != task:
-            raise UsageError(f"{model_id} is a {card['task']} model, not a {task} model.")
+        if card.task != task:
+            raise UsageError(f"{model_id} is for the {card.task} task, not the {task} task.")
         with self._lock:
             defaults = self.defaults()
             defaults[task] = model_id
@@ -195,7 +185,7 @@ class ModelStore:
 
     # ------------------------------------------------------------ writing
 
-    def _write(self, model_id: str, write_model, card: Card) -> Card:
+    def _write(self, model_id: str, write_model, card: ModelCard) -> ModelCard:
         """Atomically write the model (via `write_model(tmp_path)`), then its card with the file's sha256.
 
         Raises:
@@ -206,17 +196,16 @@ class ModelStore:
             self.root.mkdir(parents=True, exist_ok=True)
             with self._lock:
                 _atomic_write(model_path, write_model, suffix=".keras")
-                card = {k: v for k, v in card.items() if k not in ("id", "size_bytes")}
-                card["sha256"] = sha256_file(model_path)
-                card["created"] = card.get("created") or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-                write_json_atomic(card_path, card)
+                created = card.provenance.created or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+                card = replace(card, sha256=sha256_file(model_path), provenance=replace(card.provenance, created=created))
+                write_json_atomic(card_path, card.to_json())
                 self._models = {k: v for k, v in self._models.items() if k[0] != model_id}
         except OSError as exc:
             raise ModelSaveError(f"Could not save model {model_id} to {self.root}: {exc.strerror or exc}. "
                                  "Any previous version is intact; free some disk space and try again.") from None
         return self.card(model_id)
 
-    def save(self, model, card: Card, model_id: str) -> Card:
+    def save(self, model, card: ModelCard, model_id: str) -> ModelCard:
         """Atomically write a Keras model then its card. On any failure the previous files are intact.
 
         Raises:
@@ -224,7 +213,7 @@ class ModelStore:
         """
         return self._write(model_id, lambda p: model.save(p), card)
 
-    def import_file(self, source: Path, card: Card, model_id: str) -> Card:
+    def import_file(self, source: Path, card: ModelCard, model_id: str) -> ModelCard:
         """Copy an existing .keras file in byte for byte (atomically), then write its card.
 
         Raises:
@@ -250,16 +239,16 @@ class ModelStore:
         source = ModelStore(source_dir)
         if source.root.resolve() == self.root.resolve():
             return []
-        have = {c["id"] for c in self.list()}
+        have = {c.id for c in self.list()}
         adopted = []
         for card in source.list():
-            if card["id"] in have:
+            if card.id in have:
                 continue
             try:
-                self.import_file(source.root / f"{card['id']}.keras", card, card["id"])
-                adopted.append(card["id"])
+                self.import_file(source.root / f"{card.id}.keras", card, card.id)
+                adopted.append(card.id)
             except (ModelLoadError, ModelSaveError) as exc:
-                log.warning("not adopting %s: %s", card["id"], exc)
+                log.warning("not adopting %s: %s", card.id, exc)
         defaults = self.defaults()
         for task, model_id in source.defaults().items():
             if task not in defaults and model_id in adopted:

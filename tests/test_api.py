@@ -6,34 +6,29 @@ import pytest
 from gradio_client import handle_file
 from PIL import Image
 
-from corpus import broken_images, class_folder, encode, odd_images, sample_rgb, zip_with
+from dlapp.testing import (
+    broken_images,
+    class_folder,
+    encode,
+    error_of,
+    odd_images,
+    sample_rgb,
+    needs_data,
+    wait_for_training,
+    zip_with,
+)
 
-
-def error_of(fn, *args, **kwargs) -> str:
-    with pytest.raises(Exception) as err:
-        fn(*args, **kwargs)
-    return str(err.value)
+pytestmark = pytest.mark.app
 
 
 def classify(client, path, model=None):
     return client.predict(handle_file(str(path)), model, api_name="/classify_image")
 
 
-def wait_for_training(client, timeout=300) -> dict:
-    deadline = time.monotonic() + timeout
-    snap = {}
-    while time.monotonic() < deadline:
-        snap = client.predict(api_name="/training_status")
-        if snap["state"] != "running":
-            return snap
-        time.sleep(0.5)
-    raise AssertionError(f"training did not finish: {snap}")
-
-
 def test_endpoints_are_named(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert {"/classify_image", "/analyze_sentiment", "/list_models", "/start_training", "/stop_training",
-            "/training_progress"} <= names
+            "/training_status", "/training_progress", "/set_default_model", "/delete_model"} <= names
 
 
 def test_classify_and_sentiment(client, tmp_path):
@@ -80,7 +75,8 @@ def test_odd_images_get_an_answer(client, tmp_path, name):
     assert len(classify(client, path)[0]["confidences"]) == 5
 
 
-@pytest.mark.parametrize("review,fragment", [("", "empty"), ("   \n ", "empty"), ("x" * 60_000, "limit")])
+@pytest.mark.parametrize("review,fragment", [("", "empty"), ("   \n ", "empty"), ("x" * 60_000, "limit")],
+                         ids=["empty", "blank", "60k-chars"])
 def test_bad_reviews(client, review, fragment):
     assert fragment in error_of(client.predict, review, None, api_name="/analyze_sentiment")
     assert client.predict("great", None, api_name="/analyze_sentiment")["label"] in ("positive", "negative")
@@ -88,7 +84,8 @@ def test_bad_reviews(client, review, fragment):
 
 def test_csv_batch_neutralises_formulas(client, tmp_path):
     reviews = tmp_path / "reviews.csv"
-    reviews.write_text('text\n"=HYPERLINK(""http://x"",""click"")"\n+great film\n-awful film\n@SUM(A1)\nplain good film\n')
+    reviews.write_text('text\n"=HYPERLINK(""http://x"",""click"")"\n+great film\n-awful film\n'
+                       '@SUM(A1)\nplain good film\n')
     out_path, preview = client.predict(handle_file(str(reviews)), None, api_name="/analyze_csv")
     lines = open(out_path, encoding="utf-8").read().splitlines()
     assert lines[0] == "text,label,confidence" and len(lines) == 6
@@ -100,9 +97,10 @@ def test_train_from_an_uploaded_zip_then_use_the_model(client, tmp_path):
     folder = class_folder(tmp_path / "colours", classes=("blue", "red"), per_class=10, size=20)
     archive = zip_with({f"colours/{p.parent.name}/{p.name}": p.read_bytes() for p in folder.rglob("*.png")},
                        tmp_path / "colours.zip")
-    status = client.predict("image", "upload (.zip of class folders / .csv of reviews)", handle_file(str(archive)),
-                            0, "seed-cifar10", "preset default", 3, 4, 0.001, 0.2, "", api_name="/start_training")
-    assert "started" in status
+    started = client.predict(task="image", dataset="upload", upload=handle_file(str(archive)), preset="seed-cifar10",
+                             epochs=3, batch_size=4, learning_rate=0.001, validation_split=0.2,
+                             api_name="/start_training")
+    assert started["state"] == "running" and started["dataset"] == "colours.zip"
     snap = wait_for_training(client)
     assert snap["state"] == "done", snap
     assert snap["model_id"] in {m["id"] for m in client.predict(api_name="/list_models")}
@@ -117,9 +115,9 @@ def test_streaming_progress_and_stop_keep_the_previous_model(client, tmp_path):
     archive = zip_with({f"many/{p.parent.name}/{p.name}": p.read_bytes() for p in folder.rglob("*.png")},
                        tmp_path / "many.zip")
     before = client.predict(api_name="/list_models")
-    client.predict("image", "upload (.zip of class folders / .csv of reviews)", handle_file(str(archive)), 0,
-                   "fast", "preset default", 50, 2, 0.001, 0.1, "", api_name="/start_training")
-    busy = error_of(client.predict, "image", "cifar10", None, 5, "seed", "preset default", 1, 32, 0.001, 0.1, "",
+    client.predict(task="image", dataset="upload", upload=handle_file(str(archive)), preset="fast", epochs=50,
+                   batch_size=2, learning_rate=0.001, api_name="/start_training")
+    busy = error_of(client.predict, task="image", dataset="cifar10", subset=5, preset="seed", epochs=1,
                     api_name="/start_training")
     assert "already running" in busy
     job = client.submit(api_name="/training_progress")
@@ -139,13 +137,32 @@ def test_streaming_progress_and_stop_keep_the_previous_model(client, tmp_path):
     assert classify(client, photo)[0]["label"]
 
 
-def test_out_of_range_training_settings(client):
-    message = error_of(client.predict, "image", "cifar10", None, 5, "seed", "preset default", 0, 32, 0.001, 0.1, "",
+@pytest.mark.parametrize("settings,fragment", [
+    ({"epochs": 0}, "epochs must be between"), ({"learning_rate": 7.0}, "learning rate must be in"),
+    ({"batch_size": 0}, "batch size must be between"), ({"subset": -1}, "subset must be between"),
+    ({"cell": "lstn"}, "does not apply to image"), ({"preset": "turbo"}, "Unknown image preset"),
+    ({"dataset": "upload (.zip of class folders / .csv of reviews)"}, "Unknown dataset"),
+    ({"task": "text"}, "is image data, not text data"),
+], ids=lambda v: str(v)[:40])
+def test_bad_training_settings_get_a_specific_message(client, settings, fragment):
+    message = error_of(client.predict, **{"task": "image", "dataset": "cifar10", "subset": 5, **settings},
                        api_name="/start_training")
-    assert "less than minimum value 1" in message or "epochs must be between" in message
-    message = error_of(client.predict, "image", "cifar10", None, 5, "seed", "preset default", 1, 32, 7.0, 0.1, "",
-                       api_name="/start_training")
-    assert "learning rate" in message.lower() or "maximum" in message
+    assert fragment in message, message
+    assert client.predict(api_name="/training_status")["state"] != "running"
+
+
+@needs_data
+def test_text_training_through_the_api_with_values(client):
+    started = client.predict(task="text", dataset="imdb", subset=40, preset="fast", epochs=1,
+                             api_name="/start_training")
+    assert started["task"] == "text" and started["dataset"] == "imdb"
+    snap = wait_for_training(client, timeout=300)
+    assert snap["state"] == "done", snap
+    model = next(m for m in client.predict(api_name="/list_models") if m["id"] == snap["model_id"])
+    assert model["task"] == "text" and model["dataset"] == "imdb" and model["subset_per_class"] == 40
+    result = client.predict("A wonderful film.", snap["model_id"], api_name="/analyze_sentiment")
+    assert result["label"] in ("positive", "negative")
+    assert client.predict(snap["model_id"], api_name="/delete_model") == f"Deleted {snap['model_id']}."
 
 
 def test_progress_stream_iterates_as_the_readme_shows(client):

@@ -1,6 +1,7 @@
 """End to end in a real browser: Playwright driving Debian's Chromium against the real app.
 
-Also takes the README's screenshots (docs/screenshot-*.png).
+Also takes the README's screenshots, into test-artifacts/screenshots/ (ignored by git);
+scripts/refresh_screenshots.sh copies them to docs/.
 """
 
 import re
@@ -11,10 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, needs_data
-from corpus import broken_images, encode, sample_rgb
+from dlapp.testing import REPO, broken_images, needs_data, sample_rgb
 
-DOCS = REPO / "docs"
+pytestmark = pytest.mark.browser
+
+SHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Flags from the machine notes: no sandbox as root, and no background traffic to the closed network.
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -45,6 +47,11 @@ def page(browser, app_server):
     page.close()
 
 
+def screenshot(page, name, **kwargs) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"screenshot-{name}.png"), **kwargs)
+
+
 def tab(page, name):
     page.get_by_role("tab", name=name).click()
 
@@ -60,9 +67,10 @@ def toast(page, text):
 
 
 def a_test_photo(tmp_path) -> Path:
-    from dlapp.samples import local_test_images
+    from dlapp.tasks import get_task
+    from dlapp.testing import DATA_DIR
 
-    _, picks = local_test_images("cifar10", per_class=1)
+    picks = get_task("image").examples(data_dir=DATA_DIR, per_class=1, prefer="cifar10")
     arr = picks[8][1] if picks else np.asarray(sample_rgb())  # a ship, if the data is here
     path = tmp_path / "photo.png"
     Image.fromarray(arr).resize((128, 128), Image.Resampling.BICUBIC).save(path)
@@ -82,7 +90,7 @@ def test_upload_an_image_and_read_the_top_label(page, app_server, tmp_path):
     photo = a_test_photo(tmp_path)
     upload_photo(page, photo)
     expect(page.locator("#image-label")).to_contain_text(expected_top(app_server, photo))
-    page.screenshot(path=str(DOCS / "screenshot-image.png"))
+    screenshot(page, "image")
 
 
 def test_type_a_review_and_read_the_sentiment(page):
@@ -92,7 +100,7 @@ def test_type_a_review_and_read_the_sentiment(page):
     page.locator("#review-input textarea").fill("This movie was wonderful, I loved every minute.")
     page.locator("#analyze-button").click()
     expect(page.locator("#sentiment-label")).to_contain_text("positive")
-    page.screenshot(path=str(DOCS / "screenshot-sentiment.png"))
+    screenshot(page, "sentiment")
 
 
 def test_bad_input_gets_a_readable_error_and_the_app_keeps_serving(page, tmp_path):
@@ -134,13 +142,13 @@ def progress(page) -> tuple[str, int]:
 def test_picking_a_preset_fills_in_its_settings(page):
     from playwright.sync_api import expect
 
-    from dlapp.presets import IMAGE_PRESETS
+    from dlapp.tasks.image import PRESETS
 
     tab(page, "Train")
     picker = page.locator("#train-preset input")
     picker.click()
-    page.get_by_role("option", name="seed", exact=True).click()
-    seed = IMAGE_PRESETS["seed-cifar10"]
+    page.get_by_role("option", name="seed (the tutorial model)", exact=True).click()
+    seed = PRESETS["seed-cifar10"]
     expect(page.locator("#train-batch input")).to_have_value(str(seed.batch_size))
     expect(page.locator("#train-validation input[type=number]")).to_have_value("0")
 
@@ -170,7 +178,7 @@ def test_train_watch_the_curve_then_use_the_new_model(page, app_server, client, 
     expect(page.locator("#loss-plot img").first).to_be_visible()
     expect(page.locator("#train-summary")).to_contain_text("Test accuracy")
     page.wait_for_timeout(2000)  # let the plots finish drawing their last update
-    page.screenshot(path=str(DOCS / "screenshot-train.png"), full_page=True)
+    screenshot(page, "train", full_page=True)
 
     model_id = client.predict(api_name="/training_status")["model_id"]
     tab(page, "Image")
@@ -183,7 +191,7 @@ def test_train_watch_the_curve_then_use_the_new_model(page, app_server, client, 
     expect(page.locator("#image-label")).to_contain_text(expected_top(app_server, photo, model_id))
     tab(page, "Models")
     expect(page.locator("#models-table")).to_contain_text(model_id)
-    page.screenshot(path=str(DOCS / "screenshot-models.png"), full_page=True)
+    screenshot(page, "models", full_page=True)
 
 
 @needs_data

@@ -2,18 +2,21 @@
 
 import time
 
+import pytest
 from gradio_client import handle_file
 
 from benchmarks.load_bench import make_images, run_load
-from corpus import class_folder, zip_with
+from dlapp.testing import class_folder, zip_with
+
+pytestmark = pytest.mark.app
 
 
 def test_32_clients_during_a_training_all_succeed_and_memory_is_stable(app_server, client, tmp_path):
     folder = class_folder(tmp_path / "d", classes=("blue", "green", "red"), per_class=60, size=32)
     upload = zip_with({f"d/{p.parent.name}/{p.name}": p.read_bytes() for p in folder.rglob("*.png")},
                       tmp_path / "d.zip")
-    client.predict("image", "upload (.zip of class folders / .csv of reviews)", handle_file(str(upload)), 0, "fast",
-                   "preset default", 200, 8, 0.001, 0.1, "", api_name="/start_training")
+    client.predict(task="image", dataset="upload", upload=handle_file(str(upload)), preset="fast", epochs=200,
+                   batch_size=8, learning_rate=0.001, api_name="/start_training")
     try:
         deadline = time.monotonic() + 120
         while client.predict(api_name="/training_status").get("epoch", 0) < 3 and time.monotonic() < deadline:

@@ -12,14 +12,13 @@ from .. import settings as settings_mod
 from ..devices import describe_device
 from ..samples import export_example_images
 from ..store import get_store
-from . import image_tab, models_tab, text_tab, train_tab
-from .common import default_model, models_signature, picker_update
+from . import api, image_tab, models_tab, text_tab, train_tab
+from .common import default_model, picker_update
 
 log = logging.getLogger(__name__)
 
 CSS = """
 #train-status p { margin: 0.2em 0; }
-footer { visibility: hidden; }
 """
 
 
@@ -49,7 +48,7 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
     examples_dir = examples_dir or Path(tempfile.mkdtemp(prefix="dlapp-examples-"))
     prefer = None
     if (image_default := default_model("image")) is not None:
-        prefer = store.card(image_default)["dataset"]["name"].split("[")[0]
+        prefer = store.card(image_default).dataset.name
     example_paths = export_example_images(examples_dir, prefer)
     note = "No example images: set DLAPP_DATA_DIR to a folder with cifar10.npz (or mnist.npz) to see some."
 
@@ -64,28 +63,27 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
                 trn = train_tab.layout()
             with gr.Tab("Models", id="models"):
                 mdl = models_tab.layout()
-        models_seen = gr.State(models_signature())
+        models_seen = gr.State(store.signature())
+        models_timer = gr.Timer(3.0)  # every tab of every visitor sees new, replaced and deleted models
 
         # ------------------------------------------------ wiring
+        api.register()  # first, so the typed endpoints own their names (buttons reuse the functions privately)
         image_tab.wire(img)
         text_tab.wire(txt)
         train_tab.wire(trn)
         models_tab.wire(mdl)
 
-        def refresh_pickers(image_model, text_model, seen):
-            """New, replaced or deleted models reach every picker without a restart."""
-            now = models_signature()
+        def refresh_pickers(image_model, text_model, selected, seen):
+            """Update the pickers and the Models table only when the cache changed."""
+            now = store.signature()
             if now == seen:
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
-            table, selected, card = models_tab.refresh(None)
-            return picker_update("image", image_model), picker_update("text", text_model), table, selected, now
+                return {}
+            return {img.model: picker_update("image", image_model), txt.model: picker_update("text", text_model),
+                    **models_tab.refresh(mdl, selected), models_seen: now}
 
-        trn.timer.tick(refresh_pickers, [img.model, txt.model, models_seen],
-                       [img.model, txt.model, mdl.table, mdl.selected, models_seen],
-                       show_progress="hidden", api_visibility="private", queue=False)
-        gr.api(models_tab.list_models, api_name="list_models")
-        gr.api(train_tab.training_status, api_name="training_status", concurrency_limit=None, queue=False)
-        gr.api(train_tab.training_progress, api_name="training_progress", concurrency_limit=None)
+        models_timer.tick(refresh_pickers, [img.model, txt.model, mdl.selected, models_seen],
+                          [img.model, txt.model, mdl.table, mdl.selected, mdl.card, models_seen],
+                          show_progress="hidden", api_visibility="private", queue=False)
     demo.examples_dir = examples_dir
     return demo
 

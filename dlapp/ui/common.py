@@ -66,12 +66,7 @@ def user_errors(fn):
 
 def model_choices(task: str) -> list[tuple[str, str]]:
     """Dropdown choices: (label with data set and accuracy, model id)."""
-    out = []
-    for card in get_store().list(task):
-        acc = card.get("metrics", {}).get("test_accuracy")
-        acc_text = f"{acc:.1%}" if isinstance(acc, (int, float)) else "n/a"
-        out.append((f"{card['id']}  ·  {card['dataset']['name']}  ·  test acc {acc_text}", card["id"]))
-    return out
+    return [(f"{c.id}  ·  {c.dataset.label}  ·  test acc {c.test_accuracy:.1%}", c.id) for c in get_store().list(task)]
 
 
 def model_picker(task: str) -> gr.Dropdown:
@@ -90,17 +85,8 @@ def default_model(task: str) -> str | None:
 
 def picker_update(task: str, current: str | None = None):
     choices = model_choices(task)
-    ids = [c[1] for c in choices]
-    value = current if current in ids else default_model(task)
+    value = current if current in {c[1] for c in choices} else default_model(task)
     return gr.update(choices=choices, value=value)
-
-
-def models_signature() -> tuple:
-    """Changes whenever a model is added, replaced or removed."""
-    root = get_store().root
-    if not root.is_dir():
-        return ()
-    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in root.glob("*.json")))
 
 
 def file_path(value) -> Path | None:

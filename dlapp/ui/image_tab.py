@@ -8,7 +8,8 @@ from pathlib import Path
 import gradio as gr
 
 from ..errors import DlappError, UsageError
-from ..inference import MAX_BATCH, get_predictor
+from ..inference import get_predictor
+from ..limits import MAX_BATCH
 from .common import SafeImage, file_path, model_picker, preview_file, user_errors
 
 
@@ -53,7 +54,7 @@ def classify_image(image: str | None, model_id: str | None):
     if not image:
         raise UsageError("Upload a photo, use the webcam, or paste an image first.")
     predictor = get_predictor("image", model_id or None)
-    seen = predictor.preprocess(Path(image))
+    seen = predictor.preprocess(Path(image))  # decoded once: classify takes the fitted array as it is
     top = predictor.classify(seen, k=5)
     return {label: p for label, p in top}, preview_file(seen)
 

@@ -1,14 +1,16 @@
-"""Models tab: every cached model with its card; delete or make default."""
+"""Models tab: every cached model with its card; make one the default, delete it, push it to the Hub."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import gradio as gr
 
+from .. import settings as settings_mod
+from ..access import authorize
 from ..errors import UsageError
 from ..store import get_store
+from . import api
 from .common import user_errors
 
 HEADERS = ["id", "task", "data", "preset", "test accuracy", "size (MB)", "created", "default"]
@@ -20,6 +22,7 @@ class ModelsTab:
     refresh: gr.Button
     selected: gr.Dropdown
     card: gr.JSON
+    password: gr.Textbox
     make_default: gr.Button
     delete: gr.Button
     confirm: gr.Checkbox
@@ -31,98 +34,84 @@ class ModelsTab:
 
 def rows() -> list[list]:
     store = get_store()
-    defaults = {store.defaults().get(t) for t in ("image", "text")}
-    out = []
-    for c in store.list():
-        acc = c.get("metrics", {}).get("test_accuracy")
-        out.append([c["id"], c["task"], c["dataset"]["name"], c["preset"],
-                    f"{acc:.2%}" if isinstance(acc, (int, float)) else "n/a",
-                    round(c["size_bytes"] / 2**20, 1), c.get("created", "")[:16].replace("T", " "),
-                    "★" if c["id"] in defaults else ""])
-    return out
+    defaults = set(store.defaults().values())
+    return [[c.id, c.task, c.dataset.label, c.preset, f"{c.test_accuracy:.2%}", round(c.size_bytes / 2**20, 1),
+             c.provenance.created[:16].replace("T", " "), "★" if c.id in defaults else ""] for c in store.list()]
 
 
 def layout() -> ModelsTab:
-    ids = [r[0] for r in rows()]
+    s = settings_mod.load()
     table = gr.Dataframe(rows(), headers=HEADERS, interactive=False, label="Cached models", elem_id="models-table")
     refresh = gr.Button("Refresh", size="sm")
+    ids = [r[0] for r in rows()]
     with gr.Row():
         with gr.Column(scale=1):
-            selected = gr.Dropdown(ids, value=ids[0] if ids else None, label="Model")
-            make_default = gr.Button("Make default for its task")
-            confirm = gr.Checkbox(label="Yes, delete this model for good", value=False)
-            delete = gr.Button("Delete", variant="stop")
-            status = gr.Markdown()
+            selected = gr.Dropdown(ids, value=ids[0] if ids else None, label="Model", elem_id="models-selected")
+            password = gr.Textbox(label="Admin password", type="password", elem_id="models-password",
+                                  visible=s.admin_password is not None or s.public,
+                                  info="Needed on this deployment to change or delete models")
+            make_default = gr.Button("Make default for its task", elem_id="models-make-default")
+            confirm = gr.Checkbox(label="Yes, delete this model for good", value=False, elem_id="models-confirm")
+            delete = gr.Button("Delete", variant="stop", elem_id="models-delete")
+            status = gr.Markdown(elem_id="models-status")
             with gr.Accordion("Push to the Hugging Face Hub", open=False):
                 repo_id = gr.Textbox(label="Repo id", placeholder="your-name/dlapp-cifar10")
                 token = gr.Textbox(label="Write token (or set HF_TOKEN)", type="password",
                                    info="Used for this upload only; never stored or logged.")
                 push = gr.Button("Push model")
         with gr.Column(scale=2):
-            card = gr.JSON(label="Model card")
-    return ModelsTab(table, refresh, selected, card, make_default, delete, confirm, status, repo_id, token, push)
+            card = gr.JSON(_card(ids[0] if ids else None), label="Model card")
+    return ModelsTab(table, refresh, selected, card, password, make_default, delete, confirm, status, repo_id, token,
+                     push)
 
 
-def list_models() -> list[dict]:
-    """Every cached model: id, task, data set, preset, classes, test accuracy, size, creation time, default."""
-    store = get_store()
-    defaults = {store.defaults().get(t) for t in ("image", "text")}
-    return [{"id": c["id"], "task": c["task"], "dataset": c["dataset"]["name"], "preset": c["preset"],
-             "class_names": c["class_names"], "test_accuracy": c.get("metrics", {}).get("test_accuracy"),
-             "size_bytes": c["size_bytes"], "created": c.get("created"), "default": c["id"] in defaults}
-            for c in store.list()]
-
-
-def _card(model_id: str | None):
+def _card(model_id: str | None) -> dict | None:
     if not model_id:
         return None
-    card = get_store().card(model_id)
-    card = {k: v for k, v in card.items() if k not in ("history",)}
-    card["metrics"] = {k: v for k, v in card.get("metrics", {}).items() if k != "misclassified"}
-    return json.loads(json.dumps(card))
+    card = get_store().card(model_id).to_json()
+    card.pop("history", None)
+    card["metrics"].pop("misclassified", None)
+    return card
 
 
-def refresh(current: str | None):
+def refresh(tab: ModelsTab, current: str | None) -> dict:
     table = rows()
     ids = [r[0] for r in table]
     value = current if current in ids else (ids[0] if ids else None)
-    return table, gr.update(choices=ids, value=value), _card(value)
-
-
-@user_errors
-def _make_default(model_id: str | None):
-    if not model_id:
-        raise UsageError("Pick a model first.")
-    card = get_store().card(model_id)
-    get_store().set_default(card["task"], model_id)
-    return (f"`{model_id}` is now the default {card['task']} model.", *refresh(model_id))
-
-
-@user_errors
-def _delete(model_id: str | None, confirmed: bool):
-    if not model_id:
-        raise UsageError("Pick a model first.")
-    if not confirmed:
-        raise UsageError("Tick the confirmation box to delete a model.")
-    get_store().delete(model_id)
-    return (f"Deleted `{model_id}`.", *refresh(None), False)
-
-
-@user_errors
-def _push(model_id: str | None, repo_id: str, token: str):
-    from .. import hub
-
-    if not model_id or not (repo_id or "").strip():
-        raise UsageError("Pick a model and type a repo id like your-name/my-model.")
-    url = hub.push(model_id, repo_id.strip(), token=(token or "").strip() or None)
-    return f"Pushed `{model_id}` to {url}", ""  # clear the token field
+    return {tab.table: table, tab.selected: gr.update(choices=ids, value=value), tab.card: _card(value)}
 
 
 def wire(tab: ModelsTab) -> None:
-    tab.push.click(_push, [tab.selected, tab.repo_id, tab.token], [tab.status, tab.token], api_visibility="private")
-    tab.refresh.click(refresh, tab.selected, [tab.table, tab.selected, tab.card], api_visibility="private")
+    @user_errors
+    def make_default(model_id: str | None, password: str):
+        if not model_id:
+            raise UsageError("Pick a model first.")
+        return {tab.status: api.set_default_model(model_id, password), **refresh(tab, model_id)}
+
+    @user_errors
+    def delete(model_id: str | None, confirmed: bool, password: str):
+        if not model_id:
+            raise UsageError("Pick a model first.")
+        if not confirmed:
+            raise UsageError("Tick the confirmation box to delete a model.")
+        return {tab.status: api.delete_model(model_id, password), **refresh(tab, None), tab.confirm: False}
+
+    @user_errors
+    def push(model_id: str | None, repo_id: str, token: str, password: str):
+        from .. import hub
+
+        if not model_id or not (repo_id or "").strip():
+            raise UsageError("Pick a model and type a repo id like your-name/my-model.")
+        authorize("push", password, settings_mod.load())
+        url = hub.push(model_id, repo_id.strip(), token=(token or "").strip() or None)
+        return {tab.status: f"Pushed `{model_id}` to {url}", tab.token: ""}  # clear the token field
+
+    outputs = [tab.status, tab.table, tab.selected, tab.card]
+    tab.push.click(push, [tab.selected, tab.repo_id, tab.token, tab.password], [tab.status, tab.token],
+                   api_visibility="private")
+    tab.refresh.click(lambda m: refresh(tab, m), tab.selected, [tab.table, tab.selected, tab.card],
+                      api_visibility="private")
     tab.selected.change(user_errors(_card), tab.selected, tab.card, api_visibility="private")
-    tab.make_default.click(_make_default, tab.selected, [tab.status, tab.table, tab.selected, tab.card],
-                           api_visibility="private")
-    tab.delete.click(_delete, [tab.selected, tab.confirm], [tab.status, tab.table, tab.selected, tab.card, tab.confirm],
+    tab.make_default.click(make_default, [tab.selected, tab.password], outputs, api_visibility="private")
+    tab.delete.click(delete, [tab.selected, tab.confirm, tab.password], [*outputs, tab.confirm],
                      api_visibility="private")

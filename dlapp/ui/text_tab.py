@@ -12,10 +12,10 @@ import gradio as gr
 
 from ..errors import InvalidDatasetError, UsageError
 from ..inference import get_predictor
+from ..limits import MAX_CSV_ROWS
 from ..samples import EXAMPLE_REVIEWS
 from .common import file_path, model_picker, user_errors
 
-MAX_CSV_ROWS = 5_000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula triggers (CSV injection)
 
 

@@ -7,10 +7,12 @@ training time on a 2-core CPU.
 from __future__ import annotations
 
 
-def flip_and_translate(images, labels, pad: int):
-    """Mirror half of a (B, H, W, C) batch and shift each image by up to `pad` px (reflect padding)."""
-    import tensorflow as tf
+def flip_and_translate(images, labels, pad: int | None = None):
+    """Mirror half of a (B, H, W, C) batch and shift each image by up to `pad` px (reflect padding;
+    default: an eighth of the height, 4 px at 32×32)."""
+    from ..backend import tf
 
+    pad = pad or max(1, images.shape[1] // 8)
     shape = tf.shape(images)
     batch, h, w = shape[0], images.shape[1], images.shape[2]
     mirror = tf.random.uniform([batch]) < 0.5
@@ -28,7 +30,7 @@ def random_jpeg(images, labels, share: float, low: int = 50, high: int = 95):
     """Re-encode about `share` of a (B, H, W, C) uint8 batch as JPEG at a random quality in
     [low, high], so the model does not lean on fine detail that compression removes.
     Only the chosen images pay for the (per-image) codec."""
-    import tensorflow as tf
+    from ..backend import tf
 
     chosen = tf.where(tf.random.uniform([tf.shape(images)[0]]) < share)[:, 0]
     lossy = tf.map_fn(lambda image: tf.image.random_jpeg_quality(image, low, high),

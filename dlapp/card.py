@@ -1,0 +1,153 @@
+"""The model card: what a cached model is, how it was made and how well it does.
+
+It is the contract between training, the store, inference, the Hub, the CLI and
+the UI. On disk it is `<id>.json` beside `<id>.keras`. Schema 2 nests provenance
+and keeps the data set's base name and subset apart; schema-1 cards (the
+untyped dicts written before, e.g. the shipped models' cards) still load.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal, get_args
+
+TaskName = Literal["image", "text"]
+TASK_NAMES: tuple[str, ...] = get_args(TaskName)
+SCHEMA_VERSION = 2
+
+
+class CardError(ValueError):
+    """A card's JSON is not a dlapp card (missing fields, wrong types)."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str  # base name: "cifar10", "imdb", or an upload's stem
+    subset_per_class: int | None = None  # examples per class drawn from it, None = all
+    source: str = ""  # file name it was read from
+    fingerprint: str = ""  # sha256 over the arrays (see Dataset.fingerprint)
+    train_examples: int = 0
+    validation_examples: int = 0
+    test_examples: int = 0
+
+    @property
+    def label(self) -> str:
+        """For people: "cifar10" or "cifar10 (100/class)"."""
+        return f"{self.name} ({self.subset_per_class}/class)" if self.subset_per_class else self.name
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    kind: TaskName
+    dtype: Literal["uint8", "string"]
+    shape: tuple[int, ...]  # per example: (H, W, C) for images, () for a string
+
+
+@dataclass(frozen=True)
+class Metrics:
+    test_accuracy: float
+    test_examples: int
+    per_class_accuracy: dict[str, float | None] = field(default_factory=dict)
+    confusion_matrix: list[list[int]] = field(default_factory=list)  # rows: true class, columns: predicted
+    misclassified: list[dict[str, Any]] = field(default_factory=list)  # index, true, predicted, confidence
+    final_train_accuracy: float | None = None
+    final_val_accuracy: float | None = None
+
+
+@dataclass(frozen=True)
+class HubOrigin:
+    repo_id: str
+    revision: str
+    commit: str
+
+
+@dataclass(frozen=True)
+class Provenance:
+    command: str | None = None  # the CLI line that reproduces it; None when trained in the web app
+    seed: int = 0
+    device: str = ""
+    training_time_s: float = 0.0
+    versions: dict[str, str] = field(default_factory=dict)
+    cache_key: str = ""
+    created: str = ""  # ISO time the store saved it
+    hub: HubOrigin | None = None  # where it was pulled from
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    task: TaskName
+    preset: str
+    class_names: tuple[str, ...]
+    dataset: DatasetInfo
+    input: InputSpec
+    metrics: Metrics
+    provenance: Provenance = field(default_factory=Provenance)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    history: tuple[dict[str, float], ...] = ()  # one entry per completed epoch
+    sha256: str = ""  # of the .keras file, set by the store
+    schema_version: int = SCHEMA_VERSION
+    # Filled in by the store when it reads a card; never written.
+    id: str = ""
+    size_bytes: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON types, without the store's runtime fields."""
+        out = asdict(self)
+        del out["id"], out["size_bytes"]
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> ModelCard:
+        """Parse schema 2, or upgrade a schema-1 card.
+
+        Raises:
+            CardError: not a dlapp card.
+        """
+        if not isinstance(data, dict):
+            raise CardError("a card is a JSON object")
+        try:
+            if data.get("schema_version", 1) < 2:
+                data = _upgrade_v1(data)
+            task = data["task"]
+            if task not in TASK_NAMES:
+                raise CardError(f"unknown task {task!r}")
+            inp = data["input"]
+            prov = dict(data.get("provenance") or {})
+            if prov.get("hub"):
+                prov["hub"] = HubOrigin(**prov["hub"])
+            return cls(
+                task=task, preset=str(data["preset"]), class_names=tuple(str(c) for c in data["class_names"]),
+                dataset=DatasetInfo(**data["dataset"]),
+                input=InputSpec(kind=inp["kind"], dtype=inp["dtype"], shape=tuple(int(d) for d in inp["shape"])),
+                metrics=Metrics(**data["metrics"]), provenance=Provenance(**prov),
+                hyperparameters=dict(data.get("hyperparameters") or {}),
+                history=tuple(data.get("history") or ()), sha256=str(data.get("sha256") or ""),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CardError(f"not a dlapp card ({type(exc).__name__}: {exc})") from None
+
+    def with_runtime(self, model_id: str, size_bytes: int) -> ModelCard:
+        return replace(self, id=model_id, size_bytes=size_bytes)
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.metrics.test_accuracy
+
+
+_SUBSET_SUFFIX = re.compile(r"^(?P<name>.*)\[(?P<n>\d+)/class\]$")  # schema 1 wrote "cifar10[100/class]"
+_PROVENANCE_V1 = ("command", "seed", "device", "training_time_s", "versions", "cache_key", "created", "hub")
+
+
+def _upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 kept provenance at the top level and the subset inside the data set's name."""
+    data = dict(data)
+    dataset = dict(data["dataset"])
+    if match := _SUBSET_SUFFIX.match(dataset["name"]):
+        dataset["name"] = match["name"]
+        dataset["subset_per_class"] = dataset.get("subset_per_class") or int(match["n"])
+    data["dataset"] = dataset
+    data["provenance"] = {k: data.pop(k) for k in _PROVENANCE_V1 if k in data}
+    data["hyperparameters"] = {k: v for k, v in (data.get("hyperparameters") or {}).items()
+                               if k != "validation"}  # a field an early preset format had
+    return data

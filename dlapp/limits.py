@@ -1,0 +1,26 @@
+"""Every fixed limit dlapp enforces, with its reason. (Limits a deployment may change are
+environment settings: see settings.py.)"""
+
+# ---------------------------------------------------------------- prediction
+MAX_BATCH = 64  # images or reviews per model call: bounds memory per request on a 2-core, 16 GB Space
+MAX_REVIEWS_PER_CALL = 10_000  # one sentiment_batch call; split into MAX_BATCH chunks inside
+MAX_CSV_ROWS = 5_000  # reviews per uploaded CSV on the Sentiment tab: ~1 minute of CPU with imdb-best
+MAX_TOP_K = 100  # labels returned per image; more than any dlapp model has classes
+
+# ---------------------------------------------------------------- training settings (ranges)
+BATCH_SIZE_RANGE = (1, 4096)  # 4096 uint8 32×32 images are 12 MB; larger batches only exhaust memory
+LEARNING_RATE_RANGE = (0.0, 1.0)  # exclusive of 0; above 1 every optimizer dlapp uses diverges
+VALIDATION_SPLIT_RANGE = (0.0, 0.5)  # holding out more than half leaves too little to learn from
+SUBSET_RANGE = (1, 1_000_000)  # examples per class; larger than any built-in data set
+IMAGE_SIZE_RANGE = (8, 512)  # px, for uploaded image folders: below 8 a CNN has nothing to pool
+DEFAULT_FOLDER_IMAGE_SIZE = (64, 64)  # folder images come in any size; 64 px keeps training quick
+
+# ---------------------------------------------------------------- uploads
+ZIP_MAX_MEMBERS = 5_000  # a demo data set of class folders; 10k tiny files is an attack
+ZIP_MAX_TOTAL_BYTES = 512 * 1024 * 1024  # uncompressed
+ZIP_MAX_RATIO = 200  # uncompressed:compressed; real images compress < 2x, bombs > 1000x
+MAX_TEXT_ROWS = 200_000  # rows in an uploaded .csv/.jsonl; IMDB's whole training split is 25k
+
+# ---------------------------------------------------------------- live training
+POINT_EVERY_S = 0.5  # curve resolution: a point per half second keeps plots live but small
+PROGRESS_STREAM_S = 6 * 3600  # a streaming /training_progress call ends after this, whatever happens

@@ -1,0 +1,1 @@
+"""Keras networks, one module per task. Imported only when a model is built (they load TensorFlow)."""

@@ -1,0 +1,141 @@
+"""Image networks. Every model takes raw uint8 images (N, H, W, C) and starts with Rescaling,
+so a saved .keras file stands alone."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import keras
+from ..layers import MirrorImage, ShiftImage
+from ..tasks.image import ImagePreset
+
+
+def _seed_two_conv(x, n, dense_units):
+    """The tutorials' CNN: two conv/pool stages, one dense layer (64 units for CIFAR-10, 128 for MNIST)."""
+    x = keras.layers.Conv2D(32, 3, activation="relu")(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(64, 3, activation="relu")(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(dense_units, activation="relu")(x)
+    return keras.layers.Dense(n, activation="softmax", dtype="float32")(x)
+
+
+def _seed_mnist_deep(x, n):
+    x = keras.layers.Conv2D(32, 3, activation="relu")(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(64, 3, activation="relu")(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(64, 3, activation="relu")(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(64, activation="relu")(x)
+    return keras.layers.Dense(n, activation="softmax", dtype="float32")(x)
+
+
+def _seed_binary(x, n):
+    for width in (32, 64, 128):
+        x = keras.layers.Conv2D(width, 3, activation="relu")(x)
+        x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(512, activation="relu")(x)
+    if n == 2:  # the tutorial's single sigmoid unit
+        return keras.layers.Dense(1, activation="sigmoid", dtype="float32")(x)
+    return keras.layers.Dense(n, activation="softmax", dtype="float32")(x)
+
+
+def _conv_bn(x, width, activation):
+    x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+    x = keras.layers.BatchNormalization(momentum=0.9)(x)
+    return keras.layers.Activation(activation)(x)
+
+
+def whitening_kernel(images: np.ndarray, eps: float = 5e-4) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel and bias of a 2×2 conv that whitens image patches (airbench's stem).
+
+    Each eigenvector of the patch covariance, scaled by 1/sqrt(eigenvalue), becomes one
+    filter, and so does its negative, so a following GELU keeps both signs.
+    """
+    x = images.astype(np.float32) / 255.0
+    patches = np.concatenate([x[:, i:i + x.shape[1] - 1, j:j + x.shape[2] - 1, :]
+                              for i in (0, 1) for j in (0, 1)], axis=-1)  # (N, H-1, W-1, 4C), order (i, j, c)
+    flat = patches.reshape(-1, patches.shape[-1]).astype(np.float64)
+    mean = flat.mean(axis=0)
+    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(flat, rowvar=False))
+    scaled = eigenvectors / np.sqrt(eigenvalues + eps * eigenvalues.mean())  # columns are filters
+    filters = np.concatenate([scaled, -scaled], axis=1)
+    kernel = filters.reshape(2, 2, x.shape[-1], -1)
+    return kernel.astype(np.float32), (-mean @ filters).astype(np.float32)
+
+
+def _convnet(x, n, preset: ImagePreset, sample: np.ndarray | None):
+    """airbench-style: per stage conv -> pool -> BN-GELU -> conv, then global max pool."""
+    if preset.whiten:
+        if sample is None:
+            raise ValueError("A whitening stem needs training images to fit.")
+        kernel, bias = whitening_kernel(sample)
+        stem = keras.layers.Conv2D(kernel.shape[-1], 2, padding="valid",
+                                   trainable=False, name="whiten")
+        x = keras.layers.Activation(preset.activation)(stem(x))
+        stem.set_weights([kernel, bias])
+    else:
+        x = _conv_bn(x, preset.widths[0] // 2, preset.activation)  # cheap stem at full resolution
+    for width in preset.widths:
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+        x = keras.layers.MaxPooling2D(2)(x)
+        x = keras.layers.BatchNormalization(momentum=0.9)(x)
+        x = keras.layers.Activation(preset.activation)(x)
+        x = _conv_bn(x, width, preset.activation)
+    x = keras.layers.GlobalMaxPooling2D()(x)
+    if preset.dropout:
+        x = keras.layers.Dropout(preset.dropout)(x)
+    return keras.layers.Dense(n, activation="softmax", dtype="float32")(x)
+
+
+IMAGE_ARCHITECTURES = {
+    "seed_cifar10": lambda x, n: _seed_two_conv(x, n, 64),
+    "seed_mnist": lambda x, n: _seed_two_conv(x, n, 128),
+    "seed_mnist_deep": _seed_mnist_deep,
+    "seed_binary": _seed_binary,
+}
+
+
+def build_image_model(preset: ImagePreset, input_shape: tuple[int, int, int], num_classes: int,
+                      sample: np.ndarray | None = None) -> keras.Model:
+    """A classifier from uint8 (N, H, W, C) to class probabilities.
+
+    `sample`: training images (uint8), needed when the preset has a whitening stem.
+    """
+    inputs = keras.Input(shape=input_shape, dtype="uint8", name="image")
+    x = keras.layers.Rescaling(1.0 / 255)(inputs)
+    if preset.architecture == "convnet":
+        outputs = _convnet(x, num_classes, preset, sample)
+    else:
+        outputs = IMAGE_ARCHITECTURES[preset.architecture](x, num_classes)
+    return keras.Model(inputs, outputs, name=f"image_{preset.name}")
+
+
+def export(model: keras.Model) -> keras.Model:
+    """The model to save: a fresh uncompiled wrapper over the trained layers (no optimizer state)."""
+    return keras.Model(model.inputs[0], model.outputs[0], name=model.name)
+
+
+def with_tta(model: keras.Model, *, translate: bool = False) -> keras.Model:
+    """Wrap a trained classifier so it averages its output over the image and its mirror.
+
+    With `translate`, also over both views shifted by one pixel up-left and down-right,
+    weighted as airbench does: half the weight on the unshifted pair.
+    """
+    inner = export(model)
+    inputs = keras.Input(shape=model.input_shape[1:], dtype="uint8", name="image")
+
+    def mirrored_pair(x):
+        return keras.layers.Average(dtype="float32")([inner(x), inner(MirrorImage()(x))])
+
+    outputs = mirrored_pair(inputs)
+    if translate:
+        shifted = keras.layers.Average(dtype="float32")(
+            [mirrored_pair(ShiftImage(-1, -1)(inputs)), mirrored_pair(ShiftImage(1, 1)(inputs))])
+        outputs = keras.layers.Average(dtype="float32")([outputs, shifted])
+    return keras.Model(inputs, outputs, name=model.name + "_tta")
+
+

@@ -1,0 +1,99 @@
+"""What every task provides, and the preset fields every task shares.
+
+A task (image classification, sentiment) is one module in this package with one
+object, `TASK`, that satisfies `Task`. Training, inference, the store, the Hub
+and the CLI reach task-specific code only through it.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from ..card import InputSpec, TaskName
+from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..data import Dataset
+
+Optimizer = Literal["adam", "adamw"]  # adamw: with warm-up and cosine decay (a one-cycle shape)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BasePreset:
+    """The training recipe fields every task has. Literal-typed fields are checked on creation."""
+
+    name: str
+    description: str  # one line, for --help and the Train tab
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    optimizer: Optimizer = "adam"
+    weight_decay: float = 0.0  # AdamW's decoupled decay; Keras multiplies it by the learning rate
+    label_smoothing: float = 0.0
+    validation_split: float = 0.1  # share of train held out for the curves; 0: the test split (the seed tutorials)
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            allowed = typing.get_args(hints[f.name]) if typing.get_origin(hints[f.name]) is Literal else ()
+            if allowed and getattr(self, f.name) not in allowed:
+                raise UsageError(f"Unknown {f.name.replace('_', ' ')} {getattr(self, f.name)!r}; "
+                                 f"choose from {', '.join(map(str, allowed))}.")
+
+
+def with_overrides(preset: BasePreset, **overrides: Any) -> BasePreset:
+    """A copy of `preset` with the given fields replaced; None means keep. Unknown keys fail."""
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    unknown = set(changes) - {f.name for f in fields(preset)}
+    if unknown:
+        raise UsageError(f"Preset {preset.name!r} has no setting(s) {', '.join(sorted(unknown))}.")
+    return replace(preset, **changes)
+
+
+class Predictor(Protocol):
+    model_id: str
+    class_names: list[str]
+
+
+class Task(Protocol):
+    """The small set of names each task module provides."""
+
+    name: TaskName
+    presets: Mapping[str, BasePreset]
+    extra_settings: tuple[str, ...]  # TrainConfig fields only this task takes (e.g. "cell")
+    hub_pipeline: str  # the Hub's pipeline_tag
+    noun: str  # "CNN image classifier": for model cards
+
+    def preset(self, name: str, *, dataset: str = "") -> BasePreset:
+        """Look up a preset; `seed` picks the tutorial model for the data. Raises UsageError."""
+
+    def image_size(self, preset: Any, side: int | None) -> tuple[int, int] | None:
+        """The size to read image folders at (None for tasks without images)."""
+
+    def check_data(self, data: Dataset) -> None:
+        """Raises UsageError when this task cannot train on `data`."""
+
+    def input_spec(self, data: Dataset) -> InputSpec: ...
+
+    def build(self, preset: Any, x_train: Any, y_train: Any, *, num_classes: int, input_shape: tuple[int, ...]) -> Any:
+        """The trainable keras.Model (inside the distribution strategy's scope)."""
+
+    def training_inputs(self, model: Any, x: Any, *, validation: bool) -> Any:
+        """What `fit` feeds the trainable model for raw inputs `x`."""
+
+    def augmentations(self, preset: Any) -> list[Any]:
+        """Batched tf.data map functions (images, labels) -> (images, labels) for training."""
+
+    def export(self, model: Any, preset: Any) -> Any:
+        """The stand-alone model to save: raw inputs in, probabilities out, no optimizer state."""
+
+    def evaluate_inputs(self, x: Any) -> Any:
+        """Test inputs as the saved model takes them."""
+
+    def predictor(self, model_id: str, card: Any, model: Any) -> Predictor: ...
+
+    def examples(self, *, data_dir: Any, per_class: int) -> Sequence[Any]:
+        """Example inputs for a first screen: (label, uint8 image) pairs, or review strings."""

@@ -1,0 +1,264 @@
+"""Helpers for tests and benchmarks: the real app on a free port, and synthetic/hostile inputs
+(nothing from a data set).
+
+Imports neither Gradio nor TensorFlow at module level (Keras only inside `tiny_model`);
+needs pytest only for `needs_data` and `error_of`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .card import ModelCard
+
+REPO = Path(__file__).resolve().parents[1]  # the checkout: app.py and the shipped models/
+
+# Real data for the data-dependent tests (DLAPP_DATA_DIR, as tests/run.sh sets it).
+DATA_DIR = Path(os.environ["DLAPP_DATA_DIR"]) if os.environ.get("DLAPP_DATA_DIR") else None
+HAVE_DATA = DATA_DIR is not None and (DATA_DIR / "cifar10.npz").is_file() and (DATA_DIR / "imdb.jsonl.gz").is_file()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "needs_data":  # built on first use, so that importing this module needs no pytest
+        import pytest
+
+        mark = pytest.mark.skipif(not HAVE_DATA, reason="DLAPP_DATA_DIR with cifar10.npz and imdb.jsonl.gz is not set")
+        globals()["needs_data"] = mark
+        return mark
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --- the real app ---------------------------------------------------------------------------------------------------
+
+def copy_shipped_models(dest: Path) -> Path:
+    """Copy the shipped models (models/*.keras, *.json) into `dest`, so nothing touches the repo's models/."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for p in (REPO / "models").iterdir():
+        if p.is_file() and p.suffix in (".keras", ".json"):
+            shutil.copy2(p, dest / p.name)
+    return dest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """`python app.py` on a free loopback port over `model_dir`; its output goes to a log beside `model_dir`."""
+
+    QUIET = {"GRADIO_ANALYTICS_ENABLED": "False", "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+    def __init__(self, model_dir: Path, env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.model_dir = model_dir
+        self.log = model_dir.parent / f"app-{self.port}.log"
+        full_env = {**self.QUIET, **os.environ, "GRADIO_SERVER_PORT": str(self.port),
+                    "GRADIO_SERVER_NAME": "127.0.0.1", "DLAPP_MODEL_DIR": str(model_dir), **(env or {})}
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=full_env,
+                                         stdout=log, stderr=subprocess.STDOUT)
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"app exited early:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "gradio_api/info", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError(f"app not ready in {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def error_of(fn, *args, **kwargs) -> str:
+    """The message of the exception that `fn(*args, **kwargs)` must raise."""
+    import pytest
+
+    with pytest.raises(Exception) as err:
+        fn(*args, **kwargs)
+    return str(err.value)
+
+
+def wait_for_training(client, timeout: float = 300) -> dict:
+    """Poll the app's /training_status (through a gradio_client Client) until no training runs."""
+    deadline = time.monotonic() + timeout
+    snap = {}
+    while time.monotonic() < deadline:
+        snap = client.predict(api_name="/training_status")
+        if snap["state"] != "running":
+            return snap
+        time.sleep(0.5)
+    raise AssertionError(f"training did not finish: {snap}")
+
+
+# --- tiny models -----------------------------------------------------------------------------------------------------
+
+def tiny_model():
+    """A two-class Keras image model on 4x4 uint8 inputs (imports Keras on call)."""
+    import keras
+
+    inputs = keras.Input((4, 4, 3), dtype="uint8")
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(x))
+    return keras.Model(inputs, outputs)
+
+
+def toy_card(**overrides: Any) -> ModelCard:
+    """A model card that fits `tiny_model`. `overrides` replace fields of its JSON form (schema 2); a dict
+    given for a nested field (metrics, dataset, input, provenance) is merged into the default one, e.g.
+    `toy_card(metrics={"test_accuracy": 0.9})`."""
+    data: dict[str, Any] = {
+        "schema_version": 2, "task": "image", "preset": "test", "class_names": ["a", "b"],
+        "dataset": {"name": "toy"}, "input": {"kind": "image", "dtype": "uint8", "shape": [4, 4, 3]},
+        "metrics": {"test_accuracy": 0.5, "test_examples": 4}, "provenance": {},
+    }
+    for key, value in overrides.items():
+        data[key] = {**data[key], **value} if isinstance(data.get(key), dict) and isinstance(value, dict) else value
+    return ModelCard.from_json(data)
+
+
+def loadable_ids(store, task: str | None = None) -> list[str]:
+    """Ids of the models `store` lists (newest first) that actually load (hash checked, safe mode)."""
+    from .errors import ModelLoadError
+
+    ids = []
+    for card in store.list(task):
+        try:
+            store.load(card.id)
+        except ModelLoadError:
+            continue
+        ids.append(card.id)
+    return ids
+
+
+# --- a hostile-input corpus, built on the fly -----------------------------------------------------------------------
+
+def png_bytes(arr: np.ndarray | None = None, size=(32, 32), mode="RGB", **save) -> bytes:
+    if arr is None:
+        rng = np.random.default_rng(0)
+        arr = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    img = Image.fromarray(arr) if mode == "RGB" else Image.fromarray(arr).convert(mode)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", **save)
+    return buf.getvalue()
+
+
+def encode(img: Image.Image, fmt: str, **save) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **save)
+    return buf.getvalue()
+
+
+def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A tiny PNG whose header claims width×height pixels (a decompression bomb)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def sample_rgb(w=64, h=48) -> Image.Image:
+    x = np.linspace(0, 255, w, dtype=np.uint8)
+    arr = np.stack([np.tile(x, (h, 1)), np.tile(x[::-1], (h, 1)), np.full((h, w), 90, np.uint8)], axis=-1)
+    return Image.fromarray(arr)
+
+
+def broken_images() -> dict[str, bytes]:
+    """Files that must be refused with a clear message."""
+    jpeg = encode(sample_rgb(), "JPEG")
+    png = encode(sample_rgb(), "PNG")
+    return {
+        "truncated.jpg": jpeg[: len(jpeg) // 2],
+        "truncated.png": png[: len(png) // 2],
+        "empty.png": b"",
+        "random.png": np.random.default_rng(1).integers(0, 255, 4096, dtype=np.uint8).tobytes(),
+        "svg.png": b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+                   b'<rect width="10" height="10"/></svg>',
+        "html.png": b"<html><body><script>alert(1)</script></body></html>",
+        "text.png": b"just some text, renamed to .png",
+        "bomb.png": bomb_png(),
+    }
+
+
+def odd_images() -> dict[str, bytes]:
+    """Valid images in unusual modes, sizes and formats: each must get an answer."""
+    base = sample_rgb()
+    i16 = Image.fromarray((np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 20).astype(np.uint16))
+    palette_t = base.convert("P", palette=Image.Palette.ADAPTIVE)
+    palette_t.info["transparency"] = 0
+    frames = [Image.new("RGB", (40, 30), c) for c in ("red", "green", "blue")]
+    gif = io.BytesIO()
+    frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    return {
+        "gray.png": encode(base.convert("L"), "PNG"),
+        "gray-alpha.png": encode(base.convert("LA"), "PNG"),
+        "palette.png": encode(base.convert("P"), "PNG"),
+        "palette-transparent.png": encode(palette_t, "PNG"),
+        "rgba.png": encode(base.convert("RGBA"), "PNG"),
+        "cmyk.jpg": encode(base.convert("CMYK"), "JPEG"),
+        "16bit.png": encode(i16, "PNG"),
+        "one-pixel.png": encode(Image.new("RGB", (1, 1), "white"), "PNG"),
+        "strip-10000x10.png": encode(Image.new("RGB", (10000, 10), "white"), "PNG"),
+        "animated.gif": gif.getvalue(),
+        "image.tiff": encode(base, "TIFF"),
+        "image.webp": encode(base, "WEBP"),
+        "image.ico": encode(base, "ICO"),
+        "image.bmp": encode(base, "BMP"),
+    }
+
+
+def zip_with(entries: dict[str, bytes], path: Path, *, symlink: str | None = None) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+        if symlink:
+            info = zipfile.ZipInfo(symlink)
+            info.external_attr = (0o120777 << 16)  # S_IFLNK
+            zf.writestr(info, "/etc/passwd")
+    return path
+
+
+def class_folder(root: Path, classes=("red", "blue"), per_class=6, size=24) -> Path:
+    """A tiny two-colour image-folder data set that a model can actually learn."""
+    colours = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 200, 30)}
+    rng = np.random.default_rng(0)
+    for cls in classes:
+        (root / cls).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            arr = np.clip(np.array(colours.get(cls, (128, 128, 128))) + rng.integers(-25, 25, (size, size, 3)), 0, 255)
+            Image.fromarray(arr.astype(np.uint8)).save(root / cls / f"{i}.png")
+    return root

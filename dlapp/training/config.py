@@ -1,0 +1,80 @@
+"""What to train (TrainConfig) and what that resolves to (Plan), checked before any data loads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import limits
+from .. import settings as settings_mod
+from ..data import dataset_task
+from ..errors import UsageError
+from ..tasks import BasePreset, Task, get_task, with_overrides
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train. None means "the preset's value"."""
+
+    dataset: str  # a built-in name (data.BUILTINS) or a path to a class folder or an upload file
+    preset: str = "fast"
+    subset: int | None = None  # N examples per class drawn at random, for quick runs
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    validation_split: float | None = None  # 0 = validate on the test split, as the seed tutorials do
+    cell: str | None = None  # text only: lstm | gru | simplernn
+    image_size: int | None = None  # image folders only (square side, px)
+    seed: int = 0
+    name: str | None = None  # model id; default derived from data, preset and cache key
+    command: str | None = None  # the CLI line that ran this, recorded in the card
+
+    def validate(self, settings: settings_mod.Settings) -> None:
+        """Raises UsageError for any out-of-range setting."""
+        checks = [
+            ("epochs", self.epochs, (1, settings.max_epochs)),
+            ("batch size", self.batch_size, limits.BATCH_SIZE_RANGE),
+            ("validation split", self.validation_split, limits.VALIDATION_SPLIT_RANGE),
+            ("subset", self.subset, limits.SUBSET_RANGE),
+            ("image size", self.image_size, limits.IMAGE_SIZE_RANGE),
+        ]
+        for label, value, (low, high) in checks:
+            if value is not None and not low <= value <= high:
+                raise UsageError(f"{label} must be between {low:,} and {high:,}, got {value:,}.")
+        low, high = limits.LEARNING_RATE_RANGE
+        if self.learning_rate is not None and not low < self.learning_rate <= high:
+            raise UsageError(f"learning rate must be in ({low:g}, {high:g}], got {self.learning_rate:g}.")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A config resolved against its task: the preset with overrides, the split, the image size."""
+
+    config: TrainConfig
+    task: Task
+    preset: BasePreset
+    validation_split: float
+    image_size: tuple[int, int] | None  # for image folders
+
+    @property
+    def epochs(self) -> int:
+        return self.preset.epochs
+
+
+def plan(config: TrainConfig, settings: settings_mod.Settings | None = None) -> Plan:
+    """Resolve `config` without loading data.
+
+    Raises:
+        UsageError: unknown data, preset or setting, or a setting out of range or for the other task.
+    """
+    config.validate(settings or settings_mod.load())
+    task = get_task(dataset_task(config.dataset))
+    preset = task.preset(config.preset, dataset=config.dataset.strip().lower())
+    overrides = dict(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate)
+    for name in ("cell", "image_size"):
+        if getattr(config, name) is not None and name not in task.extra_settings:
+            raise UsageError(f"{name.replace('_', ' ')} does not apply to {task.name} models.")
+    if config.cell is not None:
+        overrides["cell"] = config.cell
+    preset = with_overrides(preset, **overrides)
+    split = config.validation_split if config.validation_split is not None else preset.validation_split
+    return Plan(config, task, preset, split, task.image_size(preset, config.image_size))

@@ -1,0 +1,73 @@
+"""Test-split metrics (accuracy, per class, confusion matrix), for a fresh model or a cached one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..card import Metrics, ModelCard
+from ..data import load_dataset
+from ..errors import UsageError
+from ..store import ModelStore, get_store
+from ..tasks import get_task
+
+
+def probabilities(model, x, *, batch_size: int = 512) -> np.ndarray:
+    """(N, classes) probabilities, turning a single sigmoid unit into two columns."""
+    out = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+    if out.ndim == 2 and out.shape[1] == 1:
+        out = np.concatenate([1.0 - out, out], axis=1)
+    return out
+
+
+def metrics_from(y_true: np.ndarray, probs: np.ndarray, class_names: tuple[str, ...], *,
+                 keep_misclassified: int = 12) -> Metrics:
+    y_pred = probs.argmax(axis=1)
+    n = len(class_names)
+    confusion = np.zeros((n, n), dtype=np.int64)
+    np.add.at(confusion, (y_true, y_pred), 1)
+    support = confusion.sum(axis=1)
+    wrong = np.flatnonzero(y_pred != y_true)
+    return Metrics(
+        test_accuracy=float((y_pred == y_true).mean()) if len(y_true) else 0.0,
+        test_examples=int(len(y_true)),
+        per_class_accuracy={name: (float(confusion[i, i] / support[i]) if support[i] else None)
+                            for i, name in enumerate(class_names)},
+        confusion_matrix=confusion.tolist(),
+        misclassified=[{"index": int(i), "true": class_names[y_true[i]], "predicted": class_names[y_pred[i]],
+                        "confidence": float(probs[i, y_pred[i]])} for i in wrong[:keep_misclassified]],
+    )
+
+
+def evaluate_model(model, task_name: str, x, y: np.ndarray, class_names: tuple[str, ...]) -> Metrics:
+    return metrics_from(y, probabilities(model, get_task(task_name).evaluate_inputs(x)), class_names)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    model_id: str
+    dataset: str
+    card: ModelCard
+    metrics: Metrics
+
+
+def evaluate_cached(model_id: str | None = None, *, task: str = "image", dataset: str | None = None,
+                    subset: int | None = None, store: ModelStore | None = None) -> Evaluation:
+    """Re-measure a cached model on a test split: its own data set's by default.
+
+    Raises:
+        ModelNotFoundError, ModelLoadError: no usable model.
+        DatasetNotFoundError: the data is not here.
+        UsageError: the data's classes differ from the model's.
+    """
+    store = store or get_store()
+    model_id = model_id or store.default_id(task)
+    card = store.card(model_id)
+    dataset = dataset or card.dataset.name
+    size = card.input.shape[:2] if len(card.input.shape) == 3 else None  # image folders: read at the model's size
+    data = load_dataset(dataset, image_size=size, subset=subset)  # a subset trims the test split too
+    if tuple(data.class_names) != card.class_names:
+        raise UsageError(f"{dataset}'s classes differ from the model's; evaluate it on matching data.")
+    metrics = evaluate_model(store.load(model_id), card.task, data.x_test, data.y_test, data.class_names)
+    return Evaluation(model_id, dataset, card, metrics)

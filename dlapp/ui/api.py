@@ -1,0 +1,167 @@
+"""The web API's typed endpoints, in one place. The tabs' buttons call these same functions.
+
+Values are values, never display labels: a data set is `"cifar10"`, `"imdb"` or
+`"upload"`; `None` means "the preset's default". Every action that changes what
+others get goes through `access.authorize` (see access.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from gradio import FileData
+
+from .. import limits
+from .. import settings as settings_mod
+from ..access import authorize
+from ..archives import inspect_zip
+from ..data import BUILTINS, dataset_task, upload_format, upload_suffixes
+from ..data.custom import load_text_table
+from ..errors import UsageError
+from ..jobs import get_manager
+from ..store import get_store
+from ..training import TrainConfig, plan
+from .common import user_errors
+
+UPLOAD = "upload"  # the `dataset` value that means "the file in `upload`"
+
+
+def session_of(request: gr.Request | None) -> str | None:
+    return getattr(request, "session_hash", None) if request is not None else None
+
+
+def stage_upload(upload: Any) -> str:
+    """Copy an upload out of Gradio's cache under its own name (its suffix picks the loader),
+    and run the cheap checks now, so a hostile or malformed file is refused at once.
+
+    Raises:
+        UsageError, InvalidDatasetError.
+    """
+    if isinstance(upload, dict):  # FileData from an API client
+        path, name = Path(upload["path"]), upload.get("orig_name") or Path(upload["path"]).name
+    elif upload:
+        path = Path(upload if isinstance(upload, str) else getattr(upload, "name", upload))
+        name = path.name
+    else:
+        raise UsageError(f"Upload your data first: {', '.join(upload_suffixes())}.")
+    fmt = upload_format(Path(name))
+    dest = Path(tempfile.mkdtemp(prefix="dlapp-upload-")) / Path(name).name
+    shutil.copyfile(path, dest)
+    if fmt.task == "image":
+        inspect_zip(dest)
+    else:
+        load_text_table(dest)
+    return str(dest)
+
+
+@user_errors
+def start_training(task: str = "image", dataset: str = "cifar10", upload: FileData | None = None,
+                   subset: int | None = None, preset: str = "fast", cell: str | None = None,
+                   epochs: int | None = None, batch_size: int | None = None, learning_rate: float | None = None,
+                   validation_split: float | None = None, password: str = "",
+                   request: gr.Request = None) -> dict:  # type: ignore[assignment]
+    """Start a training in the background and return its first snapshot; follow it with /training_progress.
+
+    task: "image" or "text". dataset: a built-in name (cifar10, mnist, fashion_mnist, imdb) or "upload".
+    upload: a .zip of class folders, or a .csv/.jsonl of text,label rows. None (or 0 for subset)
+    keeps the preset's value.
+    """
+    authorize("train", password, settings_mod.load())
+    if dataset == UPLOAD:
+        source = stage_upload(upload)
+    elif dataset in BUILTINS:
+        source = dataset
+    else:
+        raise UsageError(f"Unknown dataset {dataset!r}; use one of {', '.join([*BUILTINS, UPLOAD])}.")
+    actual = dataset_task(source)
+    if actual != task:
+        raise UsageError(f"{Path(source).name} is {actual} data, not {task} data; choose task {actual!r}.")
+    config = TrainConfig(dataset=source, preset=preset or "fast", subset=int(subset) if subset else None,
+                         epochs=_int(epochs), batch_size=_int(batch_size), learning_rate=_float(learning_rate),
+                         validation_split=_float(validation_split), cell=cell or None)
+    plan(config)  # settings errors surface now, not in the background thread
+    job = get_manager().start(config, task=task, owner=session_of(request))
+    return job.snapshot()
+
+
+def _int(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+@user_errors
+def stop_training(password: str = "", request: gr.Request = None) -> str:  # type: ignore[assignment]
+    """Ask the running training to stop within one batch (its starter, or anyone with the password)."""
+    job = get_manager().current
+    if job is None or not job.running:
+        return "No training is running."
+    authorize("stop", password, settings_mod.load(), owner=job.owner is not None and job.owner == session_of(request))
+    get_manager().stop()
+    return "Stopping…"
+
+
+def training_status() -> dict:
+    """The current (or last) training: state, progress, epoch, examples/s, ETA, model id and test accuracy."""
+    return get_manager().snapshot()
+
+
+def training_progress() -> Iterator[dict]:
+    """Stream snapshots of the current training until it ends (about one a second)."""
+    last = None
+    deadline = time.monotonic() + limits.PROGRESS_STREAM_S
+    while time.monotonic() < deadline:
+        snap = get_manager().snapshot()
+        if snap != last:
+            yield snap
+            last = snap
+        if snap["state"] != "running":
+            return
+        time.sleep(1.0)
+
+
+def list_models() -> list[dict]:
+    """Every cached model: id, task, data set, subset, preset, classes, test accuracy, size, creation time, default."""
+    store = get_store()
+    defaults = set(store.defaults().values())
+    return [{"id": c.id, "task": c.task, "dataset": c.dataset.name, "subset_per_class": c.dataset.subset_per_class,
+             "preset": c.preset, "class_names": list(c.class_names), "test_accuracy": c.test_accuracy,
+             "size_bytes": c.size_bytes, "created": c.provenance.created, "default": c.id in defaults}
+            for c in store.list()]
+
+
+@user_errors
+def set_default_model(model_id: str, password: str = "") -> str:
+    """Make a cached model its task's default (needs the password on a public deployment)."""
+    authorize("set_default", password, settings_mod.load())
+    store = get_store()
+    card = store.card(model_id)
+    store.set_default(card.task, model_id)
+    return f"{model_id} is now the default {card.task} model."
+
+
+@user_errors
+def delete_model(model_id: str, password: str = "") -> str:
+    """Delete a cached model for good (needs the password on a public deployment)."""
+    authorize("delete", password, settings_mod.load())
+    get_store().delete(model_id)
+    return f"Deleted {model_id}."
+
+
+def register() -> None:
+    """Declare the endpoints that have no button of their own (inside a Blocks context)."""
+    gr.api(start_training, api_name="start_training", concurrency_limit=4)
+    gr.api(stop_training, api_name="stop_training", concurrency_limit=None)
+    gr.api(training_status, api_name="training_status", concurrency_limit=None, queue=False)
+    gr.api(training_progress, api_name="training_progress", concurrency_limit=None)
+    gr.api(list_models, api_name="list_models", concurrency_limit=None)
+    gr.api(set_default_model, api_name="set_default_model")
+    gr.api(delete_model, api_name="delete_model")
