@@ -11,7 +11,6 @@ Targets (issue #2): p50 <= 5 ms per image and <= 20 ms per review on a 2-core CP
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path

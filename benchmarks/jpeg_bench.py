@@ -18,10 +18,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import dlapp  # noqa: E402,F401
-from dlapp.datasets import load_dataset  # noqa: E402
-from dlapp.evaluation import evaluate_model  # noqa: E402
+from dlapp.data import load_dataset  # noqa: E402
 from dlapp.store import get_store  # noqa: E402
+from dlapp.training import evaluate_model  # noqa: E402
 
 
 def jpeg(images: np.ndarray, quality: int) -> np.ndarray:
@@ -40,10 +39,13 @@ def main() -> None:
     args = parser.parse_args()
     store = get_store()
     model_id = args.model or store.default_id("image")
-    model = store.load(model_id)
+    card, model = store.card(model_id), store.load(model_id)
     data = load_dataset("cifar10")
-    plain = evaluate_model(model, data.x_test, data.y_test, data.class_names)["test_accuracy"]
-    lossy = evaluate_model(model, jpeg(data.x_test, args.quality), data.y_test, data.class_names)["test_accuracy"]
+    if card.task != "image" or card.class_names != data.class_names:
+        parser.error(f"{model_id} is not a CIFAR-10 image model")
+    plain = evaluate_model(model, "image", data.x_test, data.y_test, data.class_names).test_accuracy
+    lossy = evaluate_model(model, "image", jpeg(data.x_test, args.quality), data.y_test,
+                           data.class_names).test_accuracy
     print(f"{model_id} on the CIFAR-10 test split ({len(data.y_test):,} images)")
     print(f"  as stored (reference)   {plain:.2%}")
     print(f"  JPEG quality {args.quality:<3}        {lossy:.2%}   ({(lossy - plain) * 100:+.2f} points; limit -3.00)")

@@ -1,20 +1,19 @@
-"""Load: N concurrent gradio_client clients mixing images and reviews, while a training runs.
+"""Load: N concurrent gradio_client clients mixing images and reviews (loopback only, bounded in time).
 
-    python benchmarks/load_bench.py [--clients 32] [--seconds 60]
+    python benchmarks/load_bench.py [--clients 32] [--seconds 60]              # dlapp vs a no-op Gradio app
+    python benchmarks/load_bench.py --training [--clients 32] [--seconds 60]   # dlapp while a training runs
 
-Starts the real app on a free loopback port over a copy of the shipped models,
-starts a training through the API, then runs the clients (bounded in count and
-time, loopback only). Prints latency percentiles, throughput, failures, and the
-server's RSS after warm-up and at the end. The reference in the same run is a
-single client alone (the latency floor) measured just before the load.
+Default: the reference is benchmarks/noop_app.py, a Gradio app with the same two endpoints' shapes
+that does no model work, loaded the same way in the same run; dlapp then runs over a copy of the
+shipped models. The ratio of their throughputs is what dlapp costs over Gradio itself.
+With --training: dlapp with one idle client (the latency floor), then N clients while a training
+runs, with the server's RSS after warm-up and at the end.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import random
-import statistics
 import sys
 import tempfile
 import threading
@@ -56,7 +55,8 @@ def one_request(client, images, rng) -> None:
         client.predict(rng.choice(REVIEWS), None, api_name="/analyze_sentiment")
 
 
-def run_load(url: str, *, clients: int, seconds: float, pid: int, images: list[str], warmup_s: float | None = None) -> dict:
+def run_load(url: str, *, clients: int, seconds: float, pid: int, images: list[str],
+             warmup_s: float | None = None) -> dict:
     """Run `clients` threads for `seconds`; return latencies, failures and RSS samples."""
     from gradio_client import Client
 
@@ -105,46 +105,75 @@ def run_load(url: str, *, clients: int, seconds: float, pid: int, images: list[s
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--no-training", action="store_true", help="serve only, to tell serving from training memory")
-    args = parser.parse_args()
-    sys.path.insert(0, str(REPO / "tests"))
-    from conftest import AppServer, copy_shipped_models
-    from corpus import class_folder, zip_with
+def _print(rows: list[tuple[str, dict]]) -> None:
+    print(f"{'run':<40} {'requests':>8} {'fail':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'req/s':>7}")
+    for name, r in rows:
+        print(f"{name:<40} {r['requests']:8d} {len(r['failures']):5d} {r['p50'] * 1000:6.0f}ms "
+              f"{r['p95'] * 1000:6.0f}ms {r['p99'] * 1000:6.0f}ms {r['throughput']:7.1f}")
+        for f in r["failures"][:3]:
+            print("   failure:", f)
+
+
+def serve_only(args, tmp: Path, images: list[str]) -> None:
+    """The no-op Gradio reference, then dlapp, each alone on the machine: what dlapp costs over Gradio."""
+    from dlapp.testing import AppServer, copy_shipped_models
+
+    rows = []
+    for name, script in (("no-op Gradio app (reference)", REPO / "benchmarks" / "noop_app.py"),
+                         ("dlapp (python app.py)", REPO / "app.py")):
+        server = AppServer(copy_shipped_models(tmp / name.split()[0] / "models"), script=script)
+        try:
+            run_load(server.url, clients=4, seconds=5, pid=server.proc.pid, images=images)  # warm-up, not counted
+            rows.append((f"{name}, {args.clients} clients",
+                         run_load(server.url, clients=args.clients, seconds=args.seconds, pid=server.proc.pid,
+                                  images=images)))
+        finally:
+            server.stop()
+    _print(rows)
+    ratio = rows[1][1]["throughput"] / rows[0][1]["throughput"]
+    print(f"dlapp throughput / reference: {ratio:.0%} (target ≥ 90%)")
+
+
+def with_training(args, tmp: Path, images: list[str]) -> None:
+    """dlapp alone with 1 client (the latency floor), then N clients while a training runs."""
     from gradio_client import Client, handle_file
 
-    tmp = Path(tempfile.mkdtemp(prefix="dlapp-load-"))
+    from dlapp.testing import AppServer, class_folder, copy_shipped_models, zip_with
+
     server = AppServer(copy_shipped_models(tmp / "models"))
     try:
-        images = make_images(tmp)
         client = Client(server.url, verbose=False)
         folder = class_folder(tmp / "data", classes=("blue", "green", "red"), per_class=100, size=32)
         archive = zip_with({f"d/{p.parent.name}/{p.name}": p.read_bytes() for p in folder.rglob("*.png")},
                            tmp / "d.zip")
         alone = run_load(server.url, clients=1, seconds=5, pid=server.proc.pid, images=images, warmup_s=0)
-        if not args.no_training:
-            client.predict("image", "upload (.zip of class folders / .csv of reviews)", handle_file(str(archive)), 0,
-                           "fast", "preset default", 200, 8, 0.001, 0.1, "", api_name="/start_training")
-            while client.predict(api_name="/training_status").get("epoch", 0) < 3:  # past the training's ramp-up
-                time.sleep(0.5)
+        client.predict(task="image", dataset="upload", upload=handle_file(str(archive)), preset="fast", epochs=200,
+                       batch_size=8, learning_rate=0.001, api_name="/start_training")
+        while client.predict(api_name="/training_status").get("epoch", 0) < 3:  # past the training's ramp-up
+            time.sleep(0.5)
         loaded = run_load(server.url, clients=args.clients, seconds=args.seconds, pid=server.proc.pid, images=images)
         training = client.predict(api_name="/training_status")["state"]
         client.predict(api_name="/stop_training")
     finally:
         server.stop()
-    print(f"{'run':<34} {'requests':>8} {'fail':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'req/s':>7}")
-    label = f"{args.clients} clients" + ("" if args.no_training else " + training")
-    for name, r in (("1 client, idle (reference)", alone), (label, loaded)):
-        print(f"{name:<34} {r['requests']:8d} {len(r['failures']):5d} {r['p50'] * 1000:6.0f}ms "
-              f"{r['p95'] * 1000:6.0f}ms {r['p99'] * 1000:6.0f}ms {r['throughput']:7.1f}")
+    _print([("1 client, idle (reference)", alone), (f"{args.clients} clients + training", loaded)])
     growth = (loaded["rss_end"] - loaded["rss_warm"]) / loaded["rss_warm"]
     print(f"server RSS: {loaded['rss_warm']:.0f} MB after warm-up, {loaded['rss_end']:.0f} MB at the end "
           f"({growth:+.1%}; limit +10%), max {loaded['rss_max']:.0f} MB; training was {training} during the load")
-    for f in loaded["failures"][:5]:
-        print("failure:", f)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--training", action="store_true",
+                        help="load dlapp while a training runs, against 1 idle client (default: dlapp against "
+                             "a no-op Gradio app, no training)")
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))  # run as a script: make dlapp importable without installing it
+    tmp = Path(tempfile.mkdtemp(prefix="dlapp-load-"))
+    images = make_images(tmp)
+    (with_training if args.training else serve_only)(args, tmp, images)
 
 
 if __name__ == "__main__":

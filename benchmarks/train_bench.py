@@ -25,13 +25,22 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from dlapp.card import ModelCard  # noqa: E402  (light: neither TensorFlow nor Gradio)
 
 
-def row(card: dict, wall: float | None, command: str, source: str) -> dict:
-    epochs = len(card["history"]) or card["hyperparameters"]["epochs"]
-    return {"preset": card["preset"], "accuracy": card["metrics"]["test_accuracy"], "wall_s": wall,
-            "train_s": card["training_time_s"], "epochs": epochs, "command": command, "source": source,
-            "examples_per_s": card["dataset"]["train_examples"] * epochs / card["training_time_s"]}
+def read_card(path: Path) -> ModelCard:
+    """A card file as the store reads it (schema 2, or an older schema-1 card)."""
+    return ModelCard.from_json(json.loads(path.read_text()))
+
+
+def row(card: ModelCard, wall: float | None, command: str, source: str) -> dict:
+    epochs = len(card.history) or card.hyperparameters["epochs"]
+    train_s = card.provenance.training_time_s
+    return {"preset": card.preset, "accuracy": card.test_accuracy, "wall_s": wall,
+            "train_s": train_s, "epochs": epochs, "command": command, "source": source,
+            "examples_per_s": card.dataset.train_examples * epochs / train_s if train_s else 0.0}
 
 
 def run(dataset: str, preset: str, model_dir: Path, extra: list[str]) -> dict:
@@ -41,7 +50,7 @@ def run(dataset: str, preset: str, model_dir: Path, extra: list[str]) -> dict:
     subprocess.run([sys.executable, "-m", "dlapp", *args], cwd=REPO,
                    env={**os.environ, "DLAPP_MODEL_DIR": str(model_dir)}, check=True)
     wall = time.perf_counter() - t0
-    card = json.loads((model_dir / f"{name}.json").read_text())
+    card = read_card(model_dir / f"{name}.json")
     return row(card, wall, " ".join(["python -m dlapp", *args]), "this run")
 
 
@@ -59,12 +68,11 @@ def main() -> None:
         model_dir = args.model_dir or Path(tmp)
         rows = [run(args.dataset, p, model_dir, extra) for p in args.presets]
     if args.card:  # imported only here: the parent process stays light while the trainings run
-        sys.path.insert(0, str(REPO))
         from dlapp import settings
         cache = settings.load().model_dir
     for model_id in args.card:
-        card = json.loads((cache / f"{model_id}.json").read_text())
-        rows.append(row(card, None, card.get("command") or "", f"card {model_id}"))
+        card = read_card(cache / f"{model_id}.json")
+        rows.append(row(card, None, card.provenance.command or "", f"card {model_id}"))
     ref = rows[0]
     print(f"{'preset':<14} {'epochs':>6} {'test acc':>9} {'vs ' + ref['preset']:>16} {'train':>8} {'wall':>8} "
           f"{'examples/s':>11}  source")

@@ -34,8 +34,8 @@ def _quiet_stderr():
 
 
 with _quiet_stderr():
-    import tensorflow as tf
     import keras
+    import tensorflow as tf
 
     tf.config.list_physical_devices("GPU")  # CUDA probing logs here, once, while stderr is quiet
 

@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("model", nargs="?", help="model id (default: the task's default)")
     e.add_argument("--task", choices=TASK_NAMES, default="image", help="task whose default to use")
     e.add_argument("--dataset", help="data set (default: the one the model was trained on)")
-    e.add_argument("--subset", type=int, help="first N test examples per class")
+    e.add_argument("--subset", type=int, help="N test examples per class, drawn at random (seeded)")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
     pr = sub.add_parser("predict", help="classify images or judge reviews",
@@ -94,7 +94,7 @@ def _train(args) -> int:
     config = TrainConfig(dataset=args.dataset, preset=args.preset, subset=args.subset, epochs=args.epochs,
                          batch_size=args.batch_size, learning_rate=args.learning_rate,
                          validation_split=args.validation_split, cell=args.cell, image_size=args.image_size,
-                         seed=args.seed, name=args.name, command="python -m dlapp " + shlex.join(sys.argv[1:]))
+                         seed=args.seed, name=args.name, command="python -m dlapp " + shlex.join(args.argv))
 
     def show(event: TrainingEvent) -> None:
         if event.kind in ("start", "evaluating") and event.message:
@@ -196,7 +196,9 @@ COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "models
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # recorded in the card as the command that reproduces a training
     if args.command == "predict" and bool(args.files) == bool(args.text):
         parser.error("predict: give image files, or --text \"a review\", but not both")  # exits 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")

@@ -12,9 +12,8 @@ import json
 import logging
 import re
 import tempfile
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 from .card import HubOrigin, ModelCard
 from .errors import HubError
@@ -94,7 +93,8 @@ def model_card(card: ModelCard, repo_id: str) -> str:
         f"- Data set: `{card.dataset.label}` ({card.dataset.train_examples} training examples, "
         f"{card.dataset.test_examples} test examples)",
         f"- Classes: {', '.join(names)}",
-        f"- Input: {card.input.dtype} {'tensor of shape ' + str(list(card.input.shape)) if card.input.shape else 'scalar'}",
+        f"- Input: {card.input.dtype} "
+        f"{'tensor of shape ' + str(list(card.input.shape)) if card.input.shape else 'scalar'} per example",
         "", "## Metrics (test split)", "", "| metric | value |", "|---|---|",
         f"| accuracy | {m.test_accuracy:.4f} |",
     ]

@@ -36,7 +36,8 @@ def open_image(source: ImageSource, *, max_pixels: int) -> Image.Image:
                 img = Image.open(fp)
         except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
             fp.close()
-            raise InvalidImageError("This file is not an image format we can read (try JPEG, PNG, GIF, WebP, BMP or TIFF).") from None
+            raise InvalidImageError("This file is not an image format we can read "
+                                    "(try JPEG, PNG, GIF, WebP, BMP or TIFF).") from None
         except (OSError, ValueError, SyntaxError) as exc:
             fp.close()
             raise InvalidImageError(f"This image is damaged or truncated ({exc}).") from None

@@ -54,7 +54,8 @@ class TrainingJob:
             self._last_point = now
             self._add(x, "train", event.metrics.get("loss"), event.metrics.get("accuracy"))
         elif event.kind == "epoch":
-            self._add(float(event.epoch), "validation", event.metrics.get("val_loss"), event.metrics.get("val_accuracy"))
+            self._add(float(event.epoch), "validation", event.metrics.get("val_loss"),
+                      event.metrics.get("val_accuracy"))
 
     def _add(self, x: float, series: str, loss, accuracy) -> None:
         if loss is not None or accuracy is not None:

@@ -113,7 +113,8 @@ class ModelStore:
         key = (str(model_path), st.st_size, st.st_mtime_ns)
         digest = self._verified.get(key) or sha256_file(model_path)
         if digest != expected:
-            raise ModelLoadError(f"{model_path.name} does not match its card's sha256; the file is corrupt or was changed.")
+            raise ModelLoadError(f"{model_path.name} does not match its card's sha256; "
+                                 "the file is corrupt or was changed.")
         self._verified[key] = digest
 
     def load(self, model_id: str):
@@ -135,7 +136,8 @@ class ModelStore:
             try:
                 model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
             except Exception as exc:
-                raise ModelLoadError(f"{model_path.name} cannot be loaded ({type(exc).__name__}: {str(exc)[:200]}).") from None
+                raise ModelLoadError(f"{model_path.name} cannot be loaded "
+                                     f"({type(exc).__name__}: {str(exc)[:200]}).") from None
             self._models[(model_id, card.sha256)] = model
             return model
 
@@ -196,8 +198,9 @@ class ModelStore:
             self.root.mkdir(parents=True, exist_ok=True)
             with self._lock:
                 _atomic_write(model_path, write_model, suffix=".keras")
-                created = card.provenance.created or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-                card = replace(card, sha256=sha256_file(model_path), provenance=replace(card.provenance, created=created))
+                created = card.provenance.created or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+                card = replace(card, sha256=sha256_file(model_path),
+                               provenance=replace(card.provenance, created=created))
                 write_json_atomic(card_path, card.to_json())
                 self._models = {k: v for k, v in self._models.items() if k[0] != model_id}
         except OSError as exc:

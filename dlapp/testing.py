@@ -63,9 +63,9 @@ def free_port() -> int:
 class AppServer:
     """`python app.py` on a free loopback port over `model_dir`; its output goes to a log beside `model_dir`."""
 
-    QUIET = {"GRADIO_ANALYTICS_ENABLED": "False", "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    QUIET = {"GRADIO_ANALYTICS_ENABLED": "False"}  # dlapp quiets TensorFlow itself (see dlapp/backend.py)
 
-    def __init__(self, model_dir: Path, env: dict | None = None):
+    def __init__(self, model_dir: Path, env: dict | None = None, *, script: Path = REPO / "app.py"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.model_dir = model_dir
@@ -73,7 +73,7 @@ class AppServer:
         full_env = {**self.QUIET, **os.environ, "GRADIO_SERVER_PORT": str(self.port),
                     "GRADIO_SERVER_NAME": "127.0.0.1", "DLAPP_MODEL_DIR": str(model_dir), **(env or {})}
         with open(self.log, "w") as log:
-            self.proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=full_env,
+            self.proc = subprocess.Popen([sys.executable, str(script)], cwd=REPO, env=full_env,
                                          stdout=log, stderr=subprocess.STDOUT)
         self.wait_ready()
 

@@ -12,7 +12,6 @@ import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from dlapp.testing import AppServer, copy_shipped_models  # noqa: E402  after the environment defaults
 

@@ -11,9 +11,9 @@ from dlapp.testing import (
     class_folder,
     encode,
     error_of,
+    needs_data,
     odd_images,
     sample_rgb,
-    needs_data,
     wait_for_training,
     zip_with,
 )
@@ -43,6 +43,13 @@ def test_classify_and_sentiment(client, tmp_path):
     assert small.resize(preview.size, Image.Resampling.NEAREST).tobytes() == preview.convert(small.mode).tobytes()
     result = client.predict("This movie was wonderful, I loved every minute", None, api_name="/analyze_sentiment")
     assert result["label"] == "positive"
+
+
+def test_the_app_log_has_no_tensorflow_noise(app_server, client):
+    client.predict("warm", None, api_name="/analyze_sentiment")  # the models are loaded by now
+    noise = [line for line in app_server.log.read_text().splitlines()
+             if line.startswith(("I0000", "W0000", "E0000", "WARNING: All log messages")) or "cuInit" in line]
+    assert noise == []
 
 
 def test_list_models(client):

@@ -1,13 +1,13 @@
 """`python -m dlapp`: help everywhere, exit codes 0/1/2, one-line errors."""
 
+import json
 import subprocess
 import sys
 
 import pytest
 
-from conftest import REPO, needs_data
-from corpus import class_folder, encode, sample_rgb
 from dlapp.cli import main
+from dlapp.testing import REPO, class_folder, encode, needs_data, sample_rgb
 
 
 @pytest.mark.parametrize("argv", [[], ["train"], ["evaluate"], ["predict"], ["models"], ["models", "list"],
@@ -19,10 +19,17 @@ def test_help_everywhere(argv, capsys):
     assert exit_.value.code == 0 and "usage:" in capsys.readouterr().out
 
 
-def test_usage_error_exits_2(capsys):
+@pytest.mark.parametrize("argv", [
+    ["train"],  # --dataset is required
+    ["predict"],  # neither image files nor --text
+    ["predict", "a.png", "--text", "a review"],  # both
+    ["predict", "a.png", "--top", "0"],
+    ["train", "--dataset", "imdb", "--cell", "transformer"],
+])
+def test_usage_error_exits_2(capsys, argv):
     with pytest.raises(SystemExit) as exit_:
-        main(["train"])  # --dataset is required
-    assert exit_.value.code == 2
+        main(argv)
+    assert exit_.value.code == 2 and "usage:" in capsys.readouterr().err
 
 
 def test_failure_exits_1_with_one_line(capsys, model_dir):
@@ -41,7 +48,15 @@ def test_train_list_predict_delete(capsys, model_dir, tmp_path):
                  "--image-size", "16", "--name", "colours", "--quiet", "--set-default"]) == 0
     assert "colours: test accuracy" in capsys.readouterr().out
     assert main(["models", "list"]) == 0
-    assert "colours" in capsys.readouterr().out
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[:3] == ["id", "task", "data"] and "test acc" in header
+    assert rows[0].startswith("* colours ") and "image" in rows[0] and "seed-cifar10" in rows[0]
+    assert main(["models", "list", "--task", "text"]) == 0
+    assert "colours" not in capsys.readouterr().out
+    assert main(["models", "show", "colours"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["provenance"]["command"].startswith("python -m dlapp ")  # the CLI records how it was run
+    assert shown["class_names"] == ["blue", "red"] and shown["schema_version"] == 2
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(encode(sample_rgb(), "JPEG"))
     bad = tmp_path / "bad.png"
@@ -51,6 +66,10 @@ def test_train_list_predict_delete(capsys, model_dir, tmp_path):
     assert out.startswith(str(photo)) and ("red" in out or "blue" in out)
     assert main(["predict", str(bad)]) == 1
     assert "not an image format" in capsys.readouterr().err
+    assert main(["predict", "--top", "1", str(photo)]) == 0
+    assert capsys.readouterr().out.count("%") == 1
+    assert main(["predict", "--model", "colours", "--text", "a fine film"]) == 1
+    assert "colours is for the image task" in capsys.readouterr().err
     assert main(["evaluate", "colours", "--dataset", str(data)]) == 0
     assert "colours on" in capsys.readouterr().out
     assert main(["models", "delete", "colours"]) == 0 and main(["models", "show", "colours"]) == 1

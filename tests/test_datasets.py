@@ -1,5 +1,6 @@
 """Data sets: built-ins from DLAPP_DATA_DIR, custom folders/zips/CSVs, and hostile uploads."""
 
+import gzip
 import json
 import subprocess
 import sys
@@ -7,11 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO, needs_data
-from corpus import class_folder, png_bytes, zip_with
 from dlapp.archives import extract_zip
-from dlapp.datasets import load_dataset, load_text_table
-from dlapp.errors import DatasetNotFoundError, InvalidDatasetError, UsageError
+from dlapp.data import BUILTINS, UPLOAD_FORMATS, dataset_task, load_dataset, upload_format
+from dlapp.data.custom import load_image_folder, load_text_table
+from dlapp.errors import InvalidDatasetError, UsageError
+from dlapp.testing import REPO, class_folder, needs_data, png_bytes, zip_with
 
 
 @needs_data
@@ -21,6 +22,7 @@ def test_cifar10_from_data_dir_with_subset():
     assert sorted(np.bincount(ds.y_train)) == [5] * 10
     assert ds.class_names[0] == "airplane" and ds.class_names[9] == "truck"
     assert len(ds.y_test) == 50
+    assert ds.name == "cifar10" and ds.subset_per_class == 5 and ds.label == "cifar10 (5/class)"
 
 
 @needs_data
@@ -28,6 +30,7 @@ def test_imdb_from_data_dir_keeps_raw_text():
     ds = load_dataset("imdb", subset=20)
     assert ds.task == "text" and ds.class_names == ("negative", "positive")
     assert len(ds.x_train) == 40 and isinstance(ds.x_train[0], str)
+    assert sorted(np.bincount(ds.y_train)) == [20, 20] and ds.label == "imdb (20/class)"
 
 
 def test_fingerprint_is_stable_and_sensitive(tmp_path):
@@ -50,7 +53,8 @@ def test_offline_without_local_data_gives_one_clear_message(tmp_path):
     code = ("import socket\n"
             "def refuse(*a, **k):\n    raise OSError(101, 'Network is unreachable (blocked by the test)')\n"
             "socket.socket.connect = refuse\nsocket.create_connection = refuse\n"
-            "import dlapp, sys\nfrom dlapp.datasets import load_dataset\nfrom dlapp.errors import DatasetNotFoundError\n"
+            "import dlapp, sys\nfrom dlapp.data import load_dataset\n"
+            "from dlapp.errors import DatasetNotFoundError\n"
             "try:\n    load_dataset('mnist')\nexcept DatasetNotFoundError as e:\n    print('MSG', e); sys.exit(0)\n"
             "print('LOADED'); sys.exit(3)")
     env = {"HOME": str(tmp_path), "DLAPP_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin",
@@ -69,6 +73,14 @@ def test_image_folder_and_zip(tmp_path):
     zipped = load_dataset(str(zip_with(entries, tmp_path / "colours.zip")), image_size=(16, 16))
     assert zipped.class_names == ds.class_names
     assert len(zipped.y_train) + len(zipped.y_test) == 10
+
+
+def test_image_folder_reader_takes_the_size_and_pixel_cap(tmp_path):
+    folder = class_folder(tmp_path / "colours", classes=("blue", "red"), per_class=5, size=24)
+    ds = load_image_folder(folder, image_size=(8, 12), max_pixels=25_000_000)
+    assert ds.name == "colours" and ds.x_train.shape[1:] == (8, 12, 3) and ds.subset_per_class is None
+    with pytest.raises(InvalidDatasetError, match="no readable images"):  # every image is over the cap
+        load_image_folder(folder, image_size=(8, 12), max_pixels=100)
 
 
 def test_folder_with_one_class_is_refused(tmp_path):
@@ -127,6 +139,59 @@ def test_text_csv_two_labels(tmp_path):
     rows = "text,label\n" + "".join(f"good film {i},pos\nawful film {i},neg\n" for i in range(10))
     ds = load_text_table(_csv(tmp_path, rows))
     assert ds.class_names == ("neg", "pos") and len(ds.x_train) + len(ds.x_test) == 20
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".jsonl.gz"])
+def test_gzipped_text_uploads_load(tmp_path, suffix):
+    if suffix == ".csv.gz":
+        body = "text,label\n" + "".join(f"good film {i},pos\nawful film {i},neg\n" for i in range(10))
+    else:
+        body = "\n".join(json.dumps({"text": f"film {i}", "label": ["neg", "pos"][i % 2]}) for i in range(20))
+    path = tmp_path / f"reviews{suffix}"
+    path.write_bytes(gzip.compress(body.encode()))
+    assert dataset_task(str(path)) == "text" and upload_format(path).suffix == suffix
+    ds = load_dataset(str(path))
+    assert ds.name == "reviews" and ds.task == "text" and ds.class_names == ("neg", "pos")
+    assert len(ds.x_train) + len(ds.x_test) == 20 and ds.x_train[0].startswith(("good", "awful", "film"))
+
+
+def test_unknown_upload_suffixes_are_usage_errors(tmp_path):
+    for name in ("tool.exe", "reviews.txt", "reviews.csv.bz2", "images.tar.gz"):
+        path = tmp_path / name
+        path.write_bytes(b"MZ\x90\x00")
+        with pytest.raises(UsageError, match="dlapp reads"):
+            upload_format(path)
+        with pytest.raises(UsageError, match="dlapp reads"):
+            dataset_task(str(path))
+        with pytest.raises(UsageError):
+            load_dataset(str(path))
+    assert {f.suffix for f in UPLOAD_FORMATS} >= {".zip", ".csv", ".csv.gz", ".jsonl", ".jsonl.gz"}
+    assert dataset_task("CIFAR10") == "image" and dataset_task("fashion-mnist") == "image"
+    assert {BUILTINS[n].task for n in BUILTINS} == {"image", "text"} and dataset_task(str(tmp_path)) == "image"
+
+
+def test_subsets_are_drawn_at_random_per_class_and_seeded(tmp_path):
+    y_train, y_test = np.arange(200) % 10, np.arange(100) % 10
+    x_train = np.arange(200, dtype=np.uint8).reshape(200, 1, 1).repeat(28, 1).repeat(28, 2)  # pixel = index
+    np.savez(tmp_path / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_train[:100], y_test=y_test)
+
+    def picked(seed):
+        ds = load_dataset("mnist", subset=3, data_dir=tmp_path, seed=seed)
+        assert sorted(np.bincount(ds.y_train)) == [3] * 10 and sorted(np.bincount(ds.y_test)) == [3] * 10
+        assert ds.subset_per_class == 3 and ds.name == "mnist" and ds.label == "mnist (3/class)"
+        index = ds.x_train[:, 0, 0, 0].astype(int)
+        np.testing.assert_array_equal(ds.y_train, y_train[index])  # images keep their labels
+        assert list(index) == sorted(index)  # kept in file order
+        return list(index)
+
+    first = picked(0)
+    assert picked(0) == first  # seeded: the same subset every time
+    assert picked(1) != first
+    assert first != list(range(30)) and max(first) >= 30  # not simply the first N of each class
+    whole = load_dataset("mnist", data_dir=tmp_path)
+    assert whole.subset_per_class is None and whole.label == "mnist" and len(whole.y_train) == 200
+    with pytest.raises(InvalidDatasetError, match="at least 1"):
+        load_dataset("mnist", subset=0, data_dir=tmp_path)
 
 
 def test_text_jsonl_with_split(tmp_path):

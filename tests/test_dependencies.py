@@ -1,6 +1,6 @@
 """Pinned dependencies: exact pins, and Gradio at or above its path-traversal fixes."""
 
-from conftest import REPO
+from dlapp.testing import REPO
 
 
 def pins(name: str) -> dict[str, str]:
@@ -29,3 +29,11 @@ def test_gradio_is_past_its_path_traversal_advisories():
     # CVE-2023-51449 (/file traversal) fixed in 4.11; CVE-2026-28414 (absolute paths) in 6.7.0;
     # GHSA-j36p-7w88-g82j (FileExplorer traversal) in 6.16.0.
     assert version(pins("requirements.txt")["gradio"]) >= (6, 16, 0)
+
+
+def test_pyproject_pins_the_same_runtime_dependencies():
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = dict(dep.lower().split("==") for dep in project["dependencies"])
+    assert declared == pins("requirements.txt")

@@ -10,7 +10,7 @@ import pytest
 from dlapp import hub
 from dlapp.errors import HubError
 from dlapp.store import ModelStore, sha256_file
-from test_store import card, tiny_model
+from dlapp.testing import loadable_ids, tiny_model, toy_card
 
 
 @pytest.fixture()
@@ -43,7 +43,7 @@ def publish_to_cache(cache, repo_id, files_dir, commit="0123456789abcdef01234567
 @pytest.fixture()
 def source(tmp_path):
     store = ModelStore(tmp_path / "source")
-    store.save(tiny_model(), card(metrics={"test_accuracy": 0.75, "per_class_accuracy": {"a": 0.5, "b": 1.0},
+    store.save(tiny_model(), toy_card(metrics={"test_accuracy": 0.75, "per_class_accuracy": {"a": 0.5, "b": 1.0},
                                            "confusion_matrix": [[1, 1], [0, 2]]}), "toy")
     return store
 
@@ -55,10 +55,27 @@ def test_pushed_then_pulled_is_bit_identical_and_listed(tmp_path, hf_cache, sour
     dest = ModelStore(tmp_path / "dest")
     model_id = hub.pull("someone/toy", store=dest)
     assert model_id == "hf--someone--toy"
-    assert sha256_file(dest.root / f"{model_id}.keras") == source.card("toy")["sha256"]
+    assert sha256_file(dest.root / f"{model_id}.keras") == source.card("toy").sha256
     pulled = dest.card(model_id)
-    assert pulled["hub"]["repo_id"] == "someone/toy" and pulled["class_names"] == ["a", "b"]
-    assert [c["id"] for c in dest.loadable("image")] == [model_id]
+    hub_origin = pulled.provenance.hub
+    assert hub_origin.repo_id == "someone/toy" and hub_origin.revision == "main"
+    assert hub_origin.commit == "0123456789abcdef0123456789abcdef01234567"
+    assert pulled.class_names == ("a", "b") and pulled.metrics == source.card("toy").metrics
+    assert loadable_ids(dest, "image") == [model_id]
+    staged_card = json.loads((staged / hub.CARD_FILE).read_text())
+    assert staged_card["schema_version"] == 2 and "id" not in staged_card  # the store's runtime fields stay local
+
+
+def test_a_repo_whose_card_is_not_a_dlapp_card_is_refused(tmp_path, hf_cache, source):
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / hub.MODEL_FILE).write_bytes((source.root / "toy.keras").read_bytes())
+    (files / hub.CARD_FILE).write_text(json.dumps({"architectures": ["BertModel"]}))
+    publish_to_cache(hf_cache, "someone/bert", files)
+    dest = ModelStore(tmp_path / "dest")
+    with pytest.raises(HubError, match="not a dlapp card"):
+        hub.pull("someone/bert", store=dest)
+    assert dest.list() == []
 
 
 def test_uncached_while_offline_is_a_clear_error_and_startup_goes_on(tmp_path, hf_cache, caplog):
@@ -123,4 +140,4 @@ def test_push_and_pull_for_real(tmp_path, source):
     hub.push("toy", repo, store=source)
     dest = ModelStore(tmp_path / "dest")
     model_id = hub.pull(repo, store=dest)
-    assert sha256_file(dest.root / f"{model_id}.keras") == source.card("toy")["sha256"]
+    assert sha256_file(dest.root / f"{model_id}.keras") == source.card("toy").sha256

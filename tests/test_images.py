@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from corpus import broken_images, encode, odd_images, sample_rgb
 from dlapp.errors import InvalidImageError
 from dlapp.images import fit_image, load_for_model, open_image
+from dlapp.testing import broken_images, encode, odd_images, sample_rgb
 
 MAX = 25_000_000
 

@@ -3,14 +3,18 @@
 Each check runs in a fresh interpreter, since this test session has long since imported both.
 """
 
-import importlib.util
+import pkgutil
 import subprocess
 import sys
 
+import dlapp
 from dlapp.testing import REPO
 
-ENGINE = ["dlapp", "dlapp.cli", "dlapp.store", "dlapp.card", "dlapp.training", "dlapp.inference", "dlapp.hub",
-          "dlapp.testing"]
+# Every module of the package but the web UI: the engine, the CLI and the test helpers.
+ENGINE = ["dlapp", *sorted(m.name for m in pkgutil.walk_packages(dlapp.__path__, "dlapp.")
+                           if not m.name.startswith(("dlapp.ui", "dlapp.__main__")))]
+LIGHT = ["dlapp", "dlapp.cli", "dlapp.store", "dlapp.card", "dlapp.tasks", "dlapp.data", "dlapp.access",
+         "dlapp.settings", "dlapp.limits"]  # what `--help` and `models list` need: no TensorFlow
 
 
 def modules_after_import(modules: list[str], heavy: str) -> str:
@@ -26,12 +30,22 @@ def modules_after_import(modules: list[str], heavy: str) -> str:
 
 
 def test_the_engine_and_cli_never_import_gradio():
-    present = [name for name in ENGINE if importlib.util.find_spec(name) is not None]  # dlapp.card may not exist yet
-    assert "dlapp.cli" in present
-    culprit = modules_after_import(present, "gradio")
+    assert {"dlapp.cli", "dlapp.training.loop", "dlapp.backend", "dlapp.tasks.text"} <= set(ENGINE)
+    culprit = modules_after_import(ENGINE, "gradio")
     assert not culprit, f"importing {culprit} pulled in gradio"
 
 
 def test_the_package_cli_and_store_import_without_tensorflow():
-    culprit = modules_after_import(["dlapp", "dlapp.cli", "dlapp.store"], "tensorflow")
+    culprit = modules_after_import(LIGHT, "tensorflow")
     assert not culprit, f"importing {culprit} pulled in tensorflow"
+
+
+def test_a_command_that_loads_tensorflow_and_a_model_prints_nothing_on_stderr(shipped_dir):
+    env = {"DLAPP_MODEL_DIR": str(shipped_dir), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "dlapp", "predict", "--text", "A fine film."], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.startswith("positive"), out
+    assert out.stderr == "", out.stderr
+    debug = subprocess.run([sys.executable, "-m", "dlapp", "predict", "--text", "A fine film."], cwd=REPO,
+                           env={**env, "DLAPP_DEBUG": "1"}, capture_output=True, text=True, timeout=300)
+    assert debug.returncode == 0 and debug.stderr  # the switch shows TensorFlow's own start-up lines

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from conftest import needs_data
 from dlapp.errors import InvalidTextError, UsageError
 from dlapp.inference import get_predictor
+from dlapp.limits import MAX_BATCH
 from dlapp.store import ModelStore
+from dlapp.testing import needs_data
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,8 @@ def shipped(shipped_dir):
 def test_shipped_defaults_exist_and_are_small(shipped):
     for task in ("image", "text"):
         model_id = shipped.default_id(task)
-        assert shipped.card(model_id)["size_bytes"] <= 15 * 2**20
+        card = shipped.card(model_id)
+        assert card.task == task and 0 < card.size_bytes <= 15 * 2**20
 
 
 def test_review_sentiment(shipped):
@@ -26,11 +28,12 @@ def test_review_sentiment(shipped):
     assert label == "positive" and p > 0.8
     label, p = text.sentiment("Dreadful. A boring, stupid waste of two hours.<br /><br />Avoid it.")
     assert label == "negative" and p > 0.8
-    assert [l for l, _ in text.sentiment_batch(["I loved it, brilliant", "awful and dull, I hated it"])] == \
+    assert [label for label, _ in text.sentiment_batch(["I loved it, brilliant", "awful and dull, I hated it"])] == \
            ["positive", "negative"]
 
 
-@pytest.mark.parametrize("bad", ["", "   \n\t", "x" * 60_000, "nul\x00byte", None])
+@pytest.mark.parametrize("bad", ["", "   \n\t", "x" * 60_000, "nul\x00byte", None],
+                         ids=["empty", "blank", "60k-chars", "nul-byte", "none"])
 def test_bad_reviews_are_refused(shipped, bad):
     with pytest.raises(InvalidTextError):
         get_predictor("text", store=shipped).sentiment(bad)
@@ -45,16 +48,24 @@ def test_odd_text_gets_an_answer(shipped):
 
 @needs_data
 def test_cifar10_test_images_are_classified_correctly(shipped):
-    from dlapp.datasets import load_dataset
+    from dlapp.data import load_dataset
 
     data = load_dataset("cifar10", subset=30)  # 300 test images, 30 per class
     image = get_predictor("image", store=shipped)
     tops = [image.classify_batch(list(data.x_test[i:i + 64]), k=1) for i in range(0, len(data.y_test), 64)]
     predicted = [t[0][0] for batch in tops for t in batch]
     truth = [data.class_names[y] for y in data.y_test]
-    accuracy = np.mean([p == t for p, t in zip(predicted, truth)])
-    card_accuracy = image.card["metrics"]["test_accuracy"]
+    accuracy = np.mean([p == t for p, t in zip(predicted, truth, strict=True)])
+    card_accuracy = image.card.test_accuracy
     assert accuracy >= card_accuracy - 0.1, (accuracy, card_accuracy)
+
+
+def test_predictors_carry_their_card(shipped):
+    image, text = get_predictor("image", store=shipped), get_predictor("text", store=shipped)
+    assert image.card.id == image.model_id == shipped.default_id("image")
+    assert image.class_names == list(image.card.class_names) and image.card.input.shape == (*image.size, image.channels)
+    assert text.card.task == "text" and text.card.input.dtype == "string" and len(text.class_names) == 2
+    assert get_predictor("image", store=shipped) is image  # built once per model file
 
 
 def test_top5_shape_and_order(shipped):
@@ -65,7 +76,17 @@ def test_top5_shape_and_order(shipped):
 
 
 def test_wrong_task_and_batch_limits(shipped):
-    with pytest.raises(UsageError, match="text model"):
+    with pytest.raises(UsageError, match="is for the text task"):
         get_predictor("image", shipped.default_id("text"), store=shipped)
-    with pytest.raises(UsageError):
-        get_predictor("image", store=shipped).classify_batch([])
+    with pytest.raises(UsageError, match="is for the image task"):
+        get_predictor("text", shipped.default_id("image"), store=shipped)
+    image = get_predictor("image", store=shipped)
+    picture = np.full((32, 32, 3), 128, np.uint8)
+    with pytest.raises(UsageError, match="Send between 1 and"):
+        image.classify_batch([])
+    with pytest.raises(UsageError, match="Send between 1 and"):
+        image.classify_batch([picture] * (MAX_BATCH + 1))
+    for k in (0, -1):
+        with pytest.raises(UsageError, match="top-k"):
+            image.classify(picture, k=k)
+    assert len(image.classify_batch([picture] * MAX_BATCH, k=1)) == MAX_BATCH

@@ -5,11 +5,24 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import dlapp  # noqa: F401  (registers the custom layers)
-from dlapp.layers import NBEvidence, ShiftImage, bigram_ids
-from dlapp.models import (NB_FOLDS, build_image_model, build_text_model, inference_model, make_vectorizer,
-                          nb_counts, nb_folds, nb_log_ratios, nb_tables, whitening_kernel, with_tta)
-from dlapp.presets import IMAGE_PRESETS, TEXT_PRESETS, with_overrides
+from dlapp.errors import UsageError
+from dlapp.layers import NBEvidence, ShiftImage, bigram_ids  # importing dlapp.layers registers the custom layers
+from dlapp.nets.image import build_image_model, whitening_kernel, with_tta
+from dlapp.nets.text import (
+    BIGRAM_BUCKETS,
+    NB_FOLDS,
+    build_text_model,
+    inference_model,
+    make_vectorizer,
+    nb_counts,
+    nb_folds,
+    nb_log_ratios,
+    nb_tables,
+)
+from dlapp.tasks import with_overrides
+from dlapp.tasks.image import PRESETS as IMAGE_PRESETS
+from dlapp.tasks.image import ImagePreset
+from dlapp.tasks.text import PRESETS as TEXT_PRESETS
 
 
 def _roundtrip(model, tmp_path):
@@ -121,7 +134,7 @@ def test_cross_fitted_tables_never_see_their_own_fold():
 
 
 def test_nb_text_model_trains_with_folds_and_saves_strings_only(tmp_path):
-    preset = with_overrides(TEXT_PRESETS["fast"], nb_features=True, sequence_length=16, bigram_buckets=1009)
+    preset = with_overrides(TEXT_PRESETS["fast"], nb_features=True, sequence_length=16)
     texts = np.array(["a great great movie", "awful bad film", "great fun", "bad acting"] * 5, dtype=object)
     labels = np.array([1, 0, 1, 0] * 5)
     vectorizer = make_vectorizer(preset, texts)
@@ -137,11 +150,12 @@ def test_nb_text_model_trains_with_folds_and_saves_strings_only(tmp_path):
     np.testing.assert_allclose(final.predict(batch, verbose=0), expected, atol=1e-6)
     loaded = _roundtrip(final, tmp_path)
     assert loaded.get_layer("nb").tables == 1  # the per-fold tables are not shipped
+    assert loaded.get_layer("nb").buckets < BIGRAM_BUCKETS  # a small data set gets a small bigram table
     np.testing.assert_allclose(loaded.predict(batch, verbose=0), expected, atol=1e-6)
 
 
 def test_batched_flip_and_translate_yields_shifted_copies():
-    from dlapp.augment import flip_and_translate, random_jpeg
+    from dlapp.training.augment import flip_and_translate, random_jpeg
 
     rng = np.random.default_rng(2)
     images = rng.integers(0, 256, (64, 12, 12, 3), dtype=np.uint8)
@@ -149,7 +163,7 @@ def test_batched_flip_and_translate_yields_shifted_copies():
     out = np.asarray(out)
     assert out.shape == images.shape and out.dtype == np.uint8
     seen = set()
-    for image, result in zip(images, out):
+    for image, result in zip(images, out, strict=True):
         padded = {m: np.pad(im, [(2, 2), (2, 2), (0, 0)], mode="reflect")
                   for m, im in ((False, image), (True, image[:, ::-1]))}
         matches = [(m, dy, dx) for m, p in padded.items() for dy in range(5) for dx in range(5)
@@ -160,9 +174,23 @@ def test_batched_flip_and_translate_yields_shifted_copies():
 
     batch = tf.constant(images[:8])
     lossy = np.asarray(random_jpeg(batch, None, 1.0)[0])
-    assert lossy.shape == (8, 12, 12, 3) and all(not np.array_equal(a, b) for a, b in zip(lossy, images[:8]))
+    assert lossy.shape == (8, 12, 12, 3)
+    assert all(not np.array_equal(a, b) for a, b in zip(lossy, images[:8], strict=True))
     np.testing.assert_array_equal(np.asarray(random_jpeg(batch, None, 0.0)[0]), images[:8])
     some = np.asarray(random_jpeg(tf.constant(images), None, 0.5)[0])
-    changed = sum(not np.array_equal(a, b) for a, b in zip(some, images))
+    changed = sum(not np.array_equal(a, b) for a, b in zip(some, images, strict=True))
     assert 16 < changed < 48  # about half of 64
 
+
+
+def test_presets_check_their_choices_and_overrides():
+    with pytest.raises(UsageError, match="Unknown cell 'transformer'"):
+        with_overrides(TEXT_PRESETS["fast"], cell="transformer")
+    with pytest.raises(UsageError, match="Unknown optimizer"):
+        with_overrides(IMAGE_PRESETS["fast"], optimizer="sgd")
+    with pytest.raises(UsageError, match="Unknown architecture"):
+        ImagePreset(name="x", description="x", architecture="resnet", epochs=1, batch_size=1, learning_rate=0.1)
+    with pytest.raises(UsageError, match="no setting"):
+        with_overrides(IMAGE_PRESETS["fast"], whiten_stride=2)  # a knob that was removed
+    kept = with_overrides(TEXT_PRESETS["fast"], cell=None, epochs=7)
+    assert kept.cell == TEXT_PRESETS["fast"].cell and kept.epochs == 7 and TEXT_PRESETS["fast"].epochs != 7

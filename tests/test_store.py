@@ -9,24 +9,10 @@ import time
 
 import pytest
 
-from conftest import REPO
+from dlapp.card import CardError, ModelCard
 from dlapp.errors import ModelLoadError, ModelNotFoundError, ModelSaveError, UsageError
 from dlapp.store import ModelStore
-
-
-def tiny_model():
-    import keras
-
-    inputs = keras.Input((4, 4, 3), dtype="uint8")
-    x = keras.layers.Rescaling(1 / 255)(inputs)
-    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(x))
-    return keras.Model(inputs, outputs)
-
-
-def card(**extra):
-    return {"task": "image", "dataset": {"name": "toy"}, "preset": "test", "class_names": ["a", "b"],
-            "input": {"kind": "image", "dtype": "uint8", "shape": [4, 4, 3]}, "metrics": {"test_accuracy": 0.5},
-            **extra}
+from dlapp.testing import REPO, loadable_ids, tiny_model, toy_card
 
 
 @pytest.fixture()
@@ -35,25 +21,26 @@ def store(tmp_path):
 
 
 def test_save_load_once_default_delete(store):
-    saved = store.save(tiny_model(), card(), "toy-1")
-    assert len(saved["sha256"]) == 64 and saved["id"] == "toy-1"
+    saved = store.save(tiny_model(), toy_card(), "toy-1")
+    assert isinstance(saved, ModelCard) and len(saved.sha256) == 64 and saved.id == "toy-1"
+    assert saved.size_bytes == (store.root / "toy-1.keras").stat().st_size and saved.provenance.created
     assert store.load("toy-1") is store.load("toy-1")  # deserialized once per process
     assert store.default_id("image") == "toy-1"
-    store.save(tiny_model(), card(metrics={"test_accuracy": 0.9}), "toy-2")
+    store.save(tiny_model(), toy_card(metrics={"test_accuracy": 0.9}), "toy-2")
     assert store.default_id("image") == "toy-2"  # no explicit default: the most accurate
     store.set_default("image", "toy-1")
     assert store.default_id("image") == "toy-1"
     with pytest.raises(UsageError):
         store.set_default("text", "toy-1")
     store.delete("toy-1")
-    assert [c["id"] for c in store.list()] == ["toy-2"] and store.default_id("image") == "toy-2"
+    assert [c.id for c in store.list()] == ["toy-2"] and store.default_id("image") == "toy-2"
     with pytest.raises(ModelNotFoundError):
         store.card("toy-1")
 
 
 def test_failed_write_keeps_old_model(store, monkeypatch):
-    store.save(tiny_model(), card(), "toy")
-    before = store.card("toy")["sha256"]
+    store.save(tiny_model(), toy_card(), "toy")
+    before = store.card("toy").sha256
     broken = tiny_model()
 
     def disk_full(path, *a, **k):
@@ -63,30 +50,32 @@ def test_failed_write_keeps_old_model(store, monkeypatch):
 
     monkeypatch.setattr(broken, "save", disk_full)
     with pytest.raises(ModelSaveError, match="No space left"):
-        store.save(broken, card(), "toy")
-    assert store.card("toy")["sha256"] == before
+        store.save(broken, toy_card(), "toy")
+    assert store.card("toy").sha256 == before
     assert ModelStore(store.root).load("toy") is not None  # a fresh process view loads it
     assert not list(store.root.glob(".tmp-*"))
 
 
 def test_corrupt_model_is_skipped_not_fatal(store):
-    store.save(tiny_model(), card(metrics={"test_accuracy": 0.9}), "good")
-    store.save(tiny_model(), card(metrics={"test_accuracy": 0.99}), "bad")
+    store.save(tiny_model(), toy_card(metrics={"test_accuracy": 0.9}), "good")
+    store.save(tiny_model(), toy_card(metrics={"test_accuracy": 0.99}), "bad")
     path = store.root / "bad.keras"
     path.write_bytes(path.read_bytes()[:-100] + b"x" * 100)
     fresh = ModelStore(store.root)
     with pytest.raises(ModelLoadError, match="sha256"):
         fresh.load("bad")
-    assert [c["id"] for c in fresh.loadable("image")] == ["good"]
+    assert loadable_ids(fresh, "image") == ["good"]
     assert fresh.default_id("image") == "good"
 
 
 def test_unreadable_cards_and_orphans_are_ignored(store):
-    store.save(tiny_model(), card(), "good")
+    store.save(tiny_model(), toy_card(), "good")
     (store.root / "broken.json").write_text("{not json")
     (store.root / "orphan.keras").write_bytes(b"no card")
-    (store.root / "nofile.json").write_text(json.dumps(card(sha256="0" * 64)))
-    assert [c["id"] for c in store.list()] == ["good"]
+    (store.root / "nofile.json").write_text(json.dumps(toy_card(sha256="0" * 64).to_json()))
+    (store.root / "notacard.json").write_text(json.dumps({"task": "image", "sha256": "0" * 64}))
+    (store.root / "notacard.keras").write_bytes((store.root / "good.keras").read_bytes())
+    assert [c.id for c in store.list()] == ["good"]
 
 
 def test_model_ids_cannot_escape_the_cache(store):
@@ -99,15 +88,14 @@ def test_kill_during_save_leaves_a_consistent_cache(tmp_path):
     """kill -9 a process that keeps re-saving a model: afterwards every listed model loads."""
     root = tmp_path / "models"
     code = f"""
-import sys; sys.path.insert(0, {str(REPO / 'tests')!r})
 import dlapp
-from test_store import tiny_model, card
+from dlapp.testing import tiny_model, toy_card
 from dlapp.store import ModelStore
 s = ModelStore({str(root)!r})
-s.save(tiny_model(), card(), "victim")
+s.save(tiny_model(), toy_card(), "victim")
 print("READY", flush=True)
 while True:
-    s.save(tiny_model(), card(), "victim")
+    s.save(tiny_model(), toy_card(), "victim")
 """
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -117,7 +105,7 @@ while True:
     proc.wait()
     fresh = ModelStore(root)
     fresh.clean_temp_files()
-    assert [c["id"] for c in fresh.loadable()] == ["victim"]
+    assert loadable_ids(fresh) == ["victim"]
     assert not list(root.glob(".tmp-*"))
 
 
@@ -126,8 +114,50 @@ def test_a_new_cache_adopts_the_shipped_models(tmp_path, shipped_dir):
     fresh = ModelStore(tmp_path / "persistent")
     adopted = fresh.adopt_missing(shipped_dir)
     source = ModelStore(shipped_dir)
-    assert sorted(adopted) == sorted(c["id"] for c in source.list())
+    assert sorted(adopted) == sorted(c.id for c in source.list())
     assert fresh.defaults() == source.defaults()
     for model_id in adopted:
-        assert fresh.card(model_id)["sha256"] == source.card(model_id)["sha256"]
+        assert fresh.card(model_id).sha256 == source.card(model_id).sha256
     assert fresh.adopt_missing(shipped_dir) == []  # idempotent
+
+
+def test_cards_round_trip_and_are_saved_as_schema_2(store):
+    card = toy_card(metrics={"test_accuracy": 0.75, "per_class_accuracy": {"a": 0.5, "b": 1.0}},
+                    dataset={"subset_per_class": 10}, provenance={"seed": 3, "command": "python -m dlapp train"})
+    assert ModelCard.from_json(card.to_json()) == card
+    assert card.test_accuracy == 0.75 and card.class_names == ("a", "b") and card.dataset.label == "toy (10/class)"
+    saved = store.save(tiny_model(), card, "toy")
+    on_disk = json.loads((store.root / "toy.json").read_text())
+    assert on_disk["schema_version"] == 2 and on_disk["provenance"]["seed"] == 3
+    assert on_disk["sha256"] == saved.sha256 and on_disk["provenance"]["created"] == saved.provenance.created
+    assert "id" not in on_disk and "size_bytes" not in on_disk  # runtime fields are never written
+    for bad in ([], {"task": "image"}, {**card.to_json(), "task": "audio"}):
+        with pytest.raises(CardError):
+            ModelCard.from_json(bad)
+
+
+def test_schema_1_cards_still_load(store):
+    """Cards written before schema 2 (the shipped ones among them) kept provenance flat and the subset in the name."""
+    store.save(tiny_model(), toy_card(), "old")
+    v1 = {k: v for k, v in toy_card().to_json().items() if k not in ("schema_version", "provenance")}
+    v1.update(dataset={"name": "cifar10[100/class]", "source": "cifar10.npz"}, seed=7, device="CPU (2 cores)",
+              created="2024-01-02T03:04:05+00:00", cache_key="k" * 64, training_time_s=12.5,
+              sha256=store.card("old").sha256, hyperparameters={"epochs": 3, "validation": 0.1})
+    (store.root / "old.json").write_text(json.dumps(v1))
+    card = store.card("old")
+    assert card.dataset.name == "cifar10" and card.dataset.subset_per_class == 100
+    assert card.dataset.label == "cifar10 (100/class)"
+    p = card.provenance
+    assert (p.seed, p.device, p.created, p.cache_key, p.training_time_s) == \
+           (7, "CPU (2 cores)", "2024-01-02T03:04:05+00:00", "k" * 64, 12.5)
+    assert card.hyperparameters == {"epochs": 3} and store.find_by_key("k" * 64).id == "old"
+    assert store.load("old") is not None
+
+
+def test_shipped_cards_parse(shipped_dir):
+    source = ModelStore(shipped_dir)
+    cards = source.list()
+    assert {c.task for c in cards} == {"image", "text"}
+    for card in cards:
+        assert card.dataset.name in ("cifar10", "imdb") and card.test_accuracy > 0.5
+        assert card.metrics.test_examples == card.dataset.test_examples and len(card.sha256) == 64

@@ -8,14 +8,14 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import REPO, needs_data
-from corpus import class_folder
 from dlapp.errors import TrainingCancelled, UsageError
 from dlapp.store import get_store
+from dlapp.testing import REPO, class_folder, needs_data
 from dlapp.training import TrainConfig, train
 
-CARD_FIELDS = {"task", "dataset", "preset", "hyperparameters", "class_names", "input", "metrics", "training_time_s",
-               "device", "versions", "created", "sha256", "cache_key", "seed"}
+CARD_FIELDS = {"schema_version", "task", "dataset", "preset", "hyperparameters", "class_names", "input", "metrics",
+               "provenance", "history", "sha256"}
+PROVENANCE_FIELDS = {"command", "seed", "device", "training_time_s", "versions", "cache_key", "created", "hub"}
 
 
 @pytest.fixture()
@@ -34,11 +34,18 @@ def test_train_reports_progress_saves_card_and_reuses_cache(model_dir, colours):
     epoch = next(e for e in events if e.kind == "epoch")
     assert "val_accuracy" in epoch.metrics
     card = result.card
-    assert CARD_FIELDS <= set(card) and card["class_names"] == ["blue", "green", "red"]
-    m = card["metrics"]
-    assert len(m["confusion_matrix"]) == 3 and sum(map(sum, m["confusion_matrix"])) == m["test_examples"]
-    assert set(m["per_class_accuracy"]) == {"blue", "green", "red"}
+    assert card.id == result.model_id and card.task == "image" and card.class_names == ("blue", "green", "red")
+    assert card.dataset.name == "colours" and card.input.shape == (16, 16, 3) and len(card.history) == 3
+    p = card.provenance
+    assert len(card.sha256) == 64 and p.cache_key and p.created and p.device and p.versions["keras"]
+    assert p.training_time_s > 0 and p.seed == 0 and p.command is None  # not trained through the CLI
+    m = card.metrics
+    assert len(m.confusion_matrix) == 3 and sum(map(sum, m.confusion_matrix)) == m.test_examples
+    assert set(m.per_class_accuracy) == {"blue", "green", "red"} and m.final_val_accuracy is not None
     assert (model_dir / f"{result.model_id}.keras").is_file()
+    on_disk = json.loads((model_dir / f"{result.model_id}.json").read_text())
+    assert CARD_FIELDS <= set(on_disk) and PROVENANCE_FIELDS <= set(on_disk["provenance"])
+    assert on_disk["schema_version"] == 2 and on_disk["class_names"] == ["blue", "green", "red"]
     again = train(config)
     assert again.cached and again.model_id == result.model_id
     forced = train(config, force=True)
@@ -47,18 +54,18 @@ def test_train_reports_progress_saves_card_and_reuses_cache(model_dir, colours):
 
 def test_preset_sets_the_validation_split_unless_overridden(model_dir, colours):
     seed = train(TrainConfig(colours, preset="seed-cifar10", epochs=1, batch_size=8, image_size=16)).card
-    assert seed["hyperparameters"]["validation_split"] == 0  # the tutorial validates on the test split
-    assert seed["dataset"]["validation_examples"] == seed["dataset"]["test_examples"]
+    assert seed.hyperparameters["validation_split"] == 0  # the tutorial validates on the test split
+    assert seed.dataset.validation_examples == seed.dataset.test_examples
     held_out = train(TrainConfig(colours, preset="seed-cifar10", epochs=1, batch_size=8, image_size=16,
                                  validation_split=0.25)).card
-    split = held_out["dataset"]
-    assert split["validation_examples"] == round(0.25 * (split["train_examples"] + split["validation_examples"]))
+    split = held_out.dataset
+    assert split.validation_examples == round(0.25 * (split.train_examples + split.validation_examples))
 
 
 def test_saved_image_model_stands_alone(model_dir, colours):
     import keras
 
-    import dlapp  # noqa: F401  registers dlapp's layers
+    import dlapp.layers  # noqa: F401  registers dlapp's layers (`import dlapp` alone no longer does)
 
     result = train(TrainConfig(colours, preset="fast", epochs=1, batch_size=8, image_size=16))
     model = keras.saving.load_model(model_dir / f"{result.model_id}.keras", safe_mode=True)
@@ -95,7 +102,7 @@ def test_resume_continues_from_last_epoch(model_dir, colours):
     epochs = []
     result = train(config, resume=True, on_event=lambda e: e.kind == "epoch" and epochs.append(e.epoch))
     assert epochs == [2, 3]
-    assert [h["epoch"] for h in result.card["history"]] == [1, 2, 3]
+    assert [h["epoch"] for h in result.card.history] == [1, 2, 3]
 
 
 def test_resume_of_a_text_model_with_cross_fitted_nb_features(model_dir, tmp_path):
@@ -108,8 +115,10 @@ def test_resume_of_a_text_model_with_cross_fitted_nb_features(model_dir, tmp_pat
     with pytest.raises(TrainingCancelled):
         train(config, on_event=lambda e: e.kind == "epoch" and cancel.set(), cancel=cancel)
     result = train(config, resume=True)
-    assert [h["epoch"] for h in result.card["history"]] == [1, 2]
+    assert [h["epoch"] for h in result.card.history] == [1, 2]
     import keras
+
+    import dlapp.layers  # noqa: F401  registers NBEvidence and the text standardizer
 
     model = keras.saving.load_model(model_dir / f"{result.model_id}.keras", safe_mode=True)
     assert model.get_layer("nb").tables == 1  # strings in, no fold input, one NB table
@@ -123,8 +132,10 @@ def test_text_model_with_each_cell(model_dir, tmp_path, cell):
     data = tmp_path / "reviews.csv"
     data.write_text("\n".join(rows))
     result = train(TrainConfig(str(data), preset="fast", epochs=1, batch_size=8, cell=cell))
-    assert result.card["hyperparameters"]["cell"] == cell
+    assert result.card.hyperparameters["cell"] == cell
     import keras
+
+    import dlapp.layers  # noqa: F401  registers the text standardizer
 
     model = keras.saving.load_model(model_dir / f"{result.model_id}.keras", safe_mode=True)
     assert model.predict(np.array(["great film<br />really"], dtype=object), verbose=0).shape == (1, 1)
@@ -134,28 +145,47 @@ def test_text_model_with_each_cell(model_dir, tmp_path, cell):
     (dict(epochs=0), "epochs"), (dict(epochs=100000), "epochs"), (dict(batch_size=0), "batch size"),
     (dict(learning_rate=0), "learning rate"), (dict(learning_rate=5.0), "learning rate"),
     (dict(validation_split=0.9), "validation split"), (dict(preset="huge"), "Unknown image preset"),
-    (dict(cell="lstm"), "text models only"),
+    (dict(cell="lstm"), "cell does not apply to image models"),
 ])
 def test_out_of_range_settings_are_refused(model_dir, colours, kwargs, match):
     with pytest.raises(UsageError, match=match):
         train(TrainConfig(colours, **kwargs))
 
 
+def test_plan_resolves_task_preset_and_split_without_loading_data(tmp_path):
+    from dlapp.training import plan
+
+    seed = plan(TrainConfig("mnist", preset="seed", epochs=2))  # no mnist.npz is needed to plan
+    assert seed.task.name == "image" and seed.preset.name == "seed-mnist" and seed.epochs == 2
+    assert seed.validation_split == seed.preset.validation_split
+    text = plan(TrainConfig("imdb", preset="fast", cell="simplernn", validation_split=0.2))
+    assert text.task.name == "text" and text.preset.cell == "simplernn" and text.validation_split == 0.2
+    assert text.image_size is None
+    with pytest.raises(UsageError, match="Unknown cell 'transformer'"):
+        plan(TrainConfig("imdb", cell="transformer"))
+    with pytest.raises(UsageError, match="image size does not apply to text models"):
+        plan(TrainConfig("imdb", image_size=32))
+
+
 @needs_data
 def test_seed_preset_matches_the_tutorial_architecture(model_dir):
-    from dlapp.models import build_image_model, build_text_model, make_vectorizer
-    from dlapp.presets import get_preset
+    from dlapp.nets.image import build_image_model
+    from dlapp.nets.text import build_text_model, make_vectorizer
+    from dlapp.tasks import get_task
 
-    model = build_image_model(get_preset("image", "seed", dataset="cifar10"), (32, 32, 3), 10)
-    kinds = [type(l).__name__ for l in model.layers]
+    assert get_task("image").preset("seed", dataset="cifar10").name == "seed-cifar10"
+    assert get_task("image").preset("seed", dataset="mnist").name == "seed-mnist"
+    model = build_image_model(get_task("image").preset("seed", dataset="cifar10"), (32, 32, 3), 10)
+    kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == ["InputLayer", "Rescaling", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten",
                      "Dense", "Dense"]
     # conv 3->32 (896) + conv 32->64 (18,496) + dense 6*6*64->64 (147,520) + dense 64->10 (650)
     assert model.count_params() == 167_562
-    preset = get_preset("text", "seed")
+    preset = get_task("text").preset("seed", dataset="imdb")
+    assert preset.name == "seed-imdb"
     text = build_text_model(preset, make_vectorizer(preset, np.array(["a b c"], dtype=object)))
-    lstms = [l for l in text.layers if type(l).__name__ == "LSTM"]
-    assert [l.units for l in lstms] == [100, 100] and lstms[0].return_sequences and not lstms[1].return_sequences
+    lstms = [layer for layer in text.layers if type(layer).__name__ == "LSTM"]
+    assert [lstm.units for lstm in lstms] == [100, 100] and lstms[0].return_sequences and not lstms[1].return_sequences
 
 
 def test_mirrored_strategy_over_two_logical_cpus(tmp_path, colours):
@@ -168,7 +198,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import dlapp
 from dlapp.training import TrainConfig, train
 r = train(TrainConfig({colours!r}, preset="seed-cifar10", epochs=1, batch_size=8, image_size=16))
-print("DEVICE", r.card["device"])
+print("DEVICE", r.card.provenance.device)
 """
     env = {"PATH": "/usr/bin:/bin", "DLAPP_MODEL_DIR": str(tmp_path / "m"), "PYTHONPATH": str(REPO),
            "HOME": str(tmp_path)}
@@ -185,7 +215,7 @@ def test_grayscale_training_and_prediction(model_dir, tmp_path, monkeypatch):
     np.savez(tmp_path / "mnist.npz", x_train=x, y_train=y, x_test=x[:10], y_test=y[:10])
     monkeypatch.setenv("DLAPP_DATA_DIR", str(tmp_path))
     result = train(TrainConfig("mnist", preset="seed", epochs=2, batch_size=8))
-    assert result.card["preset"] == "seed-mnist" and result.card["input"]["shape"] == [28, 28, 1]
+    assert result.card.preset == "seed-mnist" and result.card.input.shape == (28, 28, 1)
     from dlapp.inference import get_predictor
 
     top = get_predictor("image", result.model_id).classify(np.full((40, 40, 3), 200, np.uint8), k=2)

@@ -75,7 +75,8 @@ def _read_split(split_dir: Path, classes: list[str], size: tuple[int, int], max_
     xs, ys = [], []
     for label, cls in enumerate(classes):
         folder = split_dir / cls
-        files = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_FILE_SUFFIXES) if folder.is_dir() else []
+        files = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_FILE_SUFFIXES) \
+            if folder.is_dir() else []
         count = 0
         for f in files:
             try:

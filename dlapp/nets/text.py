@@ -9,7 +9,6 @@ from ..backend import keras
 from ..layers import NBEvidence, bigram_ids, standardize_review
 from ..tasks.text import TextPreset
 
-
 _CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simplernn": keras.layers.SimpleRNN}
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import limits
 from .. import settings as settings_mod
+from ..batching import Batcher
 from ..card import InputSpec, ModelCard
 from ..errors import UsageError
 from ..images import ImageSource, load_for_model
@@ -69,7 +70,7 @@ class ImageClassifier:
         shape = card.input.shape
         self.size, self.channels = (shape[0], shape[1]), shape[2]
         self.class_names = list(card.class_names)
-        self._predict = compiled(model, tf.TensorSpec((None, *shape), tf.uint8))
+        self._predict = Batcher(compiled(model, tf.TensorSpec((None, *shape), tf.uint8)), limits.MAX_BATCH)
         self._predict(np.zeros((1, *shape), np.uint8))  # trace now, once, not in concurrent first requests
         self._max_pixels = settings_mod.load().max_image_pixels
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import limits
 from .. import settings as settings_mod
+from ..batching import Batcher
 from ..card import InputSpec, ModelCard
 from ..errors import InvalidTextError, UsageError
 from .base import BasePreset
@@ -77,7 +78,7 @@ class SentimentAnalyzer:
 
         self.model_id, self.card, self.model = model_id, card, model
         self.class_names = list(card.class_names)
-        self._predict = compiled(model, tf.TensorSpec((None,), tf.string))
+        self._predict = Batcher(compiled(model, tf.TensorSpec((None,), tf.string)), limits.MAX_BATCH)
         self._predict(np.array(["warm up"], dtype=object))  # trace now, once
         self._max_chars = settings_mod.load().max_text_chars
 

@@ -28,8 +28,8 @@ from ..data import Dataset, load_dataset
 from ..errors import TrainingCancelled, UsageError
 from ..store import ModelStore, get_store
 from .config import Plan, TrainConfig, plan
-from .events import EventCallback, TrainingEvent, TrainResult
 from .evaluate import evaluate_model
+from .events import EventCallback, TrainingEvent, TrainResult
 from .pipeline import make_pipeline, split_validation, targets
 
 CACHE_FORMAT = 2  # bump when the same config would now train a different model

@@ -9,11 +9,10 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 import gradio as gr
+import numpy as np
 from gradio.data_classes import ImageData
+from PIL import Image
 
 from ..errors import DlappError
 from ..store import get_store

@@ -71,7 +71,7 @@ def classify_many(files, model_id: str | None):
         path = file_path(f)
         try:
             top = predictor.classify(path, k=3)
-            rows.append([path.name, top[0][0], round(top[0][1], 4), ", ".join(f"{l} {p:.0%}" for l, p in top)])
+            rows.append([path.name, top[0][0], round(top[0][1], 4), ", ".join(f"{name} {p:.0%}" for name, p in top)])
         except DlappError as exc:  # one bad file gets its own row; the rest still run
             rows.append([path.name, "error", None, str(exc)])
     return rows

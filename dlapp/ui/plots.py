@@ -7,7 +7,6 @@ import html
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-
 SERIES_COLOURS = {"train": (249, 115, 22), "validation": (37, 99, 235)}  # orange, blue
 
 
@@ -64,9 +63,11 @@ def curve_png(points: list[dict], metric: str, *, size=(520, 260)) -> Image.Imag
 
 
 def progress_html(fraction: float, text: str, state: str, points: int = 0) -> str:
-    colour = {"running": "#f97316", "done": "#16a34a", "failed": "#dc2626", "cancelled": "#6b7280"}.get(state, "#9ca3af")
+    colour = {"running": "#f97316", "done": "#16a34a", "failed": "#dc2626",
+              "cancelled": "#6b7280"}.get(state, "#9ca3af")
     pct = max(0.0, min(1.0, fraction)) * 100
-    return (f'<div class="dlapp-progress" data-state="{html.escape(state)}" data-progress="{pct:.1f}" data-points="{points}">'
+    return (f'<div class="dlapp-progress" data-state="{html.escape(state)}" data-progress="{pct:.1f}" '
+            f'data-points="{points}">'
             f'<div style="background:#e5e7eb;border-radius:6px;height:14px;overflow:hidden">'
             f'<div style="width:{pct:.1f}%;background:{colour};height:100%;transition:width .4s"></div></div>'
             f'<div style="font-size:0.9em;margin-top:4px">{html.escape(text)}</div></div>')
@@ -92,7 +93,8 @@ def confusion_png(matrix: list[list[int]], class_names: list[str], cell: int = 4
     for i in range(n):
         for j in range(n):
             v = share[i, j]
-            colour = (int(255 - 200 * v), int(255 - 120 * v), 255) if i != j else (int(255 - 200 * v), 255, int(255 - 200 * v))
+            fade = int(255 - 200 * v)
+            colour = (fade, int(255 - 120 * v), 255) if i != j else (fade, 255, fade)
             x0, y0 = margin + j * cell, margin + i * cell
             draw.rectangle([x0, y0, x0 + cell - 1, y0 + cell - 1], fill=colour, outline="#d1d5db")
             draw.text((x0 + cell / 2, y0 + cell / 2), str(int(m[i, j])), fill="black", font=small, anchor="mm")

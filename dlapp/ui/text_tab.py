@@ -92,7 +92,7 @@ def analyze_csv(upload, model_id: str | None):
         raise UsageError("Choose a CSV file first.")
     texts = read_reviews(path)
     results = get_predictor("text", model_id or None).sentiment_batch(texts)
-    rows = [[safe_cell(t), label, f"{p:.4f}"] for t, (label, p) in zip(texts, results)]
+    rows = [[safe_cell(t), label, f"{p:.4f}"] for t, (label, p) in zip(texts, results, strict=True)]
     out = Path(tempfile.mkdtemp(prefix="dlapp-csv-")) / f"{path.stem}-predictions.csv"
     with open(out, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
