@@ -35,6 +35,14 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process (all its threads) has used."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def make_images(folder: Path, n: int = 8) -> list[str]:
     rng = np.random.default_rng(0)
     paths = []
@@ -84,7 +92,7 @@ def run_load(url: str, *, clients: int, seconds: float, pid: int, images: list[s
     for t in threads:
         t.start()
     ready.wait()
-    start = time.monotonic()
+    start, cpu_start = time.monotonic(), cpu_s(pid)
     stop_at[0] = start + seconds
     rss_samples = []
     while time.monotonic() < stop_at[0]:
@@ -92,6 +100,7 @@ def run_load(url: str, *, clients: int, seconds: float, pid: int, images: list[s
         time.sleep(1.0)
     for t in threads:
         t.join(timeout=120)
+    cpu = cpu_s(pid) - cpu_start
     lat = sorted(d for t0, d in latencies if t0 - start >= 0)
     warmup_s = seconds / 3 if warmup_s is None else warmup_s  # the first third warms caches and the training
     after_warmup = [r for s, r in rss_samples if s >= warmup_s] or [r for _, r in rss_samples]
@@ -101,15 +110,17 @@ def run_load(url: str, *, clients: int, seconds: float, pid: int, images: list[s
         "p95": float(np.percentile(lat, 95)) if lat else float("nan"),
         "p99": float(np.percentile(lat, 99)) if lat else float("nan"),
         "throughput": len(lat) / seconds,
+        "server_cpu_ms": 1000 * cpu / max(1, len(lat)),  # server CPU per request (both cores count)
         "rss_warm": after_warmup[0], "rss_end": rss_mb(pid), "rss_max": max(after_warmup),
     }
 
 
 def _print(rows: list[tuple[str, dict]]) -> None:
-    print(f"{'run':<40} {'requests':>8} {'fail':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'req/s':>7}")
+    print(f"{'run':<40} {'requests':>8} {'fail':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'req/s':>7} "
+          f"{'server CPU/req':>15}")
     for name, r in rows:
         print(f"{name:<40} {r['requests']:8d} {len(r['failures']):5d} {r['p50'] * 1000:6.0f}ms "
-              f"{r['p95'] * 1000:6.0f}ms {r['p99'] * 1000:6.0f}ms {r['throughput']:7.1f}")
+              f"{r['p95'] * 1000:6.0f}ms {r['p99'] * 1000:6.0f}ms {r['throughput']:7.1f} {r['server_cpu_ms']:13.0f}ms")
         for f in r["failures"][:3]:
             print("   failure:", f)
 

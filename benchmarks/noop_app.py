@@ -34,8 +34,11 @@ with gr.Blocks() as demo:
     text = gr.Textbox()
     text_model = gr.Dropdown(["b"], value="b", allow_custom_value=True)
     sentiment = gr.Label(num_top_classes=2)
-    gr.Button().click(classify_image, [image, image_model], [label, seen], api_name="classify_image")
-    gr.Button().click(analyze_sentiment, [text, text_model], sentiment, api_name="analyze_sentiment")
+    # The same concurrency as dlapp's prediction endpoints (dlapp.limits.PREDICT_CONCURRENCY).
+    gr.Button().click(classify_image, [image, image_model], [label, seen], api_name="classify_image",
+                      concurrency_limit=16)
+    gr.Button().click(analyze_sentiment, [text, text_model], sentiment, api_name="analyze_sentiment",
+                      concurrency_limit=16)
 
 if __name__ == "__main__":
     demo.queue(default_concurrency_limit=4, max_size=256)  # as dlapp.ui.app.launch

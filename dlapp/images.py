@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from pathlib import Path
 
@@ -32,15 +33,18 @@ def open_image(source: ImageSource, *, max_pixels: int) -> Image.Image:
             raise InvalidImageError(f"Cannot read the file: {exc.strerror or exc}.") from None
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own cap below is stricter
                 img = Image.open(fp)
-        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        except Image.DecompressionBombError as exc:  # so large Pillow will not even read the header
+            fp.close()
+            raise InvalidImageError(_too_large(str(exc), max_pixels)) from None
+        except UnidentifiedImageError:
             fp.close()
             raise InvalidImageError("This file is not an image format we can read "
                                     "(try JPEG, PNG, GIF, WebP, BMP or TIFF).") from None
-        except (OSError, ValueError, SyntaxError) as exc:
+        except (OSError, ValueError, SyntaxError):
             fp.close()
-            raise InvalidImageError(f"This image is damaged or truncated ({exc}).") from None
+            raise InvalidImageError(_DAMAGED) from None
     width, height = img.size
     if width < 1 or height < 1:
         raise InvalidImageError("This image has no pixels.")
@@ -55,8 +59,19 @@ def open_image(source: ImageSource, *, max_pixels: int) -> Image.Image:
         img.load()
         img = ImageOps.exif_transpose(img)
         return _normalize_mode(img)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise InvalidImageError(f"This image is damaged or truncated ({exc}).") from None
+    except Image.DecompressionBombError as exc:
+        raise InvalidImageError(_too_large(str(exc), max_pixels)) from None
+    except (OSError, ValueError, SyntaxError):
+        raise InvalidImageError(_DAMAGED) from None
+
+
+_DAMAGED = "This image is damaged or truncated; open it in an image editor and save it again."
+
+
+def _too_large(pillow_message: str, max_pixels: int) -> str:
+    found = re.search(r"\((\d+) pixels\)", pillow_message)  # "Image size (144000000 pixels) exceeds limit ..."
+    size = f"{int(found[1]) / 1e6:,.0f} megapixels" if found else "too many megapixels"
+    return f"This image has {size}; the limit is {max_pixels / 1e6:.0f} megapixels. Please resize it first."
 
 
 def _from_array(arr: np.ndarray) -> Image.Image:

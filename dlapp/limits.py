@@ -5,6 +5,8 @@ environment settings: see settings.py.)"""
 MAX_BATCH = 64  # images or reviews per model call: bounds memory per request on a 2-core, 16 GB Space
 MAX_REVIEWS_PER_CALL = 10_000  # one sentiment_batch call; split into MAX_BATCH chunks inside
 MAX_CSV_ROWS = 5_000  # reviews per uploaded CSV on the Sentiment tab: ~1 minute of CPU with imdb-best
+PREDICT_CONCURRENCY = 16  # prediction calls served at once; their model calls merge (batching.py), so more
+#                           waiting callers mean bigger, cheaper batches, not more threads fighting for 2 cores
 MAX_TOP_K = 100  # labels returned per image; more than any dlapp model has classes
 
 # ---------------------------------------------------------------- training settings (ranges)

@@ -69,6 +69,7 @@ class ModelStore:
         self._lock = threading.RLock()
         self._models: dict[tuple[str, str], Any] = {}  # (id, sha256) -> deserialized keras.Model
         self._verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> sha256
+        self._cards: dict[tuple[str, int, int], ModelCard | None] = {}  # (path, mtime, size) -> parsed card
 
     # ------------------------------------------------------------ reading
 
@@ -77,6 +78,25 @@ class ModelStore:
         return self.root / f"{model_id}.keras", self.root / f"{model_id}.json"
 
     def _read_card(self, card_path: Path) -> ModelCard | None:
+        """The card beside an existing model file, or None (logged). Parsed once per version of the file."""
+        try:
+            st = card_path.stat()
+        except OSError:
+            return None
+        key = (str(card_path), st.st_mtime_ns, st.st_size)  # a replaced card has a new mtime: parsed afresh
+        if key not in self._cards:
+            self._cards = {k: v for k, v in self._cards.items() if k[0] != key[0]}
+            self._cards[key] = self._parse_card(card_path)
+        card = self._cards[key]
+        model_path = card_path.with_suffix(".keras")
+        try:
+            size = model_path.stat().st_size
+        except OSError:
+            log.warning("skipping %s: %s is missing", card_path.name, model_path.name)
+            return None
+        return card.with_runtime(card_path.stem, size) if card is not None else None
+
+    def _parse_card(self, card_path: Path) -> ModelCard | None:
         try:
             card = ModelCard.from_json(json.loads(card_path.read_text()))
         except (OSError, ValueError) as exc:  # CardError is a ValueError
@@ -85,11 +105,7 @@ class ModelStore:
         if not card.sha256:
             log.warning("skipping %s: card lacks the model's sha256", card_path.name)
             return None
-        model_path = card_path.with_suffix(".keras")
-        if not model_path.is_file():
-            log.warning("skipping %s: %s is missing", card_path.name, model_path.name)
-            return None
-        return card.with_runtime(card_path.stem, model_path.stat().st_size)
+        return card
 
     def list(self, task: str | None = None) -> list[ModelCard]:
         """Valid-looking cards (file present), newest first. Hashes are checked at load."""

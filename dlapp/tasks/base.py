@@ -26,7 +26,8 @@ class BasePreset:
     """The training recipe fields every task has. Literal-typed fields are checked on creation."""
 
     name: str
-    description: str  # one line, for --help and the Train tab
+    description: str  # one line: what the network is
+    summary: str = ""  # plain words for the Train tab: what it is for, and how long it takes here
     epochs: int
     batch_size: int
     learning_rate: float
@@ -42,6 +43,17 @@ class BasePreset:
             if allowed and getattr(self, f.name) not in allowed:
                 raise UsageError(f"Unknown {f.name.replace('_', ' ')} {getattr(self, f.name)!r}; "
                                  f"choose from {', '.join(map(str, allowed))}.")
+
+
+@dataclass(frozen=True)
+class DefaultRun:
+    """What the Train tab starts with for a task: measured to give a useful model in about a minute
+    on a 2-core CPU (benchmarks/defaults_bench.py)."""
+
+    preset: str
+    subset: int  # examples per class
+    epochs: int
+    batch_size: int | None = None  # None: the preset's; small data needs more, smaller steps
 
 
 def with_overrides(preset: BasePreset, **overrides: Any) -> BasePreset:
@@ -64,6 +76,8 @@ class Task(Protocol):
     name: TaskName
     presets: Mapping[str, BasePreset]
     extra_settings: tuple[str, ...]  # TrainConfig fields only this task takes (e.g. "cell")
+    default_run: DefaultRun  # the Train tab's starting settings
+    validation_in_blocks: bool  # hold out contiguous runs of examples (neighbours share a source), not a random draw
     hub_pipeline: str  # the Hub's pipeline_tag
     noun: str  # "CNN image classifier": for model cards
 

@@ -13,7 +13,7 @@ from .. import settings as settings_mod
 from ..batching import Batcher
 from ..card import InputSpec, ModelCard
 from ..errors import InvalidTextError, UsageError
-from .base import BasePreset
+from .base import BasePreset, DefaultRun
 
 Architecture = Literal["stacked", "pooled"]  # stacked: the seed tutorials; pooled: max+mean over every step
 Cell = Literal["lstm", "gru", "simplernn"]
@@ -36,21 +36,29 @@ class TextPreset(BasePreset):
 
 
 PRESETS: dict[str, TextPreset] = {p.name: p for p in [
-    TextPreset(name="seed-imdb", description="Tutorial IMDB LSTM: 2 stacked LSTM(100), 20k words, 500 tokens",
+    TextPreset(name="seed-imdb", summary="The tutorial's two stacked LSTMs, as written: slow on a CPU (not "
+                'timed on the full data here; likely hours).',
+                description="Tutorial IMDB LSTM: 2 stacked LSTM(100), 20k words, 500 tokens",
                architecture="stacked", epochs=10, batch_size=32, learning_rate=1e-3, vocab_size=20_000,
                sequence_length=500, embedding_dim=100, units=(100, 100), validation_split=0.0),
-    TextPreset(name="seed-imdb-small", description="Tutorial small IMDB LSTM: LSTM(64), 10k words",
+    TextPreset(name="seed-imdb-small", summary='The small tutorial LSTM: a lighter '
+                'baseline.',
+                description="Tutorial small IMDB LSTM: LSTM(64), 10k words",
                architecture="stacked", epochs=5, batch_size=32, learning_rate=1e-3, vocab_size=10_000,
                sequence_length=500, embedding_dim=64, units=(64,)),
     # fast and best feed the recurrent layer, besides each token's embedding, the naive-Bayes
     # log-count ratio of the token and of the bigram ending at it (NBSVM's evidence, as two inputs).
-    TextPreset(name="fast", description="Bidirectional GRU over words + NB uni/bigram ratios, max+mean pooling, "
+    TextPreset(name="fast", summary='The everyday choice: about 30 s on 3,000 reviews per class (about '
+                '85%), about 3 minutes on all of IMDB (88%).',
+                description="Bidirectional GRU over words + NB uni/bigram ratios, max+mean pooling, "
                "256 tokens", architecture="pooled", epochs=2, batch_size=64, learning_rate=2e-3, vocab_size=20_000,
                sequence_length=256, embedding_dim=64, units=(32,), cell="gru", bidirectional=True, dropout=0.3,
                nb_features=True),
     # best: 30k words × 64 dims + 1M bigram ratios keep the saved file under 15 MB. 800 tokens
     # cover 98% of reviews whole. A third epoch overfits: test 90.1% after two, 88.7% after three.
-    TextPreset(name="best", description="Bidirectional LSTM over words + NB uni/bigram ratios, max+mean pooling, "
+    TextPreset(name="best", summary='The highest accuracy (90.1% on IMDB) in about 9 minutes on the full '
+                'data.',
+                description="Bidirectional LSTM over words + NB uni/bigram ratios, max+mean pooling, "
                "800 tokens", architecture="pooled", epochs=2, batch_size=64, learning_rate=2e-3, vocab_size=30_000,
                sequence_length=800, embedding_dim=64, units=(64,), cell="lstm", bidirectional=True, dropout=0.4,
                nb_features=True),
@@ -105,6 +113,8 @@ class TextTask:
     name = "text"
     presets = PRESETS
     extra_settings: tuple[str, ...] = ("cell",)
+    default_run = DefaultRun(preset="fast", subset=3000, epochs=2)  # ~85% in ~30 s (README)
+    validation_in_blocks = True  # a film's reviews sit together: hold out whole runs (pipeline.py)
     hub_pipeline = "text-classification"
     noun = "recurrent sentiment classifier"
 

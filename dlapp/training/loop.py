@@ -124,7 +124,8 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
 
     t0 = time.perf_counter()
     keras.utils.set_random_seed(the_plan.config.seed)
-    x_tr, y_tr, x_val, y_val = split_validation(data, the_plan.validation_split, the_plan.config.seed)
+    x_tr, y_tr, x_val, y_val = split_validation(data, the_plan.validation_split, the_plan.config.seed,
+                                                in_blocks=the_plan.task.validation_in_blocks)
     strategy, device = pick_strategy()
     run_dir.mkdir(parents=True, exist_ok=True)
     mixed = use_mixed_precision()

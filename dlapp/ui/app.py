@@ -50,13 +50,12 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
     if (image_default := default_model("image")) is not None:
         prefer = store.card(image_default).dataset.name
     example_paths = export_example_images(examples_dir, prefer)
-    note = "No example images: set DLAPP_DATA_DIR to a folder with cifar10.npz (or mnist.npz) to see some."
 
     with gr.Blocks(title="dlapp: deep learning in your browser") as demo:
         gr.Markdown(_header(settings))
         with gr.Tabs():
             with gr.Tab("Image", id="image"):
-                img = image_tab.layout(example_paths, note)
+                img = image_tab.layout(example_paths)
             with gr.Tab("Sentiment", id="sentiment"):
                 txt = text_tab.layout()
             with gr.Tab("Train", id="train"):
@@ -77,12 +76,16 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
             """Update the pickers and the Models table only when the cache changed."""
             now = store.signature()
             if now == seen:
-                return {}
+                return {models_seen: seen}  # nothing changed (Gradio needs at least one key)
             return {img.model: picker_update("image", image_model), txt.model: picker_update("text", text_model),
                     **models_tab.refresh(mdl, selected), models_seen: now}
 
+        # A page (re)load gets the current defaults, not the ones of server start.
+        demo.load(lambda: {img.model: picker_update("image"), txt.model: picker_update("text")}, None,
+                  [img.model, txt.model], api_visibility="private", queue=False)
         models_timer.tick(refresh_pickers, [img.model, txt.model, mdl.selected, models_seen],
-                          [img.model, txt.model, mdl.table, mdl.selected, mdl.card, models_seen],
+                          [img.model, txt.model, mdl.table, mdl.selected, mdl.card, mdl.summary, mdl.confusion,
+                           models_seen],
                           show_progress="hidden", api_visibility="private", queue=False)
     demo.examples_dir = examples_dir
     return demo

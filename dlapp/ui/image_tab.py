@@ -9,7 +9,7 @@ import gradio as gr
 
 from ..errors import DlappError, UsageError
 from ..inference import get_predictor
-from ..limits import MAX_BATCH
+from ..limits import MAX_BATCH, PREDICT_CONCURRENCY
 from .common import SafeImage, file_path, model_picker, preview_file, user_errors
 
 
@@ -25,7 +25,7 @@ class ImageTab:
     table: gr.Dataframe
 
 
-def layout(example_paths: list[Path], example_note: str) -> ImageTab:
+def layout(example_paths: list[Path]) -> ImageTab:
     with gr.Row():
         with gr.Column(scale=1):
             image = SafeImage(label="Photo", type="filepath", sources=["upload", "webcam", "clipboard"],
@@ -36,15 +36,13 @@ def layout(example_paths: list[Path], example_note: str) -> ImageTab:
             label = gr.Label(num_top_classes=5, label="Top 5", elem_id="image-label")
             seen = gr.Image(label="What the model sees (its input resolution)", interactive=False, height=160,
                             type="filepath")
-    if example_paths:
-        gr.Examples([[str(p)] for p in example_paths], inputs=[image], label="Examples from the test split",
-                    examples_per_page=20)
-    else:
-        gr.Markdown(f"*{example_note}*")
+    gr.Examples([[str(p)] for p in example_paths], inputs=[image], examples_per_page=20,
+                label="Examples (CIFAR-10 test images; click one)")
     with gr.Accordion("Several images at once", open=False):
         files = gr.File(file_count="multiple", file_types=["image"], label=f"Images (up to {MAX_BATCH})")
         batch_button = gr.Button("Classify all")
-        table = gr.Dataframe(headers=["file", "top label", "confidence", "top 3"], interactive=False)
+        table = gr.Dataframe(headers=["file", "top label", "confidence", "top 3, or what went wrong"],
+                             interactive=False, wrap=True, column_widths=["24%", "18%", "14%", "44%"])
     return ImageTab(image, model, button, label, seen, files, batch_button, table)
 
 
@@ -71,14 +69,16 @@ def classify_many(files, model_id: str | None):
         path = file_path(f)
         try:
             top = predictor.classify(path, k=3)
-            rows.append([path.name, top[0][0], round(top[0][1], 4), ", ".join(f"{name} {p:.0%}" for name, p in top)])
+            rows.append([path.name, top[0][0], f"{top[0][1]:.1%}", ", ".join(f"{name} {p:.0%}" for name, p in top)])
         except DlappError as exc:  # one bad file gets its own row; the rest still run
-            rows.append([path.name, "error", None, str(exc)])
+            rows.append([path.name, "error", "", str(exc)])
     return rows
 
 
 def wire(tab: ImageTab) -> None:
-    tab.button.click(classify_image, [tab.image, tab.model], [tab.label, tab.seen], api_name="classify_image")
+    # Up to PREDICT_CONCURRENCY calls at once: the predictor's Batcher merges them into one model call.
+    tab.button.click(classify_image, [tab.image, tab.model], [tab.label, tab.seen], api_name="classify_image",
+                     concurrency_limit=PREDICT_CONCURRENCY)
 
     def auto(image, model):
         return classify_image(image, model) if image else (gr.skip(), gr.skip())

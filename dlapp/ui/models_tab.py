@@ -10,7 +10,7 @@ from .. import settings as settings_mod
 from ..access import authorize
 from ..errors import UsageError
 from ..store import get_store
-from . import api
+from . import api, plots
 from .common import user_errors
 
 HEADERS = ["id", "task", "data", "preset", "test accuracy", "size (MB)", "created", "default"]
@@ -21,6 +21,8 @@ class ModelsTab:
     table: gr.Dataframe
     refresh: gr.Button
     selected: gr.Dropdown
+    summary: gr.Markdown
+    confusion: gr.Image
     card: gr.JSON
     password: gr.Textbox
     make_default: gr.Button
@@ -30,6 +32,8 @@ class ModelsTab:
     repo_id: gr.Textbox
     token: gr.Textbox
     push: gr.Button
+    threshold: gr.Number
+    prune: gr.Button
 
 
 def rows() -> list[list]:
@@ -54,15 +58,51 @@ def layout() -> ModelsTab:
             confirm = gr.Checkbox(label="Yes, delete this model for good", value=False, elem_id="models-confirm")
             delete = gr.Button("Delete", variant="stop", elem_id="models-delete")
             status = gr.Markdown(elem_id="models-status")
+            with gr.Accordion("Tidy up: delete weak models", open=False):
+                threshold = gr.Number(50, minimum=0, maximum=100, label="Delete models below this test accuracy (%)",
+                                      info="Defaults are kept. Tick the confirmation box above first.")
+                prune = gr.Button("Delete weak models", variant="stop", elem_id="models-prune")
             with gr.Accordion("Push to the Hugging Face Hub", open=False):
                 repo_id = gr.Textbox(label="Repo id", placeholder="your-name/dlapp-cifar10")
                 token = gr.Textbox(label="Write token (or set HF_TOKEN)", type="password",
                                    info="Used for this upload only; never stored or logged.")
                 push = gr.Button("Push model")
         with gr.Column(scale=2):
-            card = gr.JSON(_card(ids[0] if ids else None), label="Model card")
-    return ModelsTab(table, refresh, selected, card, password, make_default, delete, confirm, status, repo_id, token,
-                     push)
+            first = ids[0] if ids else None
+            summary = gr.Markdown(summary_md(first), elem_id="models-summary")
+            confusion = gr.Image(confusion_of(first), show_label=False, interactive=False, buttons=[],
+                                 elem_id="models-confusion")
+            with gr.Accordion("The whole card (JSON)", open=False):
+                card = gr.JSON(_card(first), label="Model card")
+    return ModelsTab(table, refresh, selected, summary, confusion, card, password, make_default, delete, confirm,
+                     status, repo_id, token, push, threshold, prune)
+
+
+def summary_md(model_id: str | None) -> str:
+    """The card as a person reads it: what, on which data, how good, how it was made."""
+    if not model_id:
+        return "No models yet: train one on the Train tab."
+    c = get_store().card(model_id)
+    p, m = c.provenance, c.metrics
+    per_class = " · ".join(f"{name} {acc:.0%}" if acc is not None else f"{name} n/a"
+                           for name, acc in m.per_class_accuracy.items())
+    lines = [f"### `{c.id}`: {c.test_accuracy:.1%} test accuracy",
+             f"**{c.task}** model · data **{c.dataset.label}** ({c.dataset.train_examples:,} training, "
+             f"{m.test_examples:,} test examples) · preset **{c.preset}** · input "
+             f"{'×'.join(map(str, c.input.shape)) or 'text'} {c.input.dtype}",
+             f"Per class: {per_class}",
+             f"Trained in {p.training_time_s:,.0f} s on {p.device or 'unknown hardware'}"
+             + (f", saved {p.created[:16].replace('T', ' ')}" if p.created else ""),
+             f"Reproduce: `{p.command}`" if p.command else "Trained in the web app (no command line recorded).",
+             f"From the Hub: `{p.hub.repo_id}` at `{p.hub.commit[:10]}`" if p.hub else ""]
+    return "  \n".join(line for line in lines if line)
+
+
+def confusion_of(model_id: str | None):
+    if not model_id:
+        return None
+    c = get_store().card(model_id)
+    return plots.confusion_png(c.metrics.confusion_matrix, list(c.class_names)) if c.metrics.confusion_matrix else None
 
 
 def _card(model_id: str | None) -> dict | None:
@@ -78,7 +118,8 @@ def refresh(tab: ModelsTab, current: str | None) -> dict:
     table = rows()
     ids = [r[0] for r in table]
     value = current if current in ids else (ids[0] if ids else None)
-    return {tab.table: table, tab.selected: gr.update(choices=ids, value=value), tab.card: _card(value)}
+    return {tab.table: table, tab.selected: gr.update(choices=ids, value=value), tab.card: _card(value),
+            tab.summary: summary_md(value), tab.confusion: confusion_of(value)}
 
 
 def wire(tab: ModelsTab) -> None:
@@ -106,12 +147,27 @@ def wire(tab: ModelsTab) -> None:
         url = hub.push(model_id, repo_id.strip(), token=(token or "").strip() or None)
         return {tab.status: f"Pushed `{model_id}` to {url}", tab.token: ""}  # clear the token field
 
-    outputs = [tab.status, tab.table, tab.selected, tab.card]
+    @user_errors
+    def prune(threshold: float | None, confirmed: bool, password: str):
+        if not confirmed:
+            raise UsageError("Tick the confirmation box to delete models.")
+        store = get_store()
+        keep = set(store.defaults().values())
+        weak = [c.id for c in store.list() if c.id not in keep and c.test_accuracy * 100 < (threshold or 0)]
+        for model_id in weak:
+            api.delete_model(model_id, password)
+        note = f"Deleted {len(weak)} model(s): {', '.join(weak)}." if weak else "No model is below that accuracy."
+        return {tab.status: note, **refresh(tab, None), tab.confirm: False}
+
+    outputs = [tab.status, tab.table, tab.selected, tab.card, tab.summary, tab.confusion]
     tab.push.click(push, [tab.selected, tab.repo_id, tab.token, tab.password], [tab.status, tab.token],
                    api_visibility="private")
-    tab.refresh.click(lambda m: refresh(tab, m), tab.selected, [tab.table, tab.selected, tab.card],
-                      api_visibility="private")
-    tab.selected.change(user_errors(_card), tab.selected, tab.card, api_visibility="private")
+    tab.refresh.click(lambda m: refresh(tab, m), tab.selected, outputs[1:], api_visibility="private")
+    tab.selected.change(user_errors(lambda m: {tab.card: _card(m), tab.summary: summary_md(m),
+                                               tab.confusion: confusion_of(m)}),
+                        tab.selected, [tab.card, tab.summary, tab.confusion], api_visibility="private")
+    tab.prune.click(prune, [tab.threshold, tab.confirm, tab.password], [*outputs, tab.confirm],
+                    api_visibility="private")
     tab.make_default.click(make_default, [tab.selected, tab.password], outputs, api_visibility="private")
     tab.delete.click(delete, [tab.selected, tab.confirm, tab.password], [*outputs, tab.confirm],
                      api_visibility="private")

@@ -84,7 +84,7 @@ def confusion_png(matrix: list[list[int]], class_names: list[str], cell: int = 4
     """A labelled heat map: rows are true classes, columns predicted ones."""
     m = np.asarray(matrix, dtype=np.float64)
     n = len(class_names)
-    margin = 110
+    margin = 120  # room for the longest class name (14 characters) and the legend in the corner
     img = Image.new("RGB", (margin + n * cell + 10, margin + n * cell + 10), "white")
     draw = ImageDraw.Draw(img)
     font, small = _font(12), _font(11)
@@ -104,5 +104,6 @@ def confusion_png(matrix: list[list[int]], class_names: list[str], cell: int = 4
         ImageDraw.Draw(label).text((margin - 12, 8), name[:14], fill="black", font=font, anchor="rm")
         label = label.rotate(90, expand=True)
         img.paste(label, (margin + k * cell + (cell - 16) // 2, 2), label)
-    draw.text((4, 4), "true ↓  predicted →", fill="#374151", font=small)
+    draw.text((4, margin - 40), "rows: true class ↓", fill="#374151", font=small)
+    draw.text((4, margin - 24), "columns: predicted →", fill="#374151", font=small)
     return img

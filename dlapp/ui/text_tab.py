@@ -12,7 +12,7 @@ import gradio as gr
 
 from ..errors import InvalidDatasetError, UsageError
 from ..inference import get_predictor
-from ..limits import MAX_CSV_ROWS
+from ..limits import MAX_CSV_ROWS, PREDICT_CONCURRENCY
 from ..samples import EXAMPLE_REVIEWS
 from .common import file_path, model_picker, user_errors
 
@@ -29,6 +29,7 @@ class TextTab:
     csv_button: gr.Button
     csv_out: gr.File
     preview: gr.Dataframe
+    examples: gr.Examples
 
 
 def layout() -> TextTab:
@@ -40,16 +41,17 @@ def layout() -> TextTab:
             button = gr.Button("Analyze", variant="primary", elem_id="analyze-button")
         with gr.Column(scale=1):
             label = gr.Label(num_top_classes=2, label="Sentiment", elem_id="sentiment-label")
-    gr.Examples([[r] for r in EXAMPLE_REVIEWS], inputs=[text], label="Examples")
+    examples = gr.Examples([[r] for r in EXAMPLE_REVIEWS], inputs=[text], label="Examples (click one)")
     with gr.Accordion("A CSV of reviews at once", open=False):
         gr.Markdown("Upload a CSV with a `text` column (or reviews in the first column); "
-                    f"up to {MAX_CSV_ROWS:,} rows. You get the same CSV back with `label` and `confidence`.")
+                    f"up to {MAX_CSV_ROWS:,} rows. You get the same CSV back, every row and column, with "
+                    "`label`, `confidence` and `note` added.")
         csv_in = gr.File(file_types=[".csv"], label="Reviews CSV", elem_id="csv-input")
         csv_button = gr.Button("Analyze CSV", elem_id="csv-button")
         csv_out = gr.File(label="Predictions CSV", interactive=False)
-        preview = gr.Dataframe(headers=["text", "label", "confidence"], interactive=False, max_height=300,
-                               elem_id="csv-preview")
-    return TextTab(text, model, button, label, csv_in, csv_button, csv_out, preview)
+        preview = gr.Dataframe(headers=["text", "label", "confidence", "note"], interactive=False, max_height=300,
+                               wrap=True, column_widths=["58%", "14%", "12%", "16%"], elem_id="csv-preview")
+    return TextTab(text, model, button, label, csv_in, csv_button, csv_out, preview, examples)
 
 
 @user_errors
@@ -66,42 +68,57 @@ def safe_cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def read_reviews(path: Path) -> list[str]:
+def read_table(path: Path) -> tuple[list[str] | None, list[list[str]], int]:
+    """(header or None, rows, index of the review column): a `text` column, else the first one.
+
+    Raises:
+        InvalidDatasetError: empty, too long, or without a single non-empty review.
+    """
     raw = path.read_bytes().decode("utf-8-sig", errors="replace")
     rows = list(csv.reader(io.StringIO(raw)))
     if not rows:
         raise InvalidDatasetError("The CSV is empty.")
-    header = [h.strip().lower() for h in rows[0]]
-    if "text" in header:
-        col, body = header.index("text"), rows[1:]
-    else:
-        col, body = 0, rows
-    texts = [r[col] if col < len(r) else "" for r in body]
-    texts = [t for t in texts if t.strip()]
-    if not texts:
+    names = [h.strip().lower() for h in rows[0]]
+    header, body, col = (rows[0], rows[1:], names.index("text")) if "text" in names else (None, rows, 0)
+    if len(body) > MAX_CSV_ROWS:
+        raise InvalidDatasetError(f"The CSV has {len(body):,} rows; the limit is {MAX_CSV_ROWS:,}.")
+    if not any(col < len(r) and r[col].strip() for r in body):
         raise InvalidDatasetError("The CSV has no non-empty reviews.")
-    if len(texts) > MAX_CSV_ROWS:
-        raise InvalidDatasetError(f"The CSV has {len(texts):,} reviews; the limit is {MAX_CSV_ROWS:,}.")
-    return texts
+    return header, body, col
 
 
 @user_errors
 def analyze_csv(upload, model_id: str | None):
+    """The same CSV back, every row and column kept, with `label`, `confidence` and `note` added."""
     path = file_path(upload)
     if path is None:
         raise UsageError("Choose a CSV file first.")
-    texts = read_reviews(path)
-    results = get_predictor("text", model_id or None).sentiment_batch(texts)
-    rows = [[safe_cell(t), label, f"{p:.4f}"] for t, (label, p) in zip(texts, results, strict=True)]
+    header, body, col = read_table(path)
+    texts = [r[col] if col < len(r) else "" for r in body]
+    todo = [i for i, t in enumerate(texts) if t.strip()]
+    results = dict(zip(todo, get_predictor("text", model_id or None).sentiment_batch([texts[i] for i in todo]),
+                       strict=True))
+    width = max([len(header or [])] + [len(r) for r in body])
+    out_rows, preview = [], []
+    for i, row in enumerate(body):
+        label, p = results.get(i, ("", None))
+        extra = [label, f"{p:.4f}" if p is not None else "", "" if p is not None else "empty review: not analysed"]
+        out_rows.append([safe_cell(c) for c in row + [""] * (width - len(row))] + extra)
+        preview.append([texts[i][:200], label, f"{p:.0%}" if p is not None else "", extra[2]])
     out = Path(tempfile.mkdtemp(prefix="dlapp-csv-")) / f"{path.stem}-predictions.csv"
     with open(out, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["text", "label", "confidence"])
-        writer.writerows(rows)
-    return str(out), [[r[0][:200], r[1], r[2]] for r in rows[:50]]
+        if header is not None:
+            names = {h.strip().lower() for h in header}
+            added = [n if n not in names else f"predicted_{n}" for n in ("label", "confidence", "note")]
+            writer.writerow([safe_cell(c) for c in header + [""] * (width - len(header))] + added)
+        writer.writerows(out_rows)
+    return str(out), preview[:50]
 
 
 def wire(tab: TextTab) -> None:
-    tab.button.click(analyze_sentiment, [tab.text, tab.model], tab.label, api_name="analyze_sentiment")
+    tab.button.click(analyze_sentiment, [tab.text, tab.model], tab.label, api_name="analyze_sentiment",
+                     concurrency_limit=PREDICT_CONCURRENCY)  # merged into batches by the predictor
     tab.text.submit(analyze_sentiment, [tab.text, tab.model], tab.label, api_visibility="private")
+    tab.examples.load_input_event.then(analyze_sentiment, [tab.text, tab.model], tab.label, api_visibility="private")
     tab.csv_button.click(analyze_csv, [tab.csv_in, tab.model], [tab.csv_out, tab.preview], api_name="analyze_csv")

@@ -8,6 +8,7 @@ endpoints (ui/api.py).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class TrainTab:
     upload: gr.File
     subset: gr.Number
     preset: gr.Dropdown
+    preset_help: gr.Markdown
     cell: gr.Dropdown
     epochs: gr.Number
     batch_size: gr.Number
@@ -75,28 +77,33 @@ def layout() -> TrainTab:
     if not s.training_enabled:
         gr.Markdown("**Training is switched off on this deployment** (`DLAPP_TRAINING=off`)"
                     + (": enter the admin password to train." if s.admin_password else ". You can still watch a run."))
-    fast = get_task("image").preset("fast")
+    start_with = TASKS["image"].default_run
+    preset0 = get_task("image").preset(start_with.preset)
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             task = gr.Radio([(n, n) for n in TASKS], value="image", label="Task", elem_id="train-task")
             dataset = gr.Dropdown(dataset_choices("image"), value="cifar10", label="Data", elem_id="train-data")
             upload = gr.File(label="Your data", file_types=upload_suffixes(), visible=False)
-            subset = gr.Number(100, precision=0, minimum=0, label="Examples per class (0 = all)",
-                               elem_id="train-subset", info="Small subsets train in seconds")
-            preset = gr.Dropdown(preset_choices("image"), value="fast", label="Preset", elem_id="train-preset",
-                                 info="seed = the tutorial model; fast ≈ 3 CPU minutes on the full data; "
-                                      "best = highest accuracy")
-            cell = gr.Dropdown([("preset default", ""), ("LSTM", "lstm"), ("GRU", "gru"), ("SimpleRNN", "simplernn")],
-                               value="", label="Recurrent cell", visible=False)
+            preset = gr.Dropdown(preset_choices("image"), value=start_with.preset, label="Preset",
+                                 elem_id="train-preset")
+            preset_help = gr.Markdown(preset0.summary, elem_id="train-preset-help")
             with gr.Row():
-                epochs = gr.Number(1, precision=0, minimum=1, maximum=s.max_epochs, label="Epochs",
+                subset = gr.Number(start_with.subset, precision=0, minimum=0, label="Examples per class (0 = all)",
+                                   elem_id="train-subset")
+                epochs = gr.Number(start_with.epochs, precision=0, minimum=1, maximum=s.max_epochs, label="Epochs",
                                    elem_id="train-epochs")
-                batch_size = gr.Number(fast.batch_size, precision=0, minimum=1, maximum=4096, label="Batch size",
-                                       elem_id="train-batch")
-            with gr.Row():
-                learning_rate = gr.Number(fast.learning_rate, minimum=0, maximum=1, label="Learning rate")
-                validation_split = gr.Slider(0, 0.5, value=fast.validation_split, step=0.01, label="Validation split",
-                                             elem_id="train-validation", info="0 = validate on the test split")
+            with gr.Accordion("Expert settings", open=False, elem_id="train-expert"):
+                with gr.Row():
+                    batch_size = gr.Number(start_with.batch_size or preset0.batch_size, precision=0, minimum=1,
+                                           maximum=4096,
+                                           label="Batch size", elem_id="train-batch")
+                    learning_rate = gr.Number(preset0.learning_rate, minimum=0, maximum=1, label="Learning rate")
+                validation_split = gr.Slider(0, 0.5, value=preset0.validation_split, step=0.01,
+                                             label="Validation split", elem_id="train-validation",
+                                             info="Share of the training data held out for the curves; "
+                                                  "0 = validate on the test split")
+                cell = gr.Dropdown([("preset default", ""), ("LSTM", "lstm"), ("GRU", "gru"),
+                                    ("SimpleRNN", "simplernn")], value="", label="Recurrent cell", visible=False)
             password = gr.Textbox(label="Admin password", type="password", visible=s.admin_password is not None)
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="train-start",
@@ -115,14 +122,19 @@ def layout() -> TrainTab:
                 make_default = gr.Button("Make this model the default", size="sm", elem_id="train-make-default")
                 default_note = gr.Markdown(elem_id="train-default-note")
                 with gr.Row():
-                    per_class = gr.Dataframe(headers=["class", "test accuracy"], interactive=False, max_height=330)
-                    confusion = gr.Image(label="Confusion matrix", interactive=False, height=330)
-                wrong_images = gr.Gallery(label="Misclassified test examples", columns=6, height=200, visible=False)
+                    per_class = gr.Dataframe(headers=["class", "test accuracy"], interactive=False, max_height=560,
+                                             min_width=200, scale=1)
+                    with gr.Column(scale=2, min_width=300):
+                        gr.Markdown("**Confusion matrix** (test split; rows are true classes, columns predictions)")
+                        confusion = gr.Image(show_label=False, interactive=False, buttons=[], elem_id="confusion")
+                wrong_images = gr.Gallery(label="Misclassified test examples (true → predicted)", columns=4,
+                                          height="auto", visible=False, elem_id="wrong-images")
                 wrong_texts = gr.Dataframe(headers=["review", "true", "predicted", "confidence"],
-                                           label="Misclassified test examples", visible=False, wrap=True)
+                                           label="Misclassified test examples", visible=False, wrap=True,
+                                           column_widths=["64%", "12%", "12%", "12%"], elem_id="wrong-texts")
     timer = gr.Timer(1.0)
     seen = gr.State({})
-    return TrainTab(task, dataset, upload, subset, preset, cell, epochs, batch_size, learning_rate,
+    return TrainTab(task, dataset, upload, subset, preset, preset_help, cell, epochs, batch_size, learning_rate,
                     validation_split, password, start, stop, status, progress, loss_plot, acc_plot, results,
                     summary, default_note, per_class, confusion, wrong_images, wrong_texts, make_default, timer, seen)
 
@@ -130,42 +142,48 @@ def layout() -> TrainTab:
 # ---------------------------------------------------------------- handlers
 
 def on_task(tab: TrainTab, task: str) -> dict:
+    start_with = TASKS[task].default_run
     return {tab.dataset: gr.update(choices=dataset_choices(task), value=dataset_choices(task)[0][1]),
-            tab.preset: gr.update(choices=preset_choices(task), value="fast"),
+            tab.preset: gr.update(choices=preset_choices(task), value=start_with.preset),
+            tab.subset: start_with.subset, tab.epochs: start_with.epochs,
             tab.cell: gr.update(visible="cell" in TASKS[task].extra_settings, value=""),
-            **on_preset(tab, task, "fast")}
+            **on_preset(tab, task, start_with.preset),
+            **({tab.batch_size: start_with.batch_size} if start_with.batch_size else {})}
 
 
 def on_preset(tab: TrainTab, task: str, preset: str) -> dict:
     p = get_task(task).preset(preset)  # resolves "seed" to the tutorial model
     return {tab.batch_size: p.batch_size, tab.learning_rate: p.learning_rate,
-            tab.validation_split: p.validation_split}
+            tab.validation_split: p.validation_split, tab.preset_help: p.summary}
 
 
-def _status_text(job: TrainingJob) -> str:
+def _status_text(job: TrainingJob, viewer: str | None) -> str:
     head = {"running": "Training", "done": "Finished", "failed": "Failed", "cancelled": "Stopped"}[job.state]
-    return (f"**{head}** · run #{job.id} · {job.task} · `{Path(job.config.dataset).name}` · "
+    who = ("started by you" if job.owner and job.owner == viewer
+           else "started by another visitor" if job.owner else "started from the API or command line")
+    subset = f", {job.config.subset}/class" if job.config.subset else ""
+    return (f"**{head}** · run #{job.id}, {who} · {job.task} model on `{Path(job.config.dataset).name}`{subset} · "
             f"preset `{job.config.preset}`  \n{job.message}")
 
 
 def _progress_text(job: TrainingJob) -> str:
     e = job.latest
     if e is None or not e.epochs:
-        return job.message
+        return "" if job.state != "running" else job.message  # the status line already says how it ended
     eta = f" · ETA {e.eta_s:,.0f} s" if e.eta_s is not None and job.running else ""
     return f"epoch {e.epoch}/{e.epochs} · batch {e.step}/{e.steps} · {job.speed:,.0f} examples/s{eta}"
 
 
-def refresh(tab: TrainTab, seen: dict) -> dict:
+def refresh(tab: TrainTab, seen: dict, viewer: str | None = None) -> dict:
     """Timer tick: update only what changed since this visitor's last tick."""
     job = get_manager().current
     if job is None:
-        return {}
+        return {tab.seen: seen}  # nothing to update (Gradio needs at least one key)
     key = {"id": job.id, "points": len(job.points), "state": job.state, "msg": job.message,
            "step": (job.latest.epoch, job.latest.step) if job.latest else None}
     if key == seen.get("key"):
-        return {}
-    out: dict = {tab.status: _status_text(job),
+        return {tab.seen: seen}
+    out: dict = {tab.status: _status_text(job, viewer),
                  tab.progress: plots.progress_html(job.latest.progress if job.latest else 0, _progress_text(job),
                                                    job.state, len(job.points)),
                  tab.start: gr.update(interactive=not job.running and _can_start()),
@@ -194,12 +212,17 @@ def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
     images = [w for w in r.misclassified if getattr(w["x"], "ndim", 0) == 3]  # (H, W, C) arrays
     texts = [w for w in r.misclassified if getattr(w["x"], "ndim", 0) != 3]
     gallery = [(w["x"][..., 0] if w["x"].shape[-1] == 1 else w["x"],
-                f"true {w['true']} → {w['predicted']} ({w['confidence']:.0%})") for w in images]
-    rows = [[str(w["x"])[:300], w["true"], w["predicted"], f"{w['confidence']:.0%}"] for w in texts]
+                f"{w['true']} → {w['predicted']} {w['confidence']:.0%}") for w in images]
+    rows = [[_plain(str(w["x"]))[:300], w["true"], w["predicted"], f"{w['confidence']:.0%}"] for w in texts]
     return {tab.results: gr.update(visible=True), tab.summary: summary, tab.default_note: "",
             tab.per_class: per_class, tab.confusion: plots.confusion_png(m.confusion_matrix, list(card.class_names)),
             tab.wrong_images: gr.update(value=gallery, visible=bool(images)),
             tab.wrong_texts: gr.update(value=rows, visible=bool(texts))}
+
+
+def _plain(review: str) -> str:
+    """IMDB's reviews carry <br /> tags; a table cell shows text."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]{0,40}>", " ", review)).strip()
 
 
 @user_errors
@@ -214,7 +237,9 @@ def make_default(password: str | None) -> str:
 
 def wire(tab: TrainTab) -> None:
     settings_out = [tab.batch_size, tab.learning_rate, tab.validation_split]
-    tab.task.change(lambda t: on_task(tab, t), tab.task, [tab.dataset, tab.preset, tab.cell, *settings_out],
+    settings_out.append(tab.preset_help)
+    tab.task.change(lambda t: on_task(tab, t), tab.task,
+                    [tab.dataset, tab.preset, tab.subset, tab.epochs, tab.cell, *settings_out],
                     api_visibility="private")
     tab.preset.change(lambda t, p: on_preset(tab, t, p), [tab.task, tab.preset], settings_out,
                       api_visibility="private")
@@ -231,7 +256,10 @@ def wire(tab: TrainTab) -> None:
                     tab.status, api_visibility="private", concurrency_limit=4)
     tab.stop.click(api.stop_training, tab.password, tab.status, api_visibility="private", concurrency_limit=None)
     tab.make_default.click(make_default, tab.password, tab.default_note, api_visibility="private")
-    tab.timer.tick(lambda seen: refresh(tab, seen), tab.seen,
+    def tick(seen: dict, request: gr.Request) -> dict:
+        return refresh(tab, seen, api.session_of(request))
+
+    tab.timer.tick(tick, tab.seen,
                    [tab.seen, tab.status, tab.progress, tab.loss_plot, tab.acc_plot, tab.start, tab.stop, tab.results,
                     tab.summary, tab.default_note, tab.per_class, tab.confusion, tab.wrong_images, tab.wrong_texts],
                    show_progress="hidden", api_visibility="private", concurrency_limit=None, queue=False)
