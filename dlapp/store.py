@@ -89,6 +89,8 @@ class ModelStore:
             self._cards[key] = self._parse_card(card_path)
         card = self._cards[key]
         model_path = card_path.with_suffix(".keras")
+        if not model_path.is_file() and card is not None:
+            self._recover(card_path.stem)  # a first save that crashed after writing its card
         try:
             size = model_path.stat().st_size
         except OSError:
@@ -124,7 +126,26 @@ class ModelStore:
             raise ModelNotFoundError(f"No model {model_id!r} in {self.root}. `python -m dlapp models list` shows them.")
         return card
 
+    def _pending(self, model_id: str) -> Path:
+        return self.root / f".pending-{model_id}.keras"
+
+    def _recover(self, model_id: str) -> bool:
+        """Finish a save that crashed after its card was written: True if the pending file was moved in."""
+        pending, (model_path, card_path) = self._pending(model_id), self._paths(model_id)
+        with self._lock:
+            try:
+                expected = json.loads(card_path.read_text()).get("sha256")
+                if pending.is_file() and sha256_file(pending) == expected:
+                    os.replace(pending, model_path)
+                    log.warning("completed an interrupted save of %s", model_id)
+                    return True
+            except (OSError, ValueError):
+                pass
+        return False
+
     def _verify(self, model_path: Path, expected: str) -> None:
+        if self._pending(model_path.stem).is_file():
+            self._recover(model_path.stem)  # a save that crashed after writing its card: finish it first
         st = model_path.stat()
         key = (str(model_path), st.st_size, st.st_mtime_ns)
         digest = self._verified.get(key) or sha256_file(model_path)
@@ -213,11 +234,20 @@ class ModelStore:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             with self._lock:
-                _atomic_write(model_path, write_model, suffix=".keras")
+                # Three steps, each atomic: the complete new file waits beside the old one; the card
+                # naming its sha256 is the commit point; then the file moves into place. A crash
+                # between the last two is rolled forward by `_recover` (the pending file matches the card).
+                pending = self._pending(model_id)
+                _atomic_write(pending, write_model, suffix=".keras")
                 created = card.provenance.created or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-                card = replace(card, sha256=sha256_file(model_path),
+                card = replace(card, sha256=sha256_file(pending),
                                provenance=replace(card.provenance, created=created))
                 write_json_atomic(card_path, card.to_json())
+                try:
+                    os.replace(pending, model_path)
+                except FileNotFoundError:  # another process's _recover already moved it in
+                    if sha256_file(model_path) != card.sha256:
+                        raise
                 self._models = {k: v for k, v in self._models.items() if k[0] != model_id}
         except OSError as exc:
             raise ModelSaveError(f"Could not save model {model_id} to {self.root}: {exc.strerror or exc}. "
@@ -287,8 +317,14 @@ class ModelStore:
                 write_json_atomic(self.root / "defaults.json", {k: v for k, v in defaults.items() if v != model_id})
 
     def clean_temp_files(self) -> int:
-        """Remove leftovers of saves that crashed (temp files are never listed anyway)."""
+        """Finish or remove the leftovers of saves that crashed (they are never listed anyway)."""
         removed = 0
+        for p in self.root.glob(".pending-*.keras") if self.root.is_dir() else []:
+            model_id = p.name[len(".pending-"):-len(".keras")]
+            if _ID_RE.match(model_id) and self._recover(model_id):
+                continue
+            p.unlink(missing_ok=True)  # crashed before its card was written: the old model is intact
+            removed += 1
         for p in self.root.glob(".tmp-*") if self.root.is_dir() else []:
             p.unlink(missing_ok=True)
             removed += 1

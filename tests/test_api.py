@@ -95,9 +95,23 @@ def test_csv_batch_neutralises_formulas(client, tmp_path):
                        '@SUM(A1)\nplain good film\n')
     out_path, preview = client.predict(handle_file(str(reviews)), None, api_name="/analyze_csv")
     lines = open(out_path, encoding="utf-8").read().splitlines()
-    assert lines[0] == "text,label,confidence" and len(lines) == 6
+    assert lines[0] == "text,label,confidence,note" and len(lines) == 6
     for line in lines[1:5]:
         assert line.lstrip('"').startswith("'"), line
+
+
+def test_csv_batch_keeps_every_row_and_column(client, tmp_path):
+    import csv
+
+    reviews = tmp_path / "mine.csv"
+    reviews.write_text("id,text,stars\n1,A wonderful film,5\n2,,3\n3,Dull and far too long,1\n4,Great fun\n")
+    out_path, preview = client.predict(handle_file(str(reviews)), None, api_name="/analyze_csv")
+    rows = list(csv.reader(open(out_path, encoding="utf-8")))
+    assert rows[0] == ["id", "text", "stars", "label", "confidence", "note"]
+    assert [r[0] for r in rows[1:]] == ["1", "2", "3", "4"] and rows[1][2] == "5"  # every row, extra columns kept
+    assert rows[2][3:] == ["", "", "empty review: not analysed"]
+    assert rows[1][3] == "positive" and rows[3][3] == "negative" and rows[4][2] == ""  # a short row is padded
+    assert [row[3] for row in preview["data"]] == ["", "empty review: not analysed", "", ""]
 
 
 def test_train_from_an_uploaded_zip_then_use_the_model(client, tmp_path):

@@ -130,6 +130,8 @@ def test_bad_input_gets_a_readable_error_and_the_app_keeps_serving(page, tmp_pat
 
 def set_number(page, elem_id, value):
     box = page.locator(f"#{elem_id} input").first
+    if not box.is_visible():  # batch size and the like sit under "Expert settings"
+        page.get_by_text("Expert settings").click()
     box.fill(str(value))
     box.press("Tab")
 
@@ -149,6 +151,8 @@ def test_picking_a_preset_fills_in_its_settings(page):
     picker.click()
     page.get_by_role("option", name="seed (the tutorial model)", exact=True).click()
     seed = PRESETS["seed-cifar10"]
+    expect(page.locator("#train-preset-help")).to_contain_text("tutorial")
+    page.get_by_text("Expert settings").click()
     expect(page.locator("#train-batch input")).to_have_value(str(seed.batch_size))
     expect(page.locator("#train-validation input[type=number]")).to_have_value("0")
 
@@ -245,3 +249,96 @@ def test_html_in_reviews_never_renders_as_markup(page, tmp_path):
     page.wait_for_timeout(500)
     assert page.evaluate("window.__xss") is None
     assert page.locator('img[src="x"]').count() == 0
+
+
+def picker_options(page, elem_id) -> list[str]:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(5):  # a click that lands while the timer redraws the dropdown does not open it
+        page.locator("h1").first.click()  # blur first: a click on a focused dropdown closes it
+        page.locator(f"#{elem_id} input").click()
+        try:
+            page.get_by_role("option").first.wait_for(timeout=2000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    options = page.get_by_role("option").all_inner_texts()
+    page.keyboard.press("Escape")
+    return options
+
+
+def test_new_and_deleted_models_reach_the_pickers_without_a_reload(page, app_server):
+    from playwright.sync_api import expect
+
+    copy = {ext: app_server.model_dir / f"cifar10-fast-copy{ext}" for ext in (".keras", ".json")}
+    for ext, dest in copy.items():
+        shutil.copy(app_server.model_dir / f"cifar10-fast{ext}", dest)
+    try:
+        for _ in range(40):  # the models timer ticks every 3 s
+            if any("cifar10-fast-copy" in o for o in picker_options(page, "image-model")):
+                break
+            page.wait_for_timeout(500)
+        options = picker_options(page, "image-model")
+        assert any("cifar10-fast-copy" in o and "77.2%" in o for o in options), options
+        tab(page, "Models")
+        expect(page.locator("#models-table")).to_contain_text("cifar10-fast-copy")
+    finally:
+        for dest in copy.values():
+            dest.unlink()
+    tab(page, "Image")
+    for _ in range(40):
+        if not any("cifar10-fast-copy" in o for o in picker_options(page, "image-model")):
+            break
+        page.wait_for_timeout(500)
+    assert not any("cifar10-fast-copy" in o for o in picker_options(page, "image-model"))
+
+
+def test_a_new_default_reaches_a_reloaded_page(page, client):
+    from playwright.sync_api import expect
+
+    client.predict(model_id="cifar10-fast", api_name="/set_default_model")
+    try:
+        page.reload()
+        expect(page.locator("#image-model input")).to_have_value(re.compile("cifar10-fast"))
+    finally:
+        client.predict(model_id="cifar10-best", api_name="/set_default_model")
+
+
+@pytest.fixture(scope="module")
+def fresh_server(tmp_path_factory):
+    """The app as a new user runs it: no DLAPP_DATA_DIR."""
+    from dlapp.testing import AppServer, copy_shipped_models
+
+    server = AppServer(copy_shipped_models(tmp_path_factory.mktemp("fresh") / "models"), env={"DLAPP_DATA_DIR": ""})
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+def test_a_fresh_install_shows_examples_that_run_on_every_tab(browser, fresh_server, width):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto(fresh_server.url)
+        page.locator("#image-input").wait_for(timeout=60_000)
+        expect(page.get_by_text("Examples (CIFAR-10 test images; click one)")).to_be_visible()
+        page.get_by_text("Examples (CIFAR-10 test images; click one)").locator("..").locator("img").first.click()
+        expect(page.locator("#image-label")).to_contain_text("%")
+        expect(page.locator("#image-seen img")).to_be_visible()
+        screenshot(page, f"image-{width}", full_page=True)
+        tab(page, "Sentiment")
+        page.get_by_text("This movie was wonderful", exact=False).first.click()
+        expect(page.locator("#sentiment-label")).to_contain_text("positive")
+        screenshot(page, f"sentiment-{width}", full_page=True)
+        tab(page, "Train")
+        expect(page.locator("#train-stop")).to_be_disabled()
+        expect(page.locator("#train-preset-help")).to_contain_text("everyday choice")
+        screenshot(page, f"train-{width}", full_page=True)
+        tab(page, "Models")
+        expect(page.locator("#models-summary")).to_contain_text("test accuracy")
+        screenshot(page, f"models-{width}", full_page=True)
+        if width >= 1024:  # Gradio itself folds its footer links away on phones
+            expect(page.locator("footer").get_by_text(re.compile("API", re.I)).first).to_be_visible()
+    finally:
+        page.close()

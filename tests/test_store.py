@@ -161,3 +161,23 @@ def test_shipped_cards_parse(shipped_dir):
     for card in cards:
         assert card.dataset.name in ("cifar10", "imdb") and card.test_accuracy > 0.5
         assert card.metrics.test_examples == card.dataset.test_examples and len(card.sha256) == 64
+
+
+def test_a_save_cut_after_its_card_is_finished_on_the_next_read(tmp_path):
+    """The window the kill test can miss: new card committed, new model still pending."""
+    from dataclasses import replace
+
+    from dlapp.store import sha256_file
+
+    store = ModelStore(tmp_path / "models")
+    store.save(tiny_model(), toy_card(), "victim")
+    old = sha256_file(store.root / "victim.keras")
+    pending = store.root / ".pending-victim.keras"
+    tiny_model().save(pending)  # a different, complete model
+    card = replace(store.card("victim"), sha256=sha256_file(pending))
+    (store.root / "victim.json").write_text(json.dumps(card.to_json()))
+    fresh = ModelStore(store.root)
+    assert loadable_ids(fresh) == ["victim"]
+    assert sha256_file(store.root / "victim.keras") == card.sha256 != old and not pending.exists()
+    pending.write_bytes(b"half a model")  # cut before its card: the old model stays, the leftover goes
+    assert fresh.clean_temp_files() == 1 and loadable_ids(fresh) == ["victim"]

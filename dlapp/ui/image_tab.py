@@ -35,7 +35,7 @@ def layout(example_paths: list[Path]) -> ImageTab:
         with gr.Column(scale=1):
             label = gr.Label(num_top_classes=5, label="Top 5", elem_id="image-label")
             seen = gr.Image(label="What the model sees (its input resolution)", interactive=False, height=160,
-                            type="filepath")
+                            type="filepath", elem_id="image-seen")
     gr.Examples([[str(p)] for p in example_paths], inputs=[image], examples_per_page=20,
                 label="Examples (CIFAR-10 test images; click one)")
     with gr.Accordion("Several images at once", open=False):
