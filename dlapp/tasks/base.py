@@ -56,6 +56,23 @@ class DefaultRun:
     batch_size: int | None = None  # None: the preset's; small data needs more, smaller steps
 
 
+def lookup_preset(task: str, presets: Mapping[str, BasePreset], name: str, *, dataset: str,
+                  seed: str) -> Any:
+    """`presets[name]`; `seed` means the data set's tutorial model (data.BUILTINS), else `seed`.
+
+    Raises:
+        UsageError: no such preset.
+    """
+    from ..data import BUILTINS
+
+    if name == "seed":
+        entry = BUILTINS.get(dataset)
+        name = entry.seed_preset if entry and entry.seed_preset else seed
+    if name not in presets:
+        raise UsageError(f"Unknown {task} preset {name!r}. Choose from: {', '.join(['seed', *presets])}.")
+    return presets[name]
+
+
 def with_overrides(preset: BasePreset, **overrides: Any) -> BasePreset:
     """A copy of `preset` with the given fields replaced; None means keep. Unknown keys fail."""
     changes = {k: v for k, v in overrides.items() if v is not None}

@@ -16,7 +16,7 @@ from ..batching import Batcher
 from ..card import InputSpec, ModelCard
 from ..errors import UsageError
 from ..images import ImageSource, load_for_model
-from .base import BasePreset, DefaultRun
+from .base import BasePreset, DefaultRun, lookup_preset
 
 Architecture = Literal["seed_cifar10", "seed_mnist", "seed_mnist_deep", "seed_binary", "convnet"]
 EXAMPLES_DIR = settings_mod.PACKAGE_DIR / "examples"  # one CIFAR-10 test image per class (see the README)
@@ -124,14 +124,7 @@ class ImageTask:
     noun = "CNN image classifier"
 
     def preset(self, name: str, *, dataset: str = "") -> ImagePreset:
-        from ..data import BUILTINS
-
-        if name == "seed":
-            entry = BUILTINS.get(dataset)
-            name = entry.seed_preset if entry and entry.seed_preset else "seed-cifar10"
-        if name not in PRESETS:
-            raise UsageError(f"Unknown image preset {name!r}. Choose from: {', '.join(['seed', *PRESETS])}.")
-        return PRESETS[name]
+        return lookup_preset(self.name, PRESETS, name, dataset=dataset, seed="seed-cifar10")
 
     def image_size(self, preset: ImagePreset, side: int | None) -> tuple[int, int] | None:
         """The size custom image folders are read at: the user's choice, else the preset's."""

@@ -13,7 +13,7 @@ from .. import settings as settings_mod
 from ..batching import Batcher
 from ..card import InputSpec, ModelCard
 from ..errors import InvalidTextError, UsageError
-from .base import BasePreset, DefaultRun
+from .base import BasePreset, DefaultRun, lookup_preset
 
 Architecture = Literal["stacked", "pooled"]  # stacked: the seed tutorials; pooled: max+mean over every step
 Cell = Literal["lstm", "gru", "simplernn"]
@@ -119,14 +119,7 @@ class TextTask:
     noun = "recurrent sentiment classifier"
 
     def preset(self, name: str, *, dataset: str = "") -> TextPreset:
-        from ..data import BUILTINS
-
-        if name == "seed":
-            entry = BUILTINS.get(dataset)
-            name = entry.seed_preset if entry and entry.seed_preset else "seed-imdb"
-        if name not in PRESETS:
-            raise UsageError(f"Unknown text preset {name!r}. Choose from: {', '.join(['seed', *PRESETS])}.")
-        return PRESETS[name]
+        return lookup_preset(self.name, PRESETS, name, dataset=dataset, seed="seed-imdb")
 
     def image_size(self, preset: TextPreset, side: int | None) -> None:
         return None
