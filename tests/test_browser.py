@@ -342,3 +342,37 @@ def test_a_fresh_install_shows_examples_that_run_on_every_tab(browser, fresh_ser
             expect(page.locator("footer").get_by_text(re.compile("API", re.I)).first).to_be_visible()
     finally:
         page.close()
+
+
+@needs_data
+def test_text_training_results_are_readable_and_stay_after_make_default(page, client):
+    from playwright.sync_api import expect
+
+    tab(page, "Train")
+    page.locator("#train-task").get_by_text("text", exact=True).click()
+    expect(page.locator("#train-preset-help")).to_contain_text("reviews per class")
+    set_number(page, "train-subset", 100)
+    set_number(page, "train-epochs", 1)
+    page.locator("#train-start").click()
+    for _ in range(600):
+        state, _ = progress(page)
+        if state in ("done", "failed", "cancelled"):
+            break
+        page.wait_for_timeout(250)
+    assert state == "done", page.locator("#train-status").inner_text()
+    expect(page.locator("#train-status")).to_contain_text("started by you")
+    table = page.locator("#wrong-texts")
+    expect(table).to_contain_text("negative")
+    assert "<br" not in table.inner_text()
+    try:
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": 1000})
+            page.wait_for_timeout(500)
+            box = table.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, (width, box)  # nothing off-screen
+            screenshot(page, f"train-text-{width}", full_page=True)
+        page.locator("#train-make-default").click()
+        expect(page.locator("#train-default-note")).to_contain_text("now the default text model")
+        expect(page.locator("#train-summary")).to_contain_text("Test accuracy")  # the run's summary stays
+    finally:
+        client.predict(model_id="imdb-fast", api_name="/set_default_model")

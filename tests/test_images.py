@@ -32,6 +32,22 @@ def test_pixel_cap_is_checked_before_decoding():
         open_image(big, max_pixels=MAX)
 
 
+def test_an_image_past_pillows_bomb_guard_still_gets_the_megapixel_message(tmp_path):
+    path = tmp_path / "huge.png"
+    Image.new("L", (12000, 12000)).save(path)  # 144 MP, a small file: Pillow warns, dlapp must explain
+    with pytest.raises(InvalidImageError, match="144.0 megapixels"):
+        open_image(path, max_pixels=MAX)
+    with pytest.raises(InvalidImageError, match="megapixels; the limit"):
+        open_image(broken_images()["bomb.png"], max_pixels=MAX)  # past Pillow's hard limit too
+
+
+def test_damaged_images_say_so_without_errno_text():
+    for name in ("truncated.jpg", "truncated.png"):
+        with pytest.raises(InvalidImageError) as err:
+            load_for_model(broken_images()[name], (32, 32), 3, max_pixels=MAX)
+        assert "damaged" in str(err.value) and "Errno" not in str(err.value)
+
+
 def test_exif_rotation_is_applied():
     img = Image.new("RGB", (40, 20), "red")
     exif = Image.Exif()

@@ -82,11 +82,31 @@ def test_cancel_stops_within_a_batch_and_saves_nothing(model_dir, colours):
             batches.append(e)
             cancel.set()
 
+    events = []
     with pytest.raises(TrainingCancelled):
         train(TrainConfig(colours, preset="seed-cifar10", epochs=5, batch_size=4, image_size=16),
-              on_event=on_event, cancel=cancel)
+              on_event=lambda e: (events.append(e), on_event(e)), cancel=cancel)
     assert len(batches) == 1
+    assert not [e for e in events if e.kind == "epoch"]  # the cut epoch's validation was never measured
     assert get_store().list() == []
+
+
+def test_text_validation_holds_out_runs_of_neighbours_per_class():
+    import numpy as np
+
+    from dlapp.data import Dataset
+    from dlapp.training.pipeline import split_validation
+
+    y = np.array([0] * 50 + [1] * 50)  # IMDB's layout: one label after the other, a film's reviews together
+    data = Dataset("d", "text", ("neg", "pos"), np.array([f"r{i}" for i in range(100)], dtype=object), y,
+                   np.array(["t"], dtype=object), np.array([0]))
+    _, y_tr, x_val, y_val = split_validation(data, 0.2, seed=3, in_blocks=True)
+    ids = sorted(int(x[1:]) for x in x_val)
+    assert list(y_val).count(0) == list(y_val).count(1) == 10 and len(y_tr) == 80
+    for part in (ids[:10], ids[10:]):
+        assert part == list(range(part[0], part[0] + 10))  # one contiguous run per class
+    _, _, x_rand, _ = split_validation(data, 0.2, seed=3)
+    assert sorted(int(x[1:]) for x in x_rand) != ids
 
 
 def test_resume_continues_from_last_epoch(model_dir, colours):

@@ -123,15 +123,15 @@ def layout() -> TrainTab:
                 default_note = gr.Markdown(elem_id="train-default-note")
                 with gr.Row():
                     per_class = gr.Dataframe(headers=["class", "test accuracy"], interactive=False, max_height=560,
-                                             min_width=200, scale=1)
+                                             min_width=200, scale=1, buttons=[])
                     with gr.Column(scale=2, min_width=300):
                         gr.Markdown("**Confusion matrix** (test split; rows are true classes, columns predictions)")
                         confusion = gr.Image(show_label=False, interactive=False, buttons=[], elem_id="confusion")
                 wrong_images = gr.Gallery(label="Misclassified test examples (true → predicted)", columns=4,
                                           height="auto", visible=False, elem_id="wrong-images")
-                wrong_texts = gr.Dataframe(headers=["review", "true", "predicted", "confidence"],
+                wrong_texts = gr.Dataframe(headers=["review", "true → predicted"],
                                            label="Misclassified test examples", visible=False, wrap=True,
-                                           column_widths=["64%", "12%", "12%", "12%"], elem_id="wrong-texts")
+                                           column_widths=["70%", "30%"], elem_id="wrong-texts")
     timer = gr.Timer(1.0)
     seen = gr.State({})
     return TrainTab(task, dataset, upload, subset, preset, preset_help, cell, epochs, batch_size, learning_rate,
@@ -213,7 +213,7 @@ def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
     texts = [w for w in r.misclassified if getattr(w["x"], "ndim", 0) != 3]
     gallery = [(w["x"][..., 0] if w["x"].shape[-1] == 1 else w["x"],
                 f"{w['true']} → {w['predicted']} {w['confidence']:.0%}") for w in images]
-    rows = [[_plain(str(w["x"]))[:300], w["true"], w["predicted"], f"{w['confidence']:.0%}"] for w in texts]
+    rows = [[_plain(str(w["x"]))[:300], f"{w['true']} → {w['predicted']} ({w['confidence']:.0%})"] for w in texts]
     return {tab.results: gr.update(visible=True), tab.summary: summary, tab.default_note: "",
             tab.per_class: per_class, tab.confusion: plots.confusion_png(m.confusion_matrix, list(card.class_names)),
             tab.wrong_images: gr.update(value=gallery, visible=bool(images)),
