@@ -376,3 +376,29 @@ def test_text_training_results_are_readable_and_stay_after_make_default(page, cl
         expect(page.locator("#train-summary")).to_contain_text("Test accuracy")  # the run's summary stays
     finally:
         client.predict(model_id="imdb-fast", api_name="/set_default_model")
+
+
+def test_a_failed_training_says_why_once(page, tmp_path):
+    from playwright.sync_api import expect
+
+    from dlapp.testing import class_folder, zip_with
+
+    folder = class_folder(tmp_path / "tiny", per_class=1, size=16)  # one image per class: nothing to test on
+    archive = zip_with({f"tiny/{p.parent.name}/{p.name}": p.read_bytes() for p in folder.rglob("*.png")},
+                       tmp_path / "tiny.zip")
+    tab(page, "Train")
+    page.locator("#train-data input").click()
+    page.get_by_role("option", name=re.compile("your own data")).click()
+    page.locator("#train-upload input[type=file]").set_input_files(str(archive))
+    expect(page.locator("#train-upload")).to_contain_text("tiny")
+    page.locator("#train-start").click()
+    for _ in range(200):
+        state, _ = progress(page)
+        if state == "failed":
+            break
+        page.wait_for_timeout(250)
+    assert state == "failed"
+    status = page.locator("#train-status").inner_text()
+    assert status.count("at least 2 images") == 1 and "Failed:" not in status and "(Exception)" not in status
+    assert "at least 2 images" not in page.locator("#train-progress").inner_text()
+    screenshot(page, "train-failed")

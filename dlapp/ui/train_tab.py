@@ -83,7 +83,7 @@ def layout() -> TrainTab:
         with gr.Column(scale=1, min_width=300):
             task = gr.Radio([(n, n) for n in TASKS], value="image", label="Task", elem_id="train-task")
             dataset = gr.Dropdown(dataset_choices("image"), value="cifar10", label="Data", elem_id="train-data")
-            upload = gr.File(label="Your data", file_types=upload_suffixes(), visible=False)
+            upload = gr.File(label="Your data", file_types=upload_suffixes(), visible=False, elem_id="train-upload")
             preset = gr.Dropdown(preset_choices("image"), value=start_with.preset, label="Preset",
                                  elem_id="train-preset")
             preset_help = gr.Markdown(preset0.summary, elem_id="train-preset-help")
