@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf test-artifacts/screenshots   # no stale shot from an earlier run gets copied
 bash tests/run.sh tests/test_browser.py "$@"
-shopt -s nullglob
-shots=(test-artifacts/screenshots/screenshot-*.png)
-[ ${#shots[@]} -gt 0 ] || { echo "no screenshots were taken" >&2; exit 1; }
-cp -v "${shots[@]}" docs/
+# Only the shots the README shows (the tests also take phone-width and other shots to look at).
+for name in $(grep -o 'docs/screenshot-[a-z0-9-]*\.png' README.md | sort -u | xargs -n1 basename); do
+  [ -f "test-artifacts/screenshots/$name" ] || { echo "the tests took no $name" >&2; exit 1; }
+  cp -v "test-artifacts/screenshots/$name" docs/
+done
