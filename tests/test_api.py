@@ -100,6 +100,16 @@ def test_csv_batch_neutralises_formulas(client, tmp_path):
         assert line.lstrip('"').startswith("'"), line
 
 
+def test_a_batch_of_images_reads_as_percentages_and_a_bad_file_gets_its_own_row(client, tmp_path):
+    good, bad = tmp_path / "good.png", tmp_path / "bad.png"
+    good.write_bytes(encode(sample_rgb(), "PNG"))
+    bad.write_text("not an image at all")
+    table = client.predict([handle_file(str(good)), handle_file(str(bad))], None, api_name="/classify_images")
+    rows = {row[0]: row for row in table["data"]}
+    assert rows["good.png"][2].endswith("%") and float(rows["good.png"][2][:-1]) > 0
+    assert rows["bad.png"][1:3] == ["error", ""] and "not an image format we can read" in rows["bad.png"][3]
+
+
 def test_csv_batch_keeps_every_row_and_column(client, tmp_path):
     import csv
 

@@ -402,3 +402,37 @@ def test_a_failed_training_says_why_once(page, tmp_path):
     assert status.count("at least 2 images") == 1 and "Failed:" not in status and "(Exception)" not in status
     assert "at least 2 images" not in page.locator("#train-progress").inner_text()
     screenshot(page, "train-failed")
+
+
+def test_tidy_up_deletes_weak_models_and_keeps_the_defaults(browser, fresh_server):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        page.goto(fresh_server.url)
+        page.locator("#image-input").wait_for(timeout=60_000)
+        tab(page, "Models")
+        page.get_by_text("Tidy up: delete weak models").click()
+        threshold = page.locator("#models-threshold input").first
+        threshold.wait_for(state="visible")
+        threshold.fill("80")
+        threshold.press("Tab")
+        page.locator("#models-prune").click()
+        toast(page, "Tick the confirmation box")  # nothing goes without the tick
+        assert (fresh_server.model_dir / "cifar10-seed.keras").exists()
+        page.reload()  # a fresh page: the refused click's error overlay would cover the checkbox
+        page.locator("#image-input").wait_for(timeout=60_000)
+        tab(page, "Models")
+        page.get_by_text("Tidy up: delete weak models").click()
+        threshold = page.locator("#models-threshold input").first
+        threshold.wait_for(state="visible")
+        threshold.fill("80")
+        threshold.press("Tab")
+        page.locator("#models-confirm input").check()
+        page.locator("#models-prune").click()
+        expect(page.locator("#models-status")).to_contain_text("Deleted 2 model(s)")
+        left = {p.stem for p in fresh_server.model_dir.glob("*.keras")}
+        assert left == {"cifar10-best", "imdb-best", "imdb-fast"}  # 77% and 70% went; defaults and 90% stay
+        expect(page.locator("#models-table")).not_to_contain_text("cifar10-seed")
+    finally:
+        page.close()

@@ -60,7 +60,8 @@ def layout() -> ModelsTab:
             status = gr.Markdown(elem_id="models-status")
             with gr.Accordion("Tidy up: delete weak models", open=False):
                 threshold = gr.Number(50, minimum=0, maximum=100, label="Delete models below this test accuracy (%)",
-                                      info="Defaults are kept. Tick the confirmation box above first.")
+                                      info="Defaults are kept. Tick the confirmation box above first.",
+                                      elem_id="models-threshold")
                 prune = gr.Button("Delete weak models", variant="stop", elem_id="models-prune")
             with gr.Accordion("Push to the Hugging Face Hub", open=False):
                 repo_id = gr.Textbox(label="Repo id", placeholder="your-name/dlapp-cifar10")
