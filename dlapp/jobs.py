@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .data import dataset_task
 from .errors import DlappError, TrainingBusyError, TrainingCancelled
 from .limits import POINT_EVERY_S
 from .training import TrainConfig, TrainingEvent, TrainResult, train
@@ -26,7 +27,6 @@ _ids = itertools.count(1)
 @dataclass
 class TrainingJob:
     config: TrainConfig
-    task: str
     owner: str | None = None  # the web session that started it (may stop it without the password)
     force: bool = False
     id: int = field(default_factory=lambda: next(_ids))
@@ -41,6 +41,10 @@ class TrainingJob:
     error: str | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     _last_point: float = 0.0
+    task: str = field(init=False)  # from the data: what the run trains
+
+    def __post_init__(self) -> None:
+        self.task = dataset_task(self.config.dataset)
 
     def on_event(self, event: TrainingEvent) -> None:
         self.latest = event
@@ -86,7 +90,7 @@ class TrainingManager:
         self._lock = threading.Lock()
         self.current: TrainingJob | None = None
 
-    def start(self, config: TrainConfig, *, task: str, owner: str | None = None, force: bool = False) -> TrainingJob:
+    def start(self, config: TrainConfig, *, owner: str | None = None, force: bool = False) -> TrainingJob:
         """Start `config` in the background.
 
         Raises:
@@ -96,7 +100,7 @@ class TrainingManager:
             if self.current is not None and self.current.running:
                 raise TrainingBusyError("A training is already running; watch it on the Train tab, "
                                         "or stop it first. Only one runs at a time.")
-            job = TrainingJob(config, task=task, owner=owner, force=force)
+            job = TrainingJob(config, owner=owner, force=force)
             self.current = job
         threading.Thread(target=self._run, args=(job,), name=f"dlapp-train-{job.id}", daemon=True).start()
         return job

@@ -404,6 +404,15 @@ def test_a_failed_training_says_why_once(page, tmp_path):
     screenshot(page, "train-failed")
 
 
+def open_tidy_up(page, *, threshold: int) -> None:
+    tab(page, "Models")
+    page.get_by_text("Tidy up: delete weak models").click()
+    box = page.locator("#models-threshold input").first
+    box.wait_for(state="visible")
+    box.fill(str(threshold))
+    box.press("Tab")
+
+
 def test_tidy_up_deletes_weak_models_and_keeps_the_defaults(browser, fresh_server):
     from playwright.sync_api import expect
 
@@ -411,23 +420,13 @@ def test_tidy_up_deletes_weak_models_and_keeps_the_defaults(browser, fresh_serve
     try:
         page.goto(fresh_server.url)
         page.locator("#image-input").wait_for(timeout=60_000)
-        tab(page, "Models")
-        page.get_by_text("Tidy up: delete weak models").click()
-        threshold = page.locator("#models-threshold input").first
-        threshold.wait_for(state="visible")
-        threshold.fill("80")
-        threshold.press("Tab")
+        open_tidy_up(page, threshold=80)
         page.locator("#models-prune").click()
         toast(page, "Tick the confirmation box")  # nothing goes without the tick
         assert (fresh_server.model_dir / "cifar10-seed.keras").exists()
         page.reload()  # a fresh page: the refused click's error overlay would cover the checkbox
         page.locator("#image-input").wait_for(timeout=60_000)
-        tab(page, "Models")
-        page.get_by_text("Tidy up: delete weak models").click()
-        threshold = page.locator("#models-threshold input").first
-        threshold.wait_for(state="visible")
-        threshold.fill("80")
-        threshold.press("Tab")
+        open_tidy_up(page, threshold=80)
         page.locator("#models-confirm input").check()
         page.locator("#models-prune").click()
         expect(page.locator("#models-status")).to_contain_text("Deleted 2 model(s)")

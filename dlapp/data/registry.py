@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..archives import inspect_zip
 from ..card import TaskName
 from ..errors import UsageError
 from . import builtin, custom
@@ -51,6 +52,7 @@ class UploadFormat:
     task: TaskName
     description: str
     load: Callable[..., Dataset]  # (path, *, image_size, max_pixels) -> Dataset
+    check: Callable[[Path], object]  # cheap checks before a training starts: hostile zips, bad columns
 
 
 def _text(path: Path, **_: object) -> Dataset:
@@ -58,11 +60,12 @@ def _text(path: Path, **_: object) -> Dataset:
 
 
 UPLOAD_FORMATS: tuple[UploadFormat, ...] = (
-    UploadFormat(".zip", "image", "a .zip with one folder of images per class", custom.load_image_zip),
-    UploadFormat(".csv", "text", "a .csv with text and label columns", _text),
-    UploadFormat(".csv.gz", "text", "a gzipped .csv with text and label columns", _text),
-    UploadFormat(".jsonl", "text", "a .jsonl with text and label fields", _text),
-    UploadFormat(".jsonl.gz", "text", "a gzipped .jsonl with text and label fields", _text),
+    UploadFormat(".zip", "image", "a .zip with one folder of images per class", custom.load_image_zip,
+                 inspect_zip),
+    UploadFormat(".csv", "text", "a .csv with text and label columns", _text, _text),
+    UploadFormat(".csv.gz", "text", "a gzipped .csv with text and label columns", _text, _text),
+    UploadFormat(".jsonl", "text", "a .jsonl with text and label fields", _text, _text),
+    UploadFormat(".jsonl.gz", "text", "a gzipped .jsonl with text and label fields", _text, _text),
 )
 
 

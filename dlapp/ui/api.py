@@ -20,9 +20,7 @@ from gradio import FileData
 from .. import limits
 from .. import settings as settings_mod
 from ..access import authorize
-from ..archives import inspect_zip
 from ..data import BUILTINS, dataset_task, upload_format, upload_suffixes
-from ..data.custom import load_text_table
 from ..errors import UsageError
 from ..jobs import get_manager
 from ..store import get_store
@@ -53,10 +51,7 @@ def stage_upload(upload: Any) -> str:
     fmt = upload_format(Path(name))
     dest = Path(tempfile.mkdtemp(prefix="dlapp-upload-")) / Path(name).name
     shutil.copyfile(path, dest)
-    if fmt.task == "image":
-        inspect_zip(dest)
-    else:
-        load_text_table(dest)
+    fmt.check(dest)
     return str(dest)
 
 
@@ -86,7 +81,7 @@ def start_training(task: str = "image", dataset: str = "cifar10", upload: FileDa
                          epochs=_int(epochs), batch_size=_int(batch_size), learning_rate=_float(learning_rate),
                          validation_split=_float(validation_split), cell=cell or None)
     plan(config)  # settings errors surface now, not in the background thread
-    job = get_manager().start(config, task=task, owner=session_of(request))
+    job = get_manager().start(config, owner=session_of(request))
     return job.snapshot()
 
 

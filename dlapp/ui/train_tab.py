@@ -15,11 +15,9 @@ from pathlib import Path
 import gradio as gr
 
 from .. import settings as settings_mod
-from ..access import authorize
 from ..data import BUILTINS, upload_suffixes
 from ..errors import UsageError
 from ..jobs import TrainingJob, get_manager
-from ..store import get_store
 from ..tasks import TASKS, get_task
 from . import api, plots
 from .common import user_errors
@@ -230,9 +228,7 @@ def make_default(password: str | None) -> str:
     job = get_manager().current
     if job is None or job.result is None:
         raise UsageError("No finished training to promote.")
-    authorize("set_default", password, settings_mod.load())
-    get_store().set_default(job.result.card.task, job.result.model_id)
-    return f"`{job.result.model_id}` is now the default {job.result.card.task} model."
+    return api.set_default_model(job.result.model_id, password or "")
 
 
 def wire(tab: TrainTab) -> None:
