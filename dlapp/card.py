@@ -53,6 +53,22 @@ class Metrics:
     misclassified: list[dict[str, Any]] = field(default_factory=list)  # index, true, predicted, confidence
     final_train_accuracy: float | None = None
     final_val_accuracy: float | None = None
+    # Calibration on the test split (training/calibrate.py): expected calibration error over 15
+    # confidence bins, and the reliability diagram as [mean confidence, accuracy, count] per bin.
+    ece: float | None = None
+    reliability: list[list[float]] = field(default_factory=list)
+    # Share of the (in-distribution) test split that "none of these" lets through.
+    accepted: float | None = None
+    # Up to a few test-split indices per confusion-matrix cell, keyed "true,predicted" (class indices).
+    cell_examples: dict[str, list[int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Fitted on the validation split after training (training/calibrate.py)."""
+    temperature: float = 1.0  # inside the saved model as its last layer
+    fitted_on: int = 0  # held-out examples it was fitted on; 0 = not calibrated
+    none_threshold: float | None = None  # image models: top probability below this -> "none of these"
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,7 @@ class ModelCard:
     provenance: Provenance = field(default_factory=Provenance)
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     history: tuple[dict[str, float], ...] = ()  # one entry per completed epoch
+    calibration: Calibration = field(default_factory=Calibration)
     sha256: str = ""  # of the .keras file, set by the store
     schema_version: int = SCHEMA_VERSION
     # Filled in by the store when it reads a card; never written.
@@ -123,6 +140,7 @@ class ModelCard:
                 metrics=Metrics(**data["metrics"]), provenance=Provenance(**prov),
                 hyperparameters=dict(data.get("hyperparameters") or {}),
                 history=tuple(data.get("history") or ()), sha256=str(data.get("sha256") or ""),
+                calibration=Calibration(**(data.get("calibration") or {})),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CardError(f"not a dlapp card ({type(exc).__name__}: {exc})") from None

@@ -45,6 +45,85 @@ class ShiftImage(keras.layers.Layer):
         return {**super().get_config(), "dy": self.dy, "dx": self.dx}
 
 
+@keras.saving.register_keras_serializable(package="dlapp")
+class StackViews(keras.layers.Layer):
+    """Test-time augmentation views of a (N, H, W, C) batch, stacked view-major into one
+    (V*N, H, W, C) batch, so the classifier runs once over every view: the image, then
+    (with `flip`) its mirror, then per (dy, dx) in `shifts` the shifted image and its mirror."""
+
+    def __init__(self, flip: bool = True, shifts=(), **kwargs):
+        super().__init__(**kwargs)
+        self.flip, self.shifts = bool(flip), tuple(tuple(int(d) for d in s) for s in shifts)
+
+    @property
+    def views(self) -> list[tuple[bool, int, int]]:
+        """(mirrored, dy, dx) per view, in stacking order."""
+        out = [(False, 0, 0)] + ([(True, 0, 0)] if self.flip else [])
+        for dy, dx in self.shifts:
+            out += [(False, dy, dx)] + ([(True, dy, dx)] if self.flip else [])
+        return out
+
+    def call(self, x):
+        shifted = [x] + [ShiftImage(dy, dx)(x) for dy, dx in self.shifts]
+        views = []
+        for v in shifted:
+            views += [v, keras.ops.flip(v, axis=2)] if self.flip else [v]
+        return keras.ops.concatenate(views, axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return (None, *input_shape[1:])
+
+    def get_config(self):
+        return {**super().get_config(), "flip": self.flip, "shifts": [list(s) for s in self.shifts]}
+
+
+@keras.saving.register_keras_serializable(package="dlapp")
+class MeanOverViews(keras.layers.Layer):
+    """(V*N, K) outputs of StackViews' views -> (N, K), weighted by `weights` (one per view)."""
+
+    def __init__(self, weights=(1.0,), **kwargs):
+        super().__init__(dtype="float32", **{k: v for k, v in kwargs.items() if k != "dtype"})
+        total = float(sum(weights))
+        self.view_weights = tuple(float(w) / total for w in weights)
+
+    def call(self, x):
+        x = keras.ops.cast(x, "float32")
+        v = len(self.view_weights)
+        stacked = keras.ops.reshape(x, (v, -1, keras.ops.shape(x)[-1]))
+        w = keras.ops.reshape(keras.ops.convert_to_tensor(self.view_weights, "float32"), (v, 1, 1))
+        return keras.ops.sum(stacked * w, axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return (None, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "weights": list(self.view_weights)}
+
+
+@keras.saving.register_keras_serializable(package="dlapp")
+class Temperature(keras.layers.Layer):
+    """Calibrates probabilities: softmax(log p / T), or for one sigmoid unit sigmoid(logit(p) / T).
+
+    T is fitted on held-out data after training (training/calibrate.py) and saved inside the
+    model, so anyone who loads the .keras file gets the calibrated probabilities too. T = 1
+    changes nothing; T < 1 sharpens an under-confident model, T > 1 softens an over-confident one.
+    """
+
+    def __init__(self, temperature: float = 1.0, **kwargs):
+        super().__init__(dtype="float32", **{k: v for k, v in kwargs.items() if k != "dtype"})
+        self.temperature = float(temperature)
+
+    def call(self, p):
+        ops = keras.ops
+        p = ops.clip(ops.cast(p, "float32"), 1e-7, 1.0 - 1e-7)
+        if p.shape[-1] == 1:
+            return ops.sigmoid((ops.log(p) - ops.log1p(-p)) / self.temperature)
+        return ops.softmax(ops.log(p) / self.temperature, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature}
+
+
 def _bigram_ids(ids, vocab_size: int, buckets: int, ops):
     """Id of the bigram ending at each position, hashed into [1, buckets); 0 for the first token
     or padding. `ops` is keras.ops or NumPy, so training-data counts and the model hash alike."""

@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from dlapp.errors import UsageError
 from dlapp.layers import NBEvidence, ShiftImage, bigram_ids  # importing dlapp.layers registers the custom layers
-from dlapp.nets.image import build_image_model, whitening_kernel, with_tta
+from dlapp.nets.image import build_image_model, export, whitening_kernel
+from dlapp.training.calibrate import scale, with_temperature
 from dlapp.nets.text import (
     BIGRAM_BUCKETS,
     NB_FOLDS,
@@ -75,13 +76,17 @@ def test_tta_wrapper_averages_views_and_survives_safe_mode(tmp_path):
     def p(m, x):
         return np.asarray(m.predict(x, verbose=0))
 
-    flip = p(with_tta(base), images)
+    flip = p(export(base, flip=True), images)
     np.testing.assert_allclose(flip, (p(base, images) + p(base, images[:, :, ::-1])) / 2, atol=1e-6)
-    both = with_tta(base, translate=True)
+    both = export(base, flip=True, shifts=((-1, -1), (1, 1)))
     shifted = [np.asarray(ShiftImage(d, d)(images)) for d in (-1, 1)]
     expected = flip / 2 + sum((p(base, s) + p(base, s[:, :, ::-1])) / 2 for s in shifted) / 4
     np.testing.assert_allclose(p(both, images), expected, atol=1e-6)
     np.testing.assert_allclose(p(_roundtrip(both, tmp_path), images), expected, atol=1e-6)
+    # A fitted temperature sits inside the saved model: loading it gives calibrated probabilities.
+    sharp = _roundtrip(with_temperature(both, 0.5), tmp_path)
+    np.testing.assert_allclose(p(sharp, images), scale(expected, 0.5), atol=1e-5)
+    assert sharp.layers[-1].temperature == 0.5 and len(sharp.layers) == len(both.layers)
 
 
 def test_nb_evidence_reads_the_right_table_row_and_hashes_like_numpy():

@@ -46,6 +46,14 @@ def test_train_reports_progress_saves_card_and_reuses_cache(model_dir, colours):
     on_disk = json.loads((model_dir / f"{result.model_id}.json").read_text())
     assert CARD_FIELDS <= set(on_disk) and PROVENANCE_FIELDS <= set(on_disk["provenance"])
     assert on_disk["schema_version"] == 2 and on_disk["class_names"] == ["blue", "green", "red"]
+    # Calibrated on the held-out split, measured on the test split, examples kept per confusion cell.
+    cal = card.calibration
+    assert cal.fitted_on == card.dataset.validation_examples > 0 and 0.05 <= cal.temperature <= 20
+    assert m.ece is not None and sum(b[2] for b in m.reliability) == m.test_examples
+    assert sorted(i for cell in m.cell_examples.values() for i in cell) == list(range(m.test_examples))
+    for key, indices in m.cell_examples.items():
+        true, predicted = map(int, key.split(","))
+        assert len(indices) <= m.confusion_matrix[true][predicted]
     again = train(config)
     assert again.cached and again.model_id == result.model_id
     forced = train(config, force=True)
@@ -56,6 +64,9 @@ def test_preset_sets_the_validation_split_unless_overridden(model_dir, colours):
     seed = train(TrainConfig(colours, preset="seed-cifar10", epochs=1, batch_size=8, image_size=16)).card
     assert seed.hyperparameters["validation_split"] == 0  # the tutorial validates on the test split
     assert seed.dataset.validation_examples == seed.dataset.test_examples
+    # ...so nothing is fitted on it: calibrating on the data it is measured on would flatter it.
+    assert seed.calibration.fitted_on == 0 and seed.calibration.temperature == 1.0
+    assert seed.calibration.none_threshold is None and seed.metrics.ece is not None
     held_out = train(TrainConfig(colours, preset="seed-cifar10", epochs=1, batch_size=8, image_size=16,
                                  validation_split=0.25)).card
     split = held_out.dataset

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import keras
-from ..layers import MirrorImage, ShiftImage
+from ..layers import MeanOverViews, StackViews, Temperature
 from ..tasks.image import ImagePreset
 
 
@@ -114,28 +114,24 @@ def build_image_model(preset: ImagePreset, input_shape: tuple[int, int, int], nu
     return keras.Model(inputs, outputs, name=f"image_{preset.name}")
 
 
-def export(model: keras.Model) -> keras.Model:
-    """The model to save: a fresh uncompiled wrapper over the trained layers (no optimizer state)."""
-    return keras.Model(model.inputs[0], model.outputs[0], name=model.name)
+def export(model: keras.Model, *, flip: bool = False, shifts: tuple[tuple[int, int], ...] = ()) -> keras.Model:
+    """The model to save: a fresh uncompiled wrapper (no optimizer state) around the trained
+    network, nested as the layer "classifier", with optional test-time augmentation and a
+    Temperature layer (T = 1 until training/calibrate.py fits it).
 
-
-def with_tta(model: keras.Model, *, translate: bool = False) -> keras.Model:
-    """Wrap a trained classifier so it averages its output over the image and its mirror.
-
-    With `translate`, also over both views shifted by one pixel up-left and down-right,
-    weighted as airbench does: half the weight on the unshifted pair.
+    TTA views are stacked into one batch (StackViews), so the classifier runs once per call
+    however many views there are; with shifts, half the weight stays on the unshifted pair,
+    as airbench does. Explanations (explain/image.py) read the same structure.
     """
-    inner = export(model)
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if nested:  # re-exporting a saved model (recalibrate): keep only its trained network
+        model = nested[0]
+    classifier = keras.Model(model.inputs[0], model.outputs[0], name="classifier")
     inputs = keras.Input(shape=model.input_shape[1:], dtype="uint8", name="image")
-
-    def mirrored_pair(x):
-        return keras.layers.Average(dtype="float32")([inner(x), inner(MirrorImage()(x))])
-
-    outputs = mirrored_pair(inputs)
-    if translate:
-        shifted = keras.layers.Average(dtype="float32")(
-            [mirrored_pair(ShiftImage(-1, -1)(inputs)), mirrored_pair(ShiftImage(1, 1)(inputs))])
-        outputs = keras.layers.Average(dtype="float32")([outputs, shifted])
-    return keras.Model(inputs, outputs, name=model.name + "_tta")
-
-
+    if flip or shifts:
+        stack = StackViews(flip=flip, shifts=shifts, name="views")
+        weights = [2.0 if (dy, dx) == (0, 0) else 1.0 for _, dy, dx in stack.views] if shifts else None
+        probs = MeanOverViews(weights or [1.0] * len(stack.views), name="view_mean")(classifier(stack(inputs)))
+    else:
+        probs = classifier(inputs)
+    return keras.Model(inputs, Temperature(1.0, name="temperature")(probs), name=model.name)

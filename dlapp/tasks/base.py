@@ -95,6 +95,7 @@ class Task(Protocol):
     extra_settings: tuple[str, ...]  # TrainConfig fields only this task takes (e.g. "cell")
     default_run: DefaultRun  # the Train tab's starting settings
     validation_in_blocks: bool  # hold out contiguous runs of examples (neighbours share a source), not a random draw
+    open_set: bool  # fit a "none of these" threshold after training
     hub_pipeline: str  # the Hub's pipeline_tag
     noun: str  # "CNN image classifier": for model cards
 

@@ -69,9 +69,12 @@ PRESETS: dict[str, ImagePreset] = {p.name: p for p in [
                 description="airbench-style net (whitening stem, 64/256/256), flip+translate+JPEG, "
                 "flip+shift TTA", architecture="convnet", epochs=11, batch_size=256, learning_rate=3e-3,
                 optimizer="adamw", weight_decay=0.05, label_smoothing=0.2, augment=True, jpeg_augment=0.4,
-                whiten=True, widths=(64, 256, 256), dropout=0.1, tta_flip=True, tta_translate=True,
+                whiten=True, widths=(64, 256, 256), dropout=0.1, tta_flip=True,
                 validation_split=0.02),
 ]}
+
+
+NONE_OF_THESE = "none of these"  # the top label when an image looks like none of the model's classes
 
 
 class ImageClassifier:
@@ -87,6 +90,8 @@ class ImageClassifier:
         self._predict = Batcher(compiled(model, tf.TensorSpec((None, *shape), tf.uint8)), limits.MAX_BATCH)
         self._predict(np.zeros((1, *shape), np.uint8))  # trace now, once, not in concurrent first requests
         self._max_pixels = settings_mod.load().max_image_pixels
+        # Fitted after training so ~95% of held-out in-distribution images pass (training/calibrate.py).
+        self.none_threshold = card.calibration.none_threshold
 
     def preprocess(self, image: ImageSource) -> np.ndarray:
         """The uint8 (H, W, C) array the model sees: upright, first frame, fitted without distortion.
@@ -113,6 +118,12 @@ class ImageClassifier:
         k = min(k, len(self.class_names))
         return [[(self.class_names[i], float(p[i])) for i in np.argsort(-p)[:k]] for p in probs]
 
+    def top_label(self, top: Sequence[tuple[str, float]]) -> str:
+        """The answer to show: the best class, or NONE_OF_THESE when even the best one is less
+        likely than the model's "none of these" threshold (models without one always answer)."""
+        declined = self.none_threshold is not None and top[0][1] < self.none_threshold
+        return NONE_OF_THESE if declined else top[0][0]
+
 
 class ImageTask:
     name = "image"
@@ -120,6 +131,7 @@ class ImageTask:
     extra_settings: tuple[str, ...] = ("image_size",)
     default_run = DefaultRun(preset="fast", subset=1000, epochs=4, batch_size=64)  # ~68% in ~45 s (README)
     validation_in_blocks = False  # CIFAR-10 images are independent: a random draw is fair
+    open_set = True  # fit a "none of these" threshold (training/calibrate.py)
     hub_pipeline = "image-classification"
     noun = "CNN image classifier"
 
@@ -153,9 +165,9 @@ class ImageTask:
                       if preset.augment and preset.jpeg_augment else [])
 
     def export(self, model, preset: ImagePreset):
-        from ..nets.image import export, with_tta
+        from ..nets.image import export
 
-        return with_tta(model, translate=preset.tta_translate) if preset.tta_flip else export(model)
+        return export(model, flip=preset.tta_flip, shifts=((-1, -1), (1, 1)) if preset.tta_translate else ())
 
     def evaluate_inputs(self, x):
         return x

@@ -115,6 +115,7 @@ class TextTask:
     extra_settings: tuple[str, ...] = ("cell",)
     default_run = DefaultRun(preset="fast", subset=3000, epochs=2)  # ~85% in ~30 s (README)
     validation_in_blocks = True  # a film's reviews sit together: hold out whole runs (pipeline.py)
+    open_set = False  # fit a "none of these" threshold (training/calibrate.py)
     hub_pipeline = "text-classification"
     noun = "recurrent sentiment classifier"
 

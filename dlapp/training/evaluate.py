@@ -22,13 +22,24 @@ def probabilities(model, x, *, batch_size: int = 512) -> np.ndarray:
 
 
 def metrics_from(y_true: np.ndarray, probs: np.ndarray, class_names: tuple[str, ...], *,
-                 keep_misclassified: int = 12) -> Metrics:
+                 keep_misclassified: int = 12, none_threshold: float | None = None,
+                 per_cell: int = 8) -> Metrics:
+    """Accuracy, per-class accuracy, confusion matrix (with up to `per_cell` example indices
+    per cell), calibration error and reliability bins, and the share "none of these" accepts."""
+    from .calibrate import reliability
+
     y_pred = probs.argmax(axis=1)
     n = len(class_names)
     confusion = np.zeros((n, n), dtype=np.int64)
     np.add.at(confusion, (y_true, y_pred), 1)
     support = confusion.sum(axis=1)
     wrong = np.flatnonzero(y_pred != y_true)
+    ece, bins = reliability(probs, y_true)
+    cells: dict[str, list[int]] = {}
+    for i in range(len(y_true)):
+        cell = cells.setdefault(f"{y_true[i]},{y_pred[i]}", [])
+        if len(cell) < per_cell:
+            cell.append(i)
     return Metrics(
         test_accuracy=float((y_pred == y_true).mean()) if len(y_true) else 0.0,
         test_examples=int(len(y_true)),
@@ -37,11 +48,16 @@ def metrics_from(y_true: np.ndarray, probs: np.ndarray, class_names: tuple[str, 
         confusion_matrix=confusion.tolist(),
         misclassified=[{"index": int(i), "true": class_names[y_true[i]], "predicted": class_names[y_pred[i]],
                         "confidence": float(probs[i, y_pred[i]])} for i in wrong[:keep_misclassified]],
+        ece=round(ece, 5), reliability=bins, cell_examples=cells,
+        accepted=(float((probs.max(axis=1) >= none_threshold).mean())
+                  if none_threshold is not None and len(y_true) else None),
     )
 
 
-def evaluate_model(model, task_name: str, x, y: np.ndarray, class_names: tuple[str, ...]) -> Metrics:
-    return metrics_from(y, probabilities(model, get_task(task_name).evaluate_inputs(x)), class_names)
+def evaluate_model(model, task_name: str, x, y: np.ndarray, class_names: tuple[str, ...], *,
+                   none_threshold: float | None = None) -> Metrics:
+    return metrics_from(y, probabilities(model, get_task(task_name).evaluate_inputs(x)), class_names,
+                        none_threshold=none_threshold)
 
 
 @dataclass(frozen=True)
@@ -69,5 +85,6 @@ def evaluate_cached(model_id: str | None = None, *, task: str = "image", dataset
     data = load_dataset(dataset, image_size=size, subset=subset)  # a subset trims the test split too
     if tuple(data.class_names) != card.class_names:
         raise UsageError(f"{dataset}'s classes differ from the model's; evaluate it on matching data.")
-    metrics = evaluate_model(store.load(model_id), card.task, data.x_test, data.y_test, data.class_names)
+    metrics = evaluate_model(store.load(model_id), card.task, data.x_test, data.y_test, data.class_names,
+                             none_threshold=card.calibration.none_threshold)
     return Evaluation(model_id, dataset, card, metrics)

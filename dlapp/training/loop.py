@@ -23,16 +23,17 @@ import numpy as np
 
 from .. import __version__
 from .. import settings as settings_mod
-from ..card import DatasetInfo, Metrics, ModelCard, Provenance
+from ..card import Calibration, DatasetInfo, Metrics, ModelCard, Provenance
 from ..data import Dataset, load_dataset
 from ..errors import TrainingCancelled, UsageError
 from ..store import ModelStore, get_store
+from .calibrate import calibrate
 from .config import Plan, TrainConfig, plan
-from .evaluate import evaluate_model
+from .evaluate import evaluate_model, probabilities
 from .events import EventCallback, TrainingEvent, TrainResult
 from .pipeline import make_pipeline, split_validation, targets
 
-CACHE_FORMAT = 2  # bump when the same config would now train a different model
+CACHE_FORMAT = 3  # bump when the same config would now train a different model (3: calibrated)
 
 
 @dataclass
@@ -44,6 +45,8 @@ class _Fitted:
     train_examples: int
     validation_examples: int
     seconds: float
+    x_val: np.ndarray
+    y_val: np.ndarray
 
 
 def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel: threading.Event | None = None,
@@ -76,12 +79,13 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
         return TrainResult(cached.id, cached, cached=True)
     run_dir = store.root / ".runs" / key[:16]
     fitted = fit(the_plan, data, run_dir, emit=emit, cancel=cancel, resume=resume, verbose=verbose)
-    final = the_plan.task.export(fitted.model, the_plan.preset)
     emit(TrainingEvent("evaluating", the_plan.epochs, the_plan.epochs, fitted.steps, fitted.steps,
-                       message=f"Evaluating on {len(data.y_test):,} test examples…"))
-    metrics = evaluate_model(final, the_plan.task.name, data.x_test, data.y_test, data.class_names)
+                       message=f"Calibrating, then evaluating on {len(data.y_test):,} test examples…"))
+    final, calibration = calibrated_export(the_plan, fitted)
+    metrics = evaluate_model(final, the_plan.task.name, data.x_test, data.y_test, data.class_names,
+                             none_threshold=calibration.none_threshold)
     model_id = config.name or f"{_slug(data.name)}-{the_plan.preset.name}-{key[:8]}"
-    card = store.save(final, make_card(the_plan, data, fitted, metrics, key), model_id)
+    card = store.save(final, make_card(the_plan, data, fitted, metrics, key, calibration), model_id)
     shutil.rmtree(run_dir, ignore_errors=True)
     emit(TrainingEvent("done", the_plan.epochs, the_plan.epochs, fitted.steps, fitted.steps,
                        {"test_accuracy": metrics.test_accuracy}, elapsed_s=time.perf_counter() - t_start,
@@ -109,6 +113,16 @@ def cache_key(the_plan: Plan, data: Dataset) -> str:
     spec = {"task": the_plan.task.name, "data": data.fingerprint(), "preset": dataclasses.asdict(the_plan.preset),
             "validation_split": the_plan.validation_split, "seed": the_plan.config.seed, "format": CACHE_FORMAT}
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def calibrated_export(the_plan: Plan, fitted: _Fitted) -> tuple[object, Calibration]:
+    """The stand-alone model to save, with its temperature (and "none of these" threshold)
+    fitted on the validation split, which training never learned from."""
+    task = the_plan.task
+    final = task.export(fitted.model, the_plan.preset)
+    held_out = the_plan.validation_split > 0  # 0 validates on the test split: fit nothing on that
+    val_probs = probabilities(final, task.evaluate_inputs(fitted.x_val)) if held_out else np.zeros((0, 1))
+    return calibrate(final, val_probs, fitted.y_val[:len(val_probs)], open_set=task.open_set)
 
 
 def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, cancel: threading.Event,
@@ -162,7 +176,7 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
         emit(TrainingEvent("cancelled", message="Training stopped; the previous model is still in use."))
         raise TrainingCancelled("Training was stopped before it finished; no model was saved. "
                                 "Run again with resume to continue from the last full epoch.")
-    return _Fitted(model, history, steps, device, len(y_tr), len(y_val), time.perf_counter() - t0)
+    return _Fitted(model, history, steps, device, len(y_tr), len(y_val), time.perf_counter() - t0, x_val, y_val)
 
 
 def build_or_resume(the_plan: Plan, data: Dataset, x_tr, y_tr, run_dir: Path, resume: bool):
@@ -203,7 +217,8 @@ def compile_model(model, preset, *, steps_per_epoch: int) -> None:
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
 
 
-def make_card(the_plan: Plan, data: Dataset, fitted: _Fitted, metrics: Metrics, key: str) -> ModelCard:
+def make_card(the_plan: Plan, data: Dataset, fitted: _Fitted, metrics: Metrics, key: str,
+              calibration: Calibration) -> ModelCard:
     config, history = the_plan.config, fitted.history
     if history:
         metrics = dataclasses.replace(metrics, final_train_accuracy=history[-1].get("accuracy"),
@@ -218,8 +233,8 @@ def make_card(the_plan: Plan, data: Dataset, fitted: _Fitted, metrics: Metrics, 
         provenance=Provenance(command=config.command, seed=config.seed, device=fitted.device,
                               training_time_s=round(fitted.seconds, 1), versions=_versions(), cache_key=key),
         hyperparameters={**dataclasses.asdict(the_plan.preset), "validation_split": the_plan.validation_split,
-                         "seed": config.seed},
-        history=tuple(history),
+                         "validation_in_blocks": the_plan.task.validation_in_blocks, "seed": config.seed},
+        history=tuple(history), calibration=calibration,
     )
 
 

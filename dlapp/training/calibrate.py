@@ -1,0 +1,100 @@
+"""Calibrated confidences and "none of these", fitted on held-out data after training.
+
+- A temperature T (one number) is fitted on the validation split by minimising the negative
+  log-likelihood, and saved inside the model as its last layer (layers.Temperature), so the
+  probabilities that anyone loading the .keras file gets are calibrated too.
+- For image models, "none of these" is a threshold on the highest calibrated probability
+  (max-softmax), set so that NONE_ACCEPT of held-out in-distribution images are accepted.
+  It works for any classifier dlapp builds, including ones users train on their own classes.
+- Expected calibration error (15 equal-width confidence bins) and the reliability diagram's
+  bins are measured on the test split (evaluate.metrics_from).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..card import Calibration
+
+ECE_BINS = 15
+NONE_ACCEPT = 0.95  # share of held-out in-distribution images "none of these" must accept
+_LOG_T = np.linspace(np.log(0.05), np.log(20.0), 400)  # search grid for T: one parameter, so a grid is exact enough
+
+
+def as_columns(probs: np.ndarray) -> np.ndarray:
+    """(N, K) class probabilities; one sigmoid column becomes two."""
+    probs = np.asarray(probs, dtype=np.float64)
+    return np.concatenate([1.0 - probs, probs], axis=1) if probs.shape[1] == 1 else probs
+
+
+def scale(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(log p / T): what layers.Temperature computes, in NumPy."""
+    logits = np.log(np.clip(as_columns(probs), 1e-7, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(probs: np.ndarray, y: np.ndarray) -> float:
+    """The T in [0.05, 20] that minimises the held-out negative log-likelihood (1.0 with no data)."""
+    if len(y) == 0:
+        return 1.0
+    log_p = np.log(np.clip(as_columns(probs), 1e-7, 1.0))
+    nll = []
+    for log_t in _LOG_T:
+        z = log_p / np.exp(log_t)
+        z -= z.max(axis=1, keepdims=True)
+        nll.append(-(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1))).mean())
+    return float(np.exp(_LOG_T[int(np.argmin(nll))]))
+
+
+def reliability(probs: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> tuple[float, list[list[float]]]:
+    """(expected calibration error, [[mean confidence, accuracy, count] per non-empty bin]).
+
+    ECE = sum over bins of (bin count / N) * |accuracy - mean confidence|, with the bins
+    equal-width over the top-class confidence, as in Guo et al. (2017).
+    """
+    probs = as_columns(probs)
+    if len(y) == 0:
+        return 0.0, []
+    confidence, correct = probs.max(axis=1), (probs.argmax(axis=1) == y).astype(np.float64)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    ece, table = 0.0, []
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            conf, acc = float(confidence[mask].mean()), float(correct[mask].mean())
+            ece += mask.mean() * abs(acc - conf)
+            table.append([round(conf, 4), round(acc, 4), int(mask.sum())])
+    return float(ece), table
+
+
+def none_threshold(probs: np.ndarray) -> float | None:
+    """The top-probability threshold below which an input is "none of these": the
+    (1 - NONE_ACCEPT) quantile of held-out in-distribution top probabilities."""
+    if len(probs) < 20:  # too few held-out examples to place a 5% quantile honestly
+        return None
+    return float(np.quantile(as_columns(probs).max(axis=1), 1.0 - NONE_ACCEPT))
+
+
+def calibrate(model, val_probs: np.ndarray, y_val: np.ndarray, *, open_set: bool) -> tuple[object, Calibration]:
+    """The model with its fitted Temperature layer, and what was fitted.
+
+    `val_probs`: the model's uncalibrated probabilities on the validation split.
+    `open_set`: fit a "none of these" threshold too (image models).
+    """
+    t = fit_temperature(val_probs, y_val)
+    calibrated = scale(val_probs, t)
+    threshold = none_threshold(calibrated) if open_set else None
+    return with_temperature(model, t), Calibration(temperature=round(t, 4), fitted_on=int(len(y_val)),
+                                                   none_threshold=threshold)
+
+
+def with_temperature(model, temperature: float):
+    """The same model whose last layer is Temperature(temperature) (replacing any such layer)."""
+    from ..backend import keras
+    from ..layers import Temperature
+
+    last = model.layers[-1]
+    x = last.input if isinstance(last, Temperature) else model.outputs[0]
+    return keras.Model(model.inputs[0], Temperature(temperature, name="temperature")(x), name=model.name)
