@@ -1,0 +1,269 @@
+"""Open-set test of "none of these": does the stored threshold turn away what the model never saw?
+
+    DLAPP_DATA_DIR=../shared/data python benchmarks/openset_bench.py [--per-class 2000] [--synthetic 500]
+        [--known airplane,automobile,bird,cat,deer,dog] [--epochs N] [--seed 0]
+
+Trains the image `fast` preset on 6 of CIFAR-10's classes through dlapp's own `train()` (so the
+temperature and the threshold are fitted exactly as for a user's model), into a scratch cache. The
+6 classes reach `train()` as a Keras-layout cifar10.npz with a `class_names` array in a temporary
+DLAPP_DATA_DIR: the path a built-in data set takes, so no image is re-encoded.
+
+The default split leaves each unknown class a look-alike among the known ones (truck/automobile,
+ship/airplane, horse/deer, frog/cat), so the 4 unknown classes are the hard, near case; noise,
+flat colours and rendered words are the far case a visitor uploads by mistake.
+
+In-distribution: the test images of the known classes. Scores (higher = more in-distribution):
+- max-softmax: the top calibrated probability, the score "none of these" thresholds;
+- energy: T·logsumexp(z / T) on the classifier's logits z (averaged over the model's test-time
+  views), T the fitted temperature (Liu et al. 2020). On log-probabilities it says nothing new:
+  −T·logsumexp(log p / T) is 0 at T = 1 and otherwise a function of p alone (a Rényi entropy),
+  since softmax has removed the per-input shift that carries energy's signal; so the logits are
+  read from the classifier's final Dense layer;
+- mahalanobis: minus the distance from the classifier's features (the final Dense layer's input)
+  to the nearest known class's mean (Lee et al. 2018), fitted on ~1000 training images per known
+  class: a feature-space reference for what the probabilities cannot see.
+Per OOD kind: AUROC (rank form of Mann-Whitney U, ties averaged), the share accepted at the stored
+threshold (false accepts) beside the in-distribution share it accepts (target 95%), and each
+score's false accepts at a threshold placed on this test split to accept 95% (FPR@95).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dlapp.data import load_dataset  # noqa: E402
+from dlapp.data.registry import CIFAR10_CLASSES  # noqa: E402
+from dlapp.store import ModelStore  # noqa: E402
+from dlapp.training import TrainConfig, train  # noqa: E402
+from dlapp.training.evaluate import probabilities  # noqa: E402
+
+DEFAULT_KNOWN = ("airplane", "automobile", "bird", "cat", "deer", "dog")
+WORDS = ("STOP", "hello", "SALE 50%", "Open 24h", "invoice", "lorem ipsum", "EXIT", "menu", "total $42.00",
+         "Chapter 3", "password", "Welcome", "no parking", "1984", "OK", "dlapp", "Room 101", "FREE WIFI")
+SCORES = ("max-softmax", "energy", "mahalanobis")
+ACCEPT = 0.95  # the in-distribution share "none of these" is fitted to accept (training/calibrate.py)
+
+
+# ---------------------------------------------------------------- data
+
+@contextlib.contextmanager
+def data_dir(path: Path) -> Iterator[None]:
+    """DLAPP_DATA_DIR pointed at `path` for the duration (settings are read on each load)."""
+    old = os.environ.get("DLAPP_DATA_DIR")
+    os.environ["DLAPP_DATA_DIR"] = str(path)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("DLAPP_DATA_DIR", None)
+        else:
+            os.environ["DLAPP_DATA_DIR"] = old
+
+
+def write_known(data, known: list[int], folder: Path) -> None:
+    """cifar10.npz with only the `known` classes, relabelled 0..k-1, in Keras's layout."""
+    remap = np.full(len(CIFAR10_CLASSES), -1)
+    remap[known] = np.arange(len(known))
+    train_keep, test_keep = remap[data.y_train] >= 0, remap[data.y_test] >= 0
+    np.savez(folder / "cifar10.npz", x_train=data.x_train[train_keep], y_train=remap[data.y_train[train_keep]],
+             x_test=data.x_test[test_keep], y_test=remap[data.y_test[test_keep]],
+             class_names=np.array([CIFAR10_CLASSES[i] for i in known]))
+
+
+def noise_uniform(n: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+
+
+def noise_gaussian(n: int, rng: np.random.Generator) -> np.ndarray:
+    return np.clip(rng.normal(127.5, 50.0, (n, 32, 32, 3)), 0, 255).astype(np.uint8)  # ±2.5σ fits in 0..255
+
+
+def flat_colours(n: int, rng: np.random.Generator) -> np.ndarray:
+    return np.broadcast_to(rng.integers(0, 256, (n, 1, 1, 3), dtype=np.uint8), (n, 32, 32, 3)).copy()
+
+
+def rendered_words(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A word or two on a plain background at 128×128, brought to 32×32 the way an upload is."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from dlapp.images import fit_image
+
+    out = []
+    for _ in range(n):
+        bg = tuple(int(c) for c in rng.integers(0, 256, 3))
+        ink = (0, 0, 0) if sum(bg) > 3 * 128 else (255, 255, 255)  # legible: dark on light, light on dark
+        word = WORDS[rng.integers(len(WORDS))]
+        img = Image.new("RGB", (128, 128), bg)
+        draw = ImageDraw.Draw(img)
+        size = int(rng.integers(18, 48))
+        font = ImageFont.load_default(size=size)
+        while draw.textlength(word, font=font) > 120 and size > 8:  # shrink until it fits the width
+            size -= 2
+            font = ImageFont.load_default(size=size)
+        draw.text((64, int(rng.integers(32, 96))), word, fill=ink, font=font, anchor="mm")
+        out.append(fit_image(img, (32, 32), 3))
+    return np.stack(out)
+
+
+# ---------------------------------------------------------------- scores
+
+def probe_model(model):
+    """The exported model up to its classifier's (features, logits), each averaged over its test-time views."""
+    from dlapp.backend import keras
+
+    classifier = model.get_layer("classifier")
+    head = [layer for layer in classifier.layers if isinstance(layer, keras.layers.Dense)][-1]
+    features = keras.Model(classifier.inputs, head.input)
+    names = {layer.name for layer in model.layers}
+    inputs = keras.Input(model.input_shape[1:], dtype="uint8")
+    f = features(model.get_layer("views")(inputs) if "views" in names else inputs)
+    z = keras.ops.matmul(f, head.kernel) + head.bias
+    if "view_mean" in names:  # MeanOverViews averages any (V*N, K) stack; features and logits alike
+        f, z = model.get_layer("view_mean")(f), model.get_layer("view_mean")(z)
+    return keras.Model(inputs, [f, z])
+
+
+def energy_score(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """−energy = T·logsumexp(z / T): higher means more in-distribution."""
+    z = logits.astype(np.float64) / temperature
+    top = z.max(axis=1)
+    return temperature * (top + np.log(np.exp(z - top[:, None]).sum(axis=1)))
+
+
+def fit_mahalanobis(features: np.ndarray, y: np.ndarray):
+    """−(squared Mahalanobis distance to the nearest class mean), one covariance shared by all
+    classes (Lee et al. 2018), fitted on in-distribution training features."""
+    features = features.astype(np.float64)
+    classes, y = np.unique(y, return_inverse=True)
+    means = np.stack([features[y == c].mean(axis=0) for c in range(len(classes))])
+    centred = features - means[y]
+    cov = centred.T @ centred / len(y)
+    precision = np.linalg.inv(cov + 1e-6 * np.trace(cov) / len(cov) * np.eye(len(cov)))  # a tiny ridge
+
+    def score(f: np.ndarray) -> np.ndarray:
+        d = f.astype(np.float64)[:, None, :] - means[None]  # (N, classes, F)
+        return -np.einsum("ncf,fg,ncg->nc", d, precision, d).min(axis=1)
+
+    return score
+
+
+def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(score of a random in-distribution input > that of a random OOD one), ties counted half."""
+    scores = np.concatenate([pos, neg])
+    ranks = np.empty(len(scores))
+    ranks[np.argsort(scores, kind="mergesort")] = np.arange(1, len(scores) + 1)
+    _, tie, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ranks = (np.bincount(tie, weights=ranks) / counts)[tie]  # average rank within each run of ties
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def fpr_at(pos: np.ndarray, neg: np.ndarray, accept: float = ACCEPT) -> float:
+    """Share of OOD scores at or above the threshold that accepts `accept` of in-distribution ones."""
+    return float((neg >= np.quantile(pos, 1.0 - accept)).mean())
+
+
+# ---------------------------------------------------------------- main
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--known", default=",".join(DEFAULT_KNOWN), help="comma-separated CIFAR-10 classes")
+    parser.add_argument("--per-class", type=int, default=2000, help="training images per known class")
+    parser.add_argument("--epochs", type=int, default=None, help="default: the fast preset's")
+    parser.add_argument("--synthetic", type=int, default=500, help="inputs per synthetic OOD kind")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if not os.environ.get("DLAPP_DATA_DIR"):
+        sys.exit("Set DLAPP_DATA_DIR to the folder holding cifar10.npz (e.g. DLAPP_DATA_DIR=../shared/data).")
+    names = [s.strip() for s in args.known.split(",") if s.strip()]
+    if unknown_names := sorted(set(names) - set(CIFAR10_CLASSES)):
+        sys.exit(f"Not CIFAR-10 classes: {', '.join(unknown_names)}. Choose from {', '.join(CIFAR10_CLASSES)}.")
+    known = [CIFAR10_CLASSES.index(s) for s in names]
+    unknown = [i for i in range(len(CIFAR10_CLASSES)) if i not in known]
+    if len(known) < 2 or not unknown:
+        sys.exit("--known needs at least 2 classes and must leave at least one out.")
+
+    full = load_dataset("cifar10", data_dir=Path(os.environ["DLAPP_DATA_DIR"]))
+    with tempfile.TemporaryDirectory(prefix="dlapp-openset-") as tmp:
+        write_known(full, known, Path(tmp))
+        store = ModelStore(Path(tmp) / "models")
+        t0 = time.perf_counter()
+        with data_dir(Path(tmp)):
+            result = train(TrainConfig(dataset="cifar10", preset="fast", subset=args.per_class, epochs=args.epochs,
+                                       seed=args.seed, name="openset"), store=store, force=True)
+        wall = time.perf_counter() - t0
+        model, card = store.load(result.model_id), result.card
+
+    cal = card.calibration
+    threshold, temperature = cal.none_threshold, cal.temperature
+    rng = np.random.default_rng(args.seed)
+    in_test = np.isin(full.y_test, known)
+    groups: dict[str, np.ndarray] = {"in-distribution": full.x_test[in_test]}
+    for c in unknown:
+        groups[f"unknown: {CIFAR10_CLASSES[c]}"] = full.x_test[full.y_test == c]
+    for kind, make in (("uniform noise", noise_uniform), ("gaussian noise", noise_gaussian),
+                       ("flat colour", flat_colours), ("rendered words", rendered_words)):
+        groups[kind] = make(args.synthetic, rng)
+
+    probe = probe_model(model)
+    pick = np.flatnonzero(np.isin(full.y_train, known))[: 1000 * len(known)]  # ~1000 training images per class
+    mahalanobis = fit_mahalanobis(probe.predict(full.x_train[pick], batch_size=512, verbose=0)[0],
+                                  full.y_train[pick])
+    scores: dict[str, dict[str, np.ndarray]] = {name: {} for name in SCORES}
+    top: dict[str, np.ndarray] = {}
+    for kind, x in groups.items():
+        p = probabilities(model, x)
+        f, z = probe.predict(x, batch_size=512, verbose=0)
+        top[kind] = p.argmax(axis=1)
+        scores["max-softmax"][kind] = p.max(axis=1)
+        scores["energy"][kind] = energy_score(np.asarray(z), temperature)
+        scores["mahalanobis"][kind] = mahalanobis(np.asarray(f))
+    pooled = {"all 4 unknown classes": [k for k in groups if k.startswith("unknown")],
+              "all synthetic": [k for k in groups if k != "in-distribution" and not k.startswith("unknown")],
+              "all OOD": [k for k in groups if k != "in-distribution"]}
+    for label, kinds in pooled.items():
+        top[label] = np.concatenate([top[k] for k in kinds])
+        for by_kind in scores.values():
+            by_kind[label] = np.concatenate([by_kind[k] for k in kinds])
+
+    classes = card.class_names
+    msp = scores["max-softmax"]
+    ind = {name: by_kind["in-distribution"] for name, by_kind in scores.items()}
+    print(f"known: {', '.join(classes)} ({args.per_class}/class, preset fast, {card.hyperparameters['epochs']} "
+          f"epochs); unknown: {', '.join(CIFAR10_CLASSES[c] for c in unknown)}")
+    print(f"train: {card.provenance.training_time_s:.0f} s fitting, {wall:.0f} s wall for train() "
+          f"({card.dataset.train_examples:,} train / {card.dataset.validation_examples:,} validation images, "
+          f"{card.provenance.device})")
+    print(f"test accuracy on the known classes {card.metrics.test_accuracy:.1%}; temperature {temperature:.3f}; "
+          f"stored threshold {threshold:.3f} on the top calibrated probability")
+    print(f"in-distribution accepted at the stored threshold: {(ind['max-softmax'] >= threshold).mean():.1%} of "
+          f"{len(ind['max-softmax']):,} test images (target {ACCEPT:.0%}; the card says {card.metrics.accepted:.1%} "
+          f"on its {card.metrics.test_examples:,})\n")
+    short = {"max-softmax": "maxsoft", "energy": "energy", "mahalanobis": "mahal."}
+    print(f"{'OOD kind':<22} {'n':>5} {'---------- AUROC ---------':>26} {'accepted at':>12} "
+          f"{'---------- FPR@95 --------':>26}  most often called")
+    print(f"{'':<22} {'':>5} " + " ".join(f"{short[n]:>8}" for n in SCORES) + f" {'threshold':>12} "
+          + " ".join(f"{short[n]:>8}" for n in SCORES))
+    for kind in [*(k for k in groups if k != "in-distribution"), *pooled]:
+        votes = np.bincount(top[kind], minlength=len(classes))
+        called = f"{classes[int(votes.argmax())]} ({votes.max() / votes.sum():.0%})"
+        aurocs = " ".join(f"{auroc(ind[n], scores[n][kind]):>8.3f}" for n in SCORES)
+        fprs = " ".join(f"{fpr_at(ind[n], scores[n][kind]):>8.1%}" for n in SCORES)
+        print(f"{kind:<22} {len(msp[kind]):>5} {aurocs} {(msp[kind] >= threshold).mean():>12.1%} {fprs}  {called}")
+    print(f"{'in-distribution (ref.)':<22} {len(ind['max-softmax']):>5} " + " ".join(f"{'-':>8}" for _ in SCORES)
+          + f" {(ind['max-softmax'] >= threshold).mean():>12.1%} " + " ".join(f"{ACCEPT:>8.0%}" for _ in SCORES)
+          + "  (accepted shares; AUROC 0.5 = chance)")
+
+
+if __name__ == "__main__":
+    main()
