@@ -62,13 +62,25 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--model", help="model id (default: the task's default)")
     pr.add_argument("--top", type=_positive, default=5, help="labels to show per image")
 
+    ex = sub.add_parser("explain", help="why a model answers as it does (Grad-CAM, word attributions)",
+                        description="Explain one image (Grad-CAM overlay saved as a PNG) or one review "
+                                    "(each word's push towards the verdict).")
+    ex.add_argument("image", nargs="?", help="an image file")
+    ex.add_argument("--text", help="a review, instead of an image")
+    ex.add_argument("--model", help="model id (default: the task's default)")
+    ex.add_argument("--class", dest="class_name", help="image: the class to explain (default: the top one)")
+    ex.add_argument("--out", type=Path, help="image: where to save the overlay (default: <image>-gradcam.png)")
+    ex.add_argument("--words", type=_positive, default=10, help="text: strongest words to list")
+    ex.add_argument("--json", action="store_true", help="print the explanation as JSON")
+
     m = sub.add_parser("models", help="list, show, delete or set the default model",
                        description="Manage the model cache (DLAPP_MODEL_DIR).")
     msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
     ml = msub.add_parser("list", help="list cached models")
     ml.add_argument("--task", choices=TASK_NAMES)
     for name, help_ in (("show", "print a model's card"), ("delete", "delete a model"),
-                        ("set-default", "make a model its task's default")):
+                        ("set-default", "make a model its task's default"),
+                        ("recalibrate", "re-fit a model's confidence calibration and re-measure it (needs its data)")):
         msub.add_parser(name, help=help_, description=help_.capitalize() + ".").add_argument("model")
 
     h = sub.add_parser("hub", help="pull models from / push models to the Hugging Face Hub",
@@ -147,8 +159,50 @@ def _predict(args) -> int:
             print(f"{f}: error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        print(f"{f}: " + ", ".join(f"{label} {p:.1%}" for label, p in top))
+        ranked = ", ".join(f"{label} {p:.1%}" for label, p in top)
+        answer = clf.top_label(top)
+        print(f"{f}: {ranked}" if answer == top[0][0] else f"{f}: {answer} (closest: {ranked})")
     return 1 if failed else 0
+
+
+def _explain(args) -> int:
+    from .inference import get_predictor
+
+    if args.text is not None:
+        from .explain.text import explain_review
+
+        predictor = get_predictor("text", args.model)
+        ex = explain_review(predictor.model, args.text, class_names=tuple(predictor.class_names))
+        if args.json:
+            print(json.dumps({"label": ex.label, "probability": ex.probability, "tokens": ex.tokens,
+                              "read": ex.read, "total": ex.total, "unread": len(ex.unread)}))
+            return 0
+        print(f"{ex.label} ({ex.probability:.1%}); read {ex.read:,} of {ex.total:,} words"
+              + (f" (the last {len(ex.unread):,} did not count)" if ex.unread else ""))
+        print(f"words that pushed most towards {ex.label} (+) or away from it (-):")
+        for word, score in sorted(ex.tokens, key=lambda t: -abs(t[1]))[:args.words]:
+            print(f"  {score:+8.3f}  {word}")
+        return 0
+    from PIL import Image
+
+    from .explain.image import grad_cam, overlay
+
+    predictor = get_predictor("image", args.model)
+    seen = predictor.preprocess(Path(args.image))
+    top = predictor.classify(seen, k=5)
+    name = args.class_name or top[0][0]
+    if name not in predictor.class_names:
+        raise UsageError(f"{name!r} is not one of the model's classes: {', '.join(predictor.class_names)}.")
+    heat = grad_cam(predictor.model, seen, predictor.class_names.index(name))
+    out = args.out or Path(args.image).with_name(Path(args.image).stem + "-gradcam.png")
+    Image.fromarray(overlay(seen, heat)).save(out)
+    if args.json:
+        print(json.dumps({"label": predictor.top_label(top), "top": top, "class": name, "overlay": str(out),
+                          "heat_map": heat.round(3).tolist()}))
+        return 0
+    print(f"{args.image}: {predictor.top_label(top)} ({', '.join(f'{n} {p:.1%}' for n, p in top)})")
+    print(f"evidence for {name}: {out} ({heat.shape[0]}×{heat.shape[1]} LayerCAM map, a Grad-CAM variant)")
+    return 0
 
 
 def _models(args) -> int:
@@ -172,6 +226,15 @@ def _models(args) -> int:
     elif args.action == "delete":
         store.delete(args.model)
         print(f"Deleted {args.model}.")
+    elif args.action == "recalibrate":
+        from .training.recalibrate import recalibrate
+
+        card = recalibrate(args.model, store=store)
+        m = card.metrics
+        print(f"{args.model}: temperature {card.calibration.temperature:g} (fitted on "
+              f"{card.calibration.fitted_on:,} held-out examples); test accuracy {m.test_accuracy:.2%}, "
+              f"calibration error {m.ece:.2%}" + (f", accepts {m.accepted:.1%} of test images"
+                                                   if m.accepted is not None else ""))
     elif args.action == "set-default":
         card = store.card(args.model)
         store.set_default(card.task, args.model)
@@ -191,7 +254,8 @@ def _hub(args) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "models": _models, "hub": _hub}
+COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "explain": _explain, "models": _models,
+            "hub": _hub}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv  # recorded in the card as the command that reproduces a training
     if args.command == "predict" and bool(args.files) == bool(args.text):
         parser.error("predict: give image files, or --text \"a review\", but not both")  # exits 2
+    if args.command == "explain" and bool(args.image) == (args.text is not None):
+        parser.error("explain: give one image file, or --text \"a review\", but not both")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         return COMMANDS[args.command](args)

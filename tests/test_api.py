@@ -35,7 +35,8 @@ def test_classify_and_sentiment(client, tmp_path):
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(encode(sample_rgb(), "JPEG"))
     label, seen = classify(client, photo)
-    assert len(label["confidences"]) == 5 and label["label"] == label["confidences"][0]["label"]
+    # A drawn test pattern looks like no CIFAR-10 class: declined, with the ranking still given.
+    assert len(label["confidences"]) == 5 and label["label"] in ("none of these", label["confidences"][0]["label"])
     preview = Image.open(seen)
     zoom = preview.width // 32  # shown enlarged, pixel for pixel, at the model's 32×32 input resolution
     assert preview.size == (32 * zoom, 32 * zoom) and zoom >= 2

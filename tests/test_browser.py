@@ -4,6 +4,7 @@ Also takes the README's screenshots, into test-artifacts/screenshots/ (ignored b
 scripts/refresh_screenshots.sh copies them to docs/.
 """
 
+import contextlib
 import re
 import shutil
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlapp.testing import REPO, broken_images, needs_data, sample_rgb
+from dlapp.testing import HAVE_DATA, REPO, broken_images, needs_data, sample_rgb
 
 pytestmark = pytest.mark.browser
 
@@ -45,6 +46,18 @@ def page(browser, app_server):
     page.locator("#image-input").wait_for(timeout=60_000)
     yield page
     page.close()
+
+
+@contextlib.contextmanager
+def opened(browser, url: str, width: int):
+    """A page of the app at `width` px, ready (the Image tab has loaded), closed afterwards."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto(url)
+        page.locator("#image-input").wait_for(timeout=60_000)
+        yield page
+    finally:
+        page.close()
 
 
 def screenshot(page, name, **kwargs) -> None:
@@ -318,10 +331,7 @@ def fresh_server(tmp_path_factory):
 def test_a_fresh_install_shows_examples_that_run_on_every_tab(browser, fresh_server, width):
     from playwright.sync_api import expect
 
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    try:
-        page.goto(fresh_server.url)
-        page.locator("#image-input").wait_for(timeout=60_000)
+    with opened(browser, fresh_server.url, width) as page:
         expect(page.get_by_text("Examples (CIFAR-10 test images; click one)")).to_be_visible()
         page.get_by_text("Examples (CIFAR-10 test images; click one)").locator("..").locator("img").first.click()
         expect(page.locator("#image-label")).to_contain_text("%")
@@ -340,8 +350,6 @@ def test_a_fresh_install_shows_examples_that_run_on_every_tab(browser, fresh_ser
         screenshot(page, f"models-{width}", full_page=True)
         if width >= 1024:  # Gradio itself folds its footer links away on phones
             expect(page.locator("footer").get_by_text(re.compile("API", re.I)).first).to_be_visible()
-    finally:
-        page.close()
 
 
 @needs_data
@@ -435,3 +443,101 @@ def test_tidy_up_deletes_weak_models_and_keeps_the_defaults(browser, fresh_serve
         expect(page.locator("#models-table")).not_to_contain_text("cifar10-seed")
     finally:
         page.close()
+
+
+def click_confusion_cell(page, elem_id: str, true: int, predicted: int) -> None:
+    """Click the centre of a cell of plots.confusion_png's picture, wherever the page scaled it."""
+    from dlapp.ui.plots import CONFUSION_CELL, CONFUSION_MARGIN
+
+    img = page.locator(f"#{elem_id} img")
+    img.scroll_into_view_if_needed()
+    box = img.bounding_box()
+    natural = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    x = CONFUSION_MARGIN + predicted * CONFUSION_CELL + CONFUSION_CELL / 2
+    y = CONFUSION_MARGIN + true * CONFUSION_CELL + CONFUSION_CELL / 2
+    page.mouse.click(box["x"] + x * box["width"] / natural[0], box["y"] + y * box["height"] / natural[1])
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+def test_why_an_image_got_its_label_and_what_the_cnn_computes(browser, app_server, width):
+    from playwright.sync_api import expect
+
+    with opened(browser, app_server.url, width) as page:
+        expect(page.locator("#image-model-info")).to_contain_text("10 classes")
+        expect(page.locator("#image-model-info")).to_contain_text("32×32 pixels")
+        page.get_by_text("Examples (CIFAR-10 test images; click one)").locator("..").locator("img").first.click()
+        expect(page.locator("#image-label")).to_contain_text("%")
+        first = page.locator("#image-cam img")
+        expect(first).to_be_visible()
+        before = first.get_attribute("src")
+        options = page.locator("#explain-class label")
+        expect(options).to_have_count(5)
+        options.nth(1).click()  # the runner-up: its evidence lies elsewhere
+        expect(page.locator("#image-cam img")).not_to_have_attribute("src", before)
+        page.locator("#image-inside").get_by_text("Inside the model").click()
+        expect(page.locator("#image-stages img").first).to_be_visible()
+        expect(page.locator("#image-layers")).to_contain_text("Conv2D")
+        screenshot(page, f"explain-image-{width}", full_page=True)
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+def test_which_words_drove_a_review_and_where_reading_stopped(browser, app_server, width):
+    from playwright.sync_api import expect
+
+    with opened(browser, app_server.url, width) as page:
+        tab(page, "Sentiment")
+        expect(page.locator("#text-model-info")).to_contain_text("256 words")
+        review = ("The first hour has zero plot. But the acting is wonderful and the ending is brilliant. "
+                  + "It goes on and on. " * 80)
+        page.locator("#review-input textarea").fill(review)
+        page.locator("#analyze-button").click()
+        words = page.locator("#review-words")
+        expect(words).to_contain_text("wonderful")
+        expect(words).to_contain_text("strongly positive")  # the legend
+        expect(page.locator("#review-note")).to_contain_text("read the first 256")
+        page.locator("#review-trajectory").get_by_text("How the verdict moves").click()
+        expect(page.locator("#review-sentences")).to_contain_text("But the acting is wonderful")
+        screenshot(page, f"explain-text-{width}", full_page=True)
+
+
+def pick_model(page, model_id: str) -> None:
+    """Select a model on the Models tab and let its change event land (it closes any open cell)."""
+    from playwright.sync_api import expect
+
+    page.locator("#models-selected input").click()
+    page.get_by_role("option", name=model_id).click()
+    expect(page.locator("#models-summary")).to_contain_text(f"{model_id}: ")
+    expect(page.locator("#models-summary .pending, #models-cell-title .pending")).to_have_count(0)
+    page.wait_for_timeout(1000)
+
+
+@pytest.fixture(scope="module")
+def explain_server(tmp_path_factory):
+    """Its own app over the shipped models, so that no other test's training changes the Models tab."""
+    from dlapp.testing import AppServer, copy_shipped_models
+
+    server = AppServer(copy_shipped_models(tmp_path_factory.mktemp("explain") / "models"))
+    yield server
+    server.stop()
+    assert "Traceback" not in server.log.read_text()  # as for app_server (conftest.py)
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+def test_a_confusion_cell_opens_its_test_examples_explained(browser, explain_server, width):
+    from playwright.sync_api import expect
+
+    with opened(browser, explain_server.url, width) as page:
+        tab(page, "Models")
+        pick_model(page, "imdb-fast")
+        expect(page.locator("#models-summary")).to_contain_text("Calibration error")
+        expect(page.locator("#models-reliability img")).to_be_visible()
+        if HAVE_DATA:  # the examples are read from the data set
+            click_confusion_cell(page, "models-confusion", 1, 0)
+            expect(page.locator("#models-cell-title")).to_contain_text("positive → negative")
+            expect(page.locator("#models-cell-reviews .dlapp-review")).to_have_count(6, timeout=60_000)
+            pick_model(page, "cifar10-best")
+            expect(page.locator("#models-summary")).to_contain_text("none of these")
+            click_confusion_cell(page, "models-confusion", 3, 5)
+            expect(page.locator("#models-cell-title")).to_contain_text("cat → dog")
+            expect(page.locator("#models-cell-images img")).to_have_count(8, timeout=60_000)
+        screenshot(page, f"explain-cell-{width}", full_page=True)

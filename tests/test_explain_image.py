@@ -71,8 +71,8 @@ def test_heat_map_is_finite_in_unit_range_at_the_layers_resolution(flip_model, m
 
 def test_default_layers_are_the_7px_conv_for_layercam_and_the_last_stage_for_gradcam(flip_model):
     inner = flip_model.get_layer("classifier")
-    assert gradcam_layer(flip_model) == "conv2d_4"  # the conv before the last pool
-    assert inner.get_layer(gradcam_layer(flip_model)).output.shape[1:3] == (7, 7)
+    layer = inner.get_layer(gradcam_layer(flip_model))  # the conv before the last pool (names vary per process)
+    assert type(layer).__name__ == "Conv2D" and layer.output.shape[1:3] == (7, 7)
     assert inner.get_layer(gradcam_layer(flip_model, "gradcam")).output.shape[1:3] == (3, 3)
 
 

@@ -8,7 +8,6 @@ import tensorflow as tf
 from dlapp.errors import UsageError
 from dlapp.layers import NBEvidence, ShiftImage, bigram_ids  # importing dlapp.layers registers the custom layers
 from dlapp.nets.image import build_image_model, export, whitening_kernel
-from dlapp.training.calibrate import scale, with_temperature
 from dlapp.nets.text import (
     BIGRAM_BUCKETS,
     NB_FOLDS,
@@ -24,6 +23,7 @@ from dlapp.tasks import with_overrides
 from dlapp.tasks.image import PRESETS as IMAGE_PRESETS
 from dlapp.tasks.image import ImagePreset
 from dlapp.tasks.text import PRESETS as TEXT_PRESETS
+from dlapp.training.calibrate import scale, with_temperature
 
 
 def _roundtrip(model, tmp_path):

@@ -151,6 +151,26 @@ def delete_model(model_id: str, password: str = "") -> str:
     return f"Deleted {model_id}."
 
 
+@user_errors
+def explain_sentiment(text: str, model_id: str | None = None) -> dict:
+    """Why a review got its label: Integrated Gradients per word, in reading order.
+
+    Returns {"label", "probability", "tokens": [[word, score], ...] (score > 0 pushed towards
+    the label), "read" (words the model reads), "total" (words in the review), "unread": the
+    words after the cut, which did not count}.
+    """
+    from ..explain.text import explain_review
+    from ..inference import get_predictor
+    from ..tasks.text import check_text
+
+    predictor = get_predictor("text", model_id or None)
+    text = check_text(text, max_chars=settings_mod.load().max_text_chars)
+    ex = explain_review(predictor.model, text, class_names=tuple(predictor.class_names))
+    return {"label": ex.label, "probability": ex.probability,
+            "tokens": [[w, round(float(sc), 5)] for w, sc in ex.tokens],
+            "read": ex.read, "total": ex.total, "unread": list(ex.unread)}
+
+
 def register() -> None:
     """Declare the endpoints that have no button of their own (inside a Blocks context)."""
     gr.api(start_training, api_name="start_training", concurrency_limit=4)
@@ -160,3 +180,4 @@ def register() -> None:
     gr.api(list_models, api_name="list_models", concurrency_limit=None)
     gr.api(set_default_model, api_name="set_default_model")
     gr.api(delete_model, api_name="delete_model")
+    gr.api(explain_sentiment, api_name="explain_sentiment", concurrency_limit=limits.PREDICT_CONCURRENCY)

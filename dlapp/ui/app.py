@@ -85,7 +85,7 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
                   [img.model, txt.model], api_visibility="private", queue=False)
         models_timer.tick(refresh_pickers, [img.model, txt.model, mdl.selected, models_seen],
                           [img.model, txt.model, mdl.table, mdl.selected, mdl.card, mdl.summary, mdl.confusion,
-                           models_seen],
+                           mdl.reliability, mdl.cell_title, mdl.cell_images, mdl.cell_reviews, models_seen],
                           show_progress="hidden", api_visibility="private", queue=False)
     demo.examples_dir = examples_dir
     return demo

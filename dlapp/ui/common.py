@@ -11,6 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from gradio.components.label import LabelConfidence, LabelData
 from gradio.data_classes import ImageData
 from PIL import Image
 
@@ -38,6 +39,23 @@ class SafeImage(gr.Image):
         if payload.path:
             return payload.path
         return super().preprocess(payload)  # data: URLs from webcam/clipboard
+
+
+class DecisionLabel(gr.Label):
+    """gr.Label whose top label may differ from its best-scoring class: an image model that
+    declines answers "none of these" while the ranked classes stay visible (and readable by
+    API clients as `confidences`)."""
+
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "label"  # reuse gr.Label's front end
+
+    @staticmethod
+    def value_of(answer: str, ranked: list[tuple[str, float]]) -> LabelData:
+        return LabelData(label=answer, confidences=[LabelConfidence(label=n, confidence=p) for n, p in ranked])
+
+    def postprocess(self, value):
+        return value if isinstance(value, LabelData) else super().postprocess(value)
 
 
 def user_errors(fn):
@@ -116,3 +134,12 @@ def preview_file(arr: np.ndarray) -> str:
             img.save(f, format="PNG")
         os.replace(tmp, path)
     return str(path)
+
+
+def layer_rows(task: str, model_id: str | None) -> list[list[str]]:
+    """A model's architecture as table rows: layer (nested ones marked ↳), type, output shape, parameters."""
+    from ..explain.image import layer_table
+    from ..inference import get_predictor
+
+    return [["↳ " * r.depth + r.name, r.kind, r.output_shape, f"{r.params:,}"]
+            for r in layer_table(get_predictor(task, model_id or None).model)]

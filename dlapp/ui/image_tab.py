@@ -1,4 +1,5 @@
-"""Image classification tab: upload/webcam/clipboard -> top-5, plus batch mode."""
+"""Image classification tab: upload/webcam/clipboard -> top-5 or "none of these", why (Grad-CAM),
+inside the model (feature maps, filters, layers), plus batch mode."""
 
 from __future__ import annotations
 
@@ -6,11 +7,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
 from ..errors import DlappError, UsageError
 from ..inference import get_predictor
 from ..limits import MAX_BATCH, PREDICT_CONCURRENCY
-from .common import SafeImage, file_path, model_picker, preview_file, user_errors
+from ..store import get_store
+from ..tasks.image import NONE_OF_THESE
+from .common import (
+    DecisionLabel,
+    SafeImage,
+    default_model,
+    file_path,
+    layer_rows,
+    model_picker,
+    preview_file,
+    user_errors,
+)
 
 
 @dataclass
@@ -18,8 +31,17 @@ class ImageTab:
     image: gr.Image
     model: gr.Dropdown
     button: gr.Button
+    info: gr.Markdown
     label: gr.Label
     seen: gr.Image
+    explain_class: gr.Radio
+    explain_api: gr.Button
+    explain_name: gr.Textbox
+    cam: gr.Image
+    heat: gr.JSON
+    stages: gr.Gallery
+    filters: gr.Image
+    layers: gr.Dataframe
     files: gr.File
     batch_button: gr.Button
     table: gr.Dataframe
@@ -31,19 +53,55 @@ def layout(example_paths: list[Path]) -> ImageTab:
             image = SafeImage(label="Photo", type="filepath", sources=["upload", "webcam", "clipboard"],
                               height=320, elem_id="image-input")
             model = model_picker("image")
+            info = gr.Markdown(model_info(default_model("image")), elem_id="image-model-info")
             button = gr.Button("Classify", variant="primary", elem_id="classify-button")
         with gr.Column(scale=1):
-            label = gr.Label(num_top_classes=5, label="Top 5", elem_id="image-label")
-            seen = gr.Image(label="What the model sees (its input resolution)", interactive=False, height=160,
-                            type="filepath", elem_id="image-seen")
+            label = DecisionLabel(num_top_classes=5, label="Top 5", elem_id="image-label")
+            with gr.Row():
+                seen = gr.Image(label="What the model sees", interactive=False, height=180, type="filepath",
+                                buttons=[], elem_id="image-seen")
+                cam = gr.Image(label="Where the evidence is (LayerCAM)", interactive=False, height=180,
+                               type="filepath", buttons=[], elem_id="image-cam")
+            explain_class = gr.Radio([], label="Show the evidence for", elem_id="explain-class",
+                                     info="Bright = the part of the picture that most raised this class's score")
+            explain_api = gr.Button(visible=False)  # carries the /explain_image endpoint: any class name in
+            explain_name = gr.Textbox(visible=False)  # (the radio only accepts the current top 5)
     gr.Examples([[str(p)] for p in example_paths], inputs=[image], examples_per_page=20,
                 label="Examples (CIFAR-10 test images; click one)")
+    with gr.Accordion("Inside the model", open=False, elem_id="image-inside"):
+        gr.Markdown("What each stage of the CNN computes for this picture: its strongest channels, brightest "
+                    "where a channel responds most. Early stages react to edges and colours, later ones to "
+                    "larger patterns.")
+        stages = gr.Gallery(label="Feature maps per stage", columns=2, height="auto", object_fit="contain",
+                            elem_id="image-stages")
+        filters = gr.Image(label="First convolution's filters", interactive=False, height=200, type="filepath",
+                           buttons=[], elem_id="image-filters")
+        layers = gr.Dataframe(headers=["layer", "type", "output shape", "parameters"], interactive=False,
+                              wrap=True, label="Layers", elem_id="image-layers")
+        with gr.Accordion("Raw heat map (numbers)", open=False):
+            heat = gr.JSON(label="LayerCAM heat map (a Grad-CAM variant), rows top to bottom, 0..1")
     with gr.Accordion("Several images at once", open=False):
         files = gr.File(file_count="multiple", file_types=["image"], label=f"Images (up to {MAX_BATCH})")
         batch_button = gr.Button("Classify all")
         table = gr.Dataframe(headers=["file", "top label", "confidence", "top 3, or what went wrong"],
                              interactive=False, wrap=True, column_widths=["24%", "18%", "14%", "44%"])
-    return ImageTab(image, model, button, label, seen, files, batch_button, table)
+    return ImageTab(image, model, button, info, label, seen, explain_class, explain_api, explain_name, cam, heat,
+                    stages, filters, layers,
+                    files, batch_button, table)
+
+
+def model_info(model_id: str | None) -> str:
+    """What the model knows: its classes, its input size, whether it can say "none of these"."""
+    if not model_id:
+        return ""
+    card = get_store().card(model_id)
+    h, w, c = card.input.shape
+    none = ("It answers *none of these* when it is unsure of every class; it is no detector of "
+            "non-photos, though: noise can fool it."
+            if card.calibration.none_threshold is not None else
+            "It always picks one of them (this model has no *none of these* threshold).")
+    return (f"This model knows **{len(card.class_names)} classes**: {', '.join(card.class_names)}. {none}  \n"
+            f"It sees every picture at **{h}×{w} pixels**{' in grey' if c == 1 else ''} (see “What the model sees”).")
 
 
 @user_errors
@@ -54,7 +112,41 @@ def classify_image(image: str | None, model_id: str | None):
     predictor = get_predictor("image", model_id or None)
     seen = predictor.preprocess(Path(image))  # decoded once: classify takes the fitted array as it is
     top = predictor.classify(seen, k=5)
-    return {label: p for label, p in top}, preview_file(seen)
+    return DecisionLabel.value_of(predictor.top_label(top), top), preview_file(seen)
+
+
+@user_errors
+def explain_image(image: str | None, model_id: str | None, class_name: str | None):
+    """Grad-CAM for one class (None: the top one): the overlay picture and the raw heat map."""
+    from ..explain.image import grad_cam, overlay
+
+    if not image:
+        raise UsageError("Upload a photo, use the webcam, or paste an image first.")
+    predictor = get_predictor("image", model_id or None)
+    seen = predictor.preprocess(Path(image))
+    if class_name in (None, "", NONE_OF_THESE):
+        index = int(predictor.probabilities(seen[None])[0].argmax())
+    elif class_name in predictor.class_names:
+        index = predictor.class_names.index(class_name)
+    else:
+        raise UsageError(f"{class_name!r} is not one of this model's classes: {', '.join(predictor.class_names)}.")
+    heat = grad_cam(predictor.model, seen, index)
+    return preview_file(overlay(seen, heat)), np.round(heat, 3).tolist()
+
+
+@user_errors
+def inside_model(image: str | None, model_id: str | None):
+    """Feature maps of each stage for this picture, the first filters and the layer table."""
+    from ..explain.image import feature_maps, first_layer_filters
+
+    predictor = get_predictor("image", model_id or None)
+    rows = layer_rows("image", model_id)
+    if not image:
+        return None, preview_file(first_layer_filters(predictor.model)), rows
+    stages = feature_maps(predictor.model, predictor.preprocess(Path(image)))
+    gallery = [(preview_file(st.grid), f"{st.name}: {st.shape[0]}×{st.shape[1]}, {st.shape[2]} channels "
+                f"(strongest {len(st.channels)} shown)") for st in stages]
+    return gallery, preview_file(first_layer_filters(predictor.model)), rows
 
 
 @user_errors
@@ -69,21 +161,46 @@ def classify_many(files, model_id: str | None):
         path = file_path(f)
         try:
             top = predictor.classify(path, k=3)
-            rows.append([path.name, top[0][0], f"{top[0][1]:.1%}", ", ".join(f"{name} {p:.0%}" for name, p in top)])
+            rows.append([path.name, predictor.top_label(top), f"{top[0][1]:.1%}",
+                         ", ".join(f"{name} {p:.0%}" for name, p in top)])
         except DlappError as exc:  # one bad file gets its own row; the rest still run
             rows.append([path.name, "error", "", str(exc)])
     return rows
 
 
 def wire(tab: ImageTab) -> None:
+    private = {"api_visibility": "private"}
+
+    def choices(label: dict[str, float] | None):
+        """The explainable classes: the ranked ones under the answer, the top one first."""
+        names = sorted(label or {}, key=lambda name: -label[name]) if isinstance(label, dict) else []
+        return gr.update(choices=names, value=names[0] if names else None)
+
+    def explain_current(image, model, class_name):
+        return explain_image(image, model, class_name) if image else (None, None)
+
+    def inside_current(image, model):
+        return inside_model(image, model) if model else (None, None, None)
+
     # Up to PREDICT_CONCURRENCY calls at once: the predictor's Batcher merges them into one model call.
+    # Explanations follow as their own events, so /classify_image costs no more than before.
     tab.button.click(classify_image, [tab.image, tab.model], [tab.label, tab.seen], api_name="classify_image",
-                     concurrency_limit=PREDICT_CONCURRENCY)
+                     concurrency_limit=PREDICT_CONCURRENCY).then(choices, tab.label, tab.explain_class, **private)
+    tab.explain_api.click(explain_image, [tab.image, tab.model, tab.explain_name], [tab.cam, tab.heat],
+                          api_name="explain_image", concurrency_limit=PREDICT_CONCURRENCY)
+    tab.explain_class.change(explain_current, [tab.image, tab.model, tab.explain_class], [tab.cam, tab.heat],
+                             **private)
 
     def auto(image, model):
-        return classify_image(image, model) if image else (gr.skip(), gr.skip())
+        if not image:
+            return {tab.cam: None, tab.heat: None, tab.stages: None}
+        label, seen = classify_image(image, model)
+        return {tab.label: label, tab.seen: seen}
 
     # Classify as soon as a photo arrives (upload, webcam, paste or an example) or the model changes.
-    for trigger in (tab.image.change, tab.model.change):
-        trigger(auto, [tab.image, tab.model], [tab.label, tab.seen], api_visibility="private")
+    gr.on([tab.image.change, tab.model.change], auto, [tab.image, tab.model],
+          [tab.label, tab.seen, tab.cam, tab.heat, tab.stages], **private
+          ).then(choices, tab.label, tab.explain_class, **private
+                 ).then(inside_current, [tab.image, tab.model], [tab.stages, tab.filters, tab.layers], **private)
+    tab.model.change(model_info, tab.model, tab.info, **private)
     tab.batch_button.click(classify_many, [tab.files, tab.model], tab.table, api_name="classify_images")

@@ -10,7 +10,7 @@ from .. import settings as settings_mod
 from ..access import authorize
 from ..errors import UsageError
 from ..store import get_store
-from . import api, plots
+from . import api, explained, plots
 from .common import user_errors
 
 HEADERS = ["id", "task", "data", "preset", "test accuracy", "size (MB)", "created", "default"]
@@ -23,6 +23,10 @@ class ModelsTab:
     selected: gr.Dropdown
     summary: gr.Markdown
     confusion: gr.Image
+    reliability: gr.Image
+    cell_title: gr.Markdown
+    cell_images: gr.Gallery
+    cell_reviews: gr.HTML
     card: gr.JSON
     password: gr.Textbox
     make_default: gr.Button
@@ -71,11 +75,19 @@ def layout() -> ModelsTab:
         with gr.Column(scale=2):
             first = ids[0] if ids else None
             summary = gr.Markdown(summary_md(first), elem_id="models-summary")
+            gr.Markdown("**Confusion matrix** (test split). Click a cell to see its test examples, explained.")
             confusion = gr.Image(confusion_of(first), show_label=False, interactive=False, buttons=[],
                                  elem_id="models-confusion")
+            cell_title = gr.Markdown(elem_id="models-cell-title")
+            cell_images = gr.Gallery(columns=4, height="auto", visible=False, show_label=False,
+                                     elem_id="models-cell-images")
+            cell_reviews = gr.HTML(visible=False, elem_id="models-cell-reviews")
+            reliability = gr.Image(reliability_of(first), show_label=False, interactive=False, buttons=[],
+                                   height=300, elem_id="models-reliability")
             with gr.Accordion("The whole card (JSON)", open=False):
                 card = gr.JSON(_card(first), label="Model card")
-    return ModelsTab(table, refresh, selected, summary, confusion, card, password, make_default, delete, confirm,
+    return ModelsTab(table, refresh, selected, summary, confusion, reliability, cell_title, cell_images,
+                     cell_reviews, card, password, make_default, delete, confirm,
                      status, repo_id, token, push, threshold, prune)
 
 
@@ -92,11 +104,32 @@ def summary_md(model_id: str | None) -> str:
              f"{m.test_examples:,} test examples) · preset **{c.preset}** · input "
              f"{'×'.join(map(str, c.input.shape)) or 'text'} {c.input.dtype}",
              f"Per class: {per_class}",
+             calibration_md(c),
              f"Trained in {p.training_time_s:,.0f} s on {p.device or 'unknown hardware'}"
              + (f", saved {p.created[:16].replace('T', ' ')}" if p.created else ""),
              f"Reproduce: `{p.command}`" if p.command else "Trained in the web app (no command line recorded).",
              f"From the Hub: `{p.hub.repo_id}` at `{p.hub.commit[:10]}`" if p.hub else ""]
     return "  \n".join(line for line in lines if line)
+
+
+def calibration_md(c) -> str:
+    """How far to trust its percentages, and whether it can say "none of these"."""
+    m, cal = c.metrics, c.calibration
+    if m.ece is None:
+        return (f"Confidences not measured for calibration (made before calibration existed; "
+                f"`python -m dlapp models recalibrate {c.id}` measures and fits it).")
+    fitted = (f"temperature {cal.temperature:g} fitted on {cal.fitted_on:,} held-out examples"
+              if cal.fitted_on else "not calibrated: it was validated on the test split, so no held-out data")
+    none = (f" · says *none of these* below {cal.none_threshold:.0%} confidence (accepts {m.accepted:.1%} of "
+            "its own test images)" if cal.none_threshold is not None and m.accepted is not None else "")
+    return f"Calibration error {m.ece:.1%} on the test split ({fitted}){none}"
+
+
+def reliability_of(model_id: str | None):
+    if not model_id:
+        return None
+    c = get_store().card(model_id)
+    return plots.reliability_png(c.metrics.reliability, c.metrics.ece) if c.metrics.reliability else None
 
 
 def confusion_of(model_id: str | None):
@@ -116,11 +149,22 @@ def _card(model_id: str | None) -> dict | None:
 
 
 def refresh(tab: ModelsTab, current: str | None) -> dict:
+    """The table and the choices after the cache changed. The selection (and any opened cell) is
+    left alone while the selected model still exists: the timer's `current` may be a moment old,
+    and writing it back would undo a visitor's newer pick."""
     table = rows()
     ids = [r[0] for r in table]
-    value = current if current in ids else (ids[0] if ids else None)
-    return {tab.table: table, tab.selected: gr.update(choices=ids, value=value), tab.card: _card(value),
-            tab.summary: summary_md(value), tab.confusion: confusion_of(value)}
+    if current in ids:
+        return {tab.table: table, tab.selected: gr.update(choices=ids)}
+    value = ids[0] if ids else None
+    return {tab.table: table, tab.selected: gr.update(choices=ids, value=value), **_shown(tab, value)}
+
+
+def _shown(tab: ModelsTab, model_id: str | None) -> dict:
+    """Everything about the selected model; a clicked cell's examples are closed."""
+    return {tab.card: _card(model_id), tab.summary: summary_md(model_id), tab.confusion: confusion_of(model_id),
+            tab.reliability: reliability_of(model_id), tab.cell_title: "",
+            tab.cell_images: gr.update(value=None, visible=False), tab.cell_reviews: gr.update(value="", visible=False)}
 
 
 def wire(tab: ModelsTab) -> None:
@@ -160,13 +204,14 @@ def wire(tab: ModelsTab) -> None:
         note = f"Deleted {len(weak)} model(s): {', '.join(weak)}." if weak else "No model is below that accuracy."
         return {tab.status: note, **refresh(tab, None), tab.confirm: False}
 
-    outputs = [tab.status, tab.table, tab.selected, tab.card, tab.summary, tab.confusion]
+    shown = [tab.card, tab.summary, tab.confusion, tab.reliability, tab.cell_title, tab.cell_images, tab.cell_reviews]
+    outputs = [tab.status, tab.table, tab.selected, *shown]
     tab.push.click(push, [tab.selected, tab.repo_id, tab.token, tab.password], [tab.status, tab.token],
                    api_visibility="private")
     tab.refresh.click(lambda m: refresh(tab, m), tab.selected, outputs[1:], api_visibility="private")
-    tab.selected.change(user_errors(lambda m: {tab.card: _card(m), tab.summary: summary_md(m),
-                                               tab.confusion: confusion_of(m)}),
-                        tab.selected, [tab.card, tab.summary, tab.confusion], api_visibility="private")
+    tab.selected.change(user_errors(lambda m: _shown(tab, m)), tab.selected, shown, api_visibility="private")
+    tab.confusion.select(user_errors(explained.open_cell), tab.selected,
+                         [tab.cell_title, tab.cell_images, tab.cell_reviews], api_visibility="private")
     tab.prune.click(prune, [tab.threshold, tab.confirm, tab.password], [*outputs, tab.confirm],
                     api_visibility="private")
     tab.make_default.click(make_default, [tab.selected, tab.password], outputs, api_visibility="private")

@@ -80,11 +80,15 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def confusion_png(matrix: list[list[int]], class_names: list[str], cell: int = 44) -> Image.Image:
+CONFUSION_CELL = 44  # px per cell of confusion_png; explained.cell_at maps clicks back to cells
+CONFUSION_MARGIN = 120  # room for the longest class name (14 characters) and the legend in the corner
+
+
+def confusion_png(matrix: list[list[int]], class_names: list[str]) -> Image.Image:
     """A labelled heat map: rows are true classes, columns predicted ones."""
     m = np.asarray(matrix, dtype=np.float64)
     n = len(class_names)
-    margin = 120  # room for the longest class name (14 characters) and the legend in the corner
+    margin, cell = CONFUSION_MARGIN, CONFUSION_CELL
     img = Image.new("RGB", (margin + n * cell + 10, margin + n * cell + 10), "white")
     draw = ImageDraw.Draw(img)
     font, small = _font(12), _font(11)
@@ -106,4 +110,69 @@ def confusion_png(matrix: list[list[int]], class_names: list[str], cell: int = 4
         img.paste(label, (margin + k * cell + (cell - 16) // 2, 2), label)
     draw.text((4, margin - 40), "rows: true class ↓", fill="#374151", font=small)
     draw.text((4, margin - 24), "columns: predicted →", fill="#374151", font=small)
+    return img
+
+
+def trajectory_png(values: list[float], positive: str, *, size=(520, 220)) -> Image.Image:
+    """P(positive) after each sentence of a review, with the 50% line the verdict flips at."""
+    width, height = size
+    left, right, top, bottom = 46, 14, 24, 34
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    font = _font(11)
+    draw.text((left, 10), f"P({positive}) after each sentence", fill="#111827", font=_font(13), anchor="lm")
+    n = max(1, len(values) - 1)
+
+    def xy(i: float, p: float) -> tuple[float, float]:
+        return left + (width - left - right) * i / n, top + (height - top - bottom) * (1 - p)
+
+    for p in (0.0, 0.5, 1.0):
+        _, py = xy(0, p)
+        draw.line([(left, py), (width - right, py)], fill="#9ca3af" if p == 0.5 else "#e5e7eb")
+        draw.text((left - 6, py), f"{p:.0%}", fill="#374151", font=font, anchor="rm")
+    step = max(1, round(n / 8))
+    for i in range(0, len(values), step):
+        px, _ = xy(i, 0)
+        draw.text((px, height - bottom + 12), str(i + 1), fill="#374151", font=font, anchor="mm")
+    draw.text(((width + left) / 2, height - 8), "sentence", fill="#374151", font=font, anchor="mm")
+    coords = [xy(i, p) for i, p in enumerate(values)] if len(values) > 1 else [xy(0, values[0]), xy(1, values[0])] \
+        if values else []
+    if len(coords) > 1:
+        draw.line(coords, fill=(37, 99, 235), width=2)
+    for (cx, cy), p in zip(coords, values, strict=False):
+        colour = (22, 163, 74) if p >= 0.5 else (220, 38, 38)
+        draw.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=colour)
+    return img
+
+
+def reliability_png(bins: list[list[float]], ece: float | None, *, size=(360, 300)) -> Image.Image:
+    """Reliability diagram: per confidence bin, how often the model was right (bars) against
+    how sure it was (the diagonal); a calibrated model's bars touch the diagonal."""
+    width, height = size
+    left, right, top, bottom = 46, 14, 30, 40
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    font = _font(11)
+    title = "Reliability (test split)" + (f": calibration error {ece:.1%}" if ece is not None else "")
+    draw.text((left, 12), title, fill="#111827", font=_font(13), anchor="lm")
+
+    def xy(conf: float, acc: float) -> tuple[float, float]:
+        return left + (width - left - right) * conf, top + (height - top - bottom) * (1 - acc)
+
+    for k in range(6):
+        v = k / 5
+        _, py = xy(0, v)
+        draw.line([(left, py), (width - right, py)], fill="#e5e7eb")
+        draw.text((left - 6, py), f"{v:.0%}", fill="#374151", font=font, anchor="rm")
+        px, _ = xy(v, 0)
+        draw.text((px, height - bottom + 10), f"{v:.0%}", fill="#374151", font=font, anchor="mm")
+    draw.text(((width + left) / 2, height - 10), "confidence", fill="#374151", font=font, anchor="mm")
+    draw.text((left + 4, top + 8), "accuracy", fill="#374151", font=font, anchor="lm")
+    total = sum(b[2] for b in bins) or 1
+    for conf, acc, count in bins:
+        x0, y0 = xy(conf - 1 / 32, acc)
+        x1, y1 = xy(conf + 1 / 32, 0)
+        shade = int(200 - 150 * min(1.0, 8 * count / total))  # darker bars hold more examples
+        draw.rectangle([x0, y0, x1, y1], fill=(shade, shade + 30 if shade < 225 else 255, 255), outline="#2563eb")
+    draw.line([xy(0, 0), xy(1, 1)], fill="#dc2626", width=2)
     return img

@@ -1,4 +1,5 @@
-"""Sentiment tab: a review -> positive/negative with confidence, plus CSV batch mode."""
+"""Sentiment tab: a review -> positive/negative with confidence, the words that drove it, how the
+verdict moves sentence by sentence, plus CSV batch mode."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from pathlib import Path
 
 import gradio as gr
 
+from .. import settings as settings_mod
 from ..errors import InvalidDatasetError, UsageError
 from ..inference import get_predictor
 from ..limits import MAX_CSV_ROWS, PREDICT_CONCURRENCY
 from ..samples import EXAMPLE_REVIEWS
-from .common import file_path, model_picker, user_errors
+from ..store import get_store
+from ..tasks.text import check_text
+from . import plots
+from .common import default_model, file_path, layer_rows, model_picker, user_errors
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula triggers (CSV injection)
 
@@ -24,7 +29,14 @@ class TextTab:
     text: gr.Textbox
     model: gr.Dropdown
     button: gr.Button
+    info: gr.Markdown
     label: gr.Label
+    words: gr.HighlightedText
+    note: gr.Markdown
+    trajectory: gr.Image
+    sentences: gr.Dataframe
+    inside: gr.Accordion
+    layers: gr.Dataframe
     csv_in: gr.File
     csv_button: gr.Button
     csv_out: gr.File
@@ -38,10 +50,21 @@ def layout() -> TextTab:
             text = gr.Textbox(label="Movie review", lines=6, placeholder="Type or paste a review…",
                               elem_id="review-input")
             model = model_picker("text")
+            info = gr.Markdown(model_info(default_model("text")), elem_id="text-model-info")
             button = gr.Button("Analyze", variant="primary", elem_id="analyze-button")
         with gr.Column(scale=1):
             label = gr.Label(num_top_classes=2, label="Sentiment", elem_id="sentiment-label")
+            words = gr.HighlightedText(label="Which words drove it (as the model reads them)", show_legend=True,
+                                       color_map=WORD_COLOURS, combine_adjacent=False, elem_id="review-words")
+            note = gr.Markdown(elem_id="review-note")
     examples = gr.Examples([[r] for r in EXAMPLE_REVIEWS], inputs=[text], label="Examples (click one)")
+    with gr.Accordion("How the verdict moves as the review is read", open=False, elem_id="review-trajectory"):
+        trajectory = gr.Image(show_label=False, interactive=False, buttons=[], elem_id="review-trajectory-plot")
+        sentences = gr.Dataframe(headers=["after sentence", "P(positive)"], interactive=False, wrap=True,
+                                 column_widths=["80%", "20%"], max_height=320, elem_id="review-sentences")
+    with gr.Accordion("Inside the model: its layers", open=False, elem_id="text-inside") as inside:
+        layers = gr.Dataframe(headers=["layer", "type", "output shape", "parameters"], interactive=False,
+                              wrap=True, elem_id="text-layers")
     with gr.Accordion("A CSV of reviews at once", open=False):
         gr.Markdown("Upload a CSV with a `text` column (or reviews in the first column); "
                     f"up to {MAX_CSV_ROWS:,} rows. You get the same CSV back, every row and column, with "
@@ -51,7 +74,59 @@ def layout() -> TextTab:
         csv_out = gr.File(label="Predictions CSV", interactive=False)
         preview = gr.Dataframe(headers=["text", "label", "confidence", "note"], interactive=False, max_height=300,
                                wrap=True, column_widths=["58%", "14%", "12%", "16%"], elem_id="csv-preview")
-    return TextTab(text, model, button, label, csv_in, csv_button, csv_out, preview, examples)
+    return TextTab(text, model, button, info, label, words, note, trajectory, sentences, inside, layers, csv_in,
+                   csv_button, csv_out, preview, examples)
+
+
+# Word highlights: the direction a word pushes the verdict, strong (over half the strongest
+# word's push) or mild; words with under a tenth of it stay plain, so the eye finds the drivers.
+WORD_COLOURS = {"strongly positive": "#16a34a", "positive": "#bbf7d0", "negative": "#fecaca",
+                "strongly negative": "#dc2626", "not read": "#e5e7eb"}
+_UNREAD_SHOWN = 150  # words after the cut shown greyed; the rest are counted
+
+
+def model_info(model_id: str | None) -> str:
+    """What the model reads: how many words, in which language, and what it tells apart."""
+    if not model_id:
+        return ""
+    card = get_store().card(model_id)
+    n = card.hyperparameters.get("sequence_length")
+    reads = f"the first **{n:,} words** of a review" if n else "a review"
+    return (f"This model reads {reads} (lower-cased, without punctuation) and tells "
+            f"**{' from '.join(card.class_names)}**. It learned from English movie reviews "
+            f"({card.dataset.label}); other languages and topics get guesses.")
+
+
+def word_highlights(tokens: list[tuple[str, float]], label: str, positive: str, unread: list[str]) -> list:
+    """(word, category) pairs for gr.HighlightedText, in reading order."""
+    sign = 1.0 if label == positive else -1.0  # scores push towards the predicted label
+    top = max((abs(s) for _, s in tokens), default=0.0) or 1.0
+    out: list[tuple[str, str | None]] = []
+    for word, score in tokens:
+        towards_positive = sign * score / top
+        strength = abs(towards_positive)
+        kind = None if strength < 0.1 else ("positive" if towards_positive > 0 else "negative")
+        out.append((word + " ", f"strongly {kind}" if kind and strength > 0.5 else kind))
+    out += [(w + " ", "not read") for w in unread[:_UNREAD_SHOWN]]
+    if len(unread) > _UNREAD_SHOWN:
+        out.append((f"… {len(unread) - _UNREAD_SHOWN:,} more words", "not read"))
+    return out
+
+
+@user_errors
+def explain_sentiment(text: str, model_id: str | None):
+    """The words that drove the verdict, where reading stopped, and the verdict sentence by sentence."""
+    from ..explain.text import explain_review, reading_trajectory
+
+    predictor = get_predictor("text", model_id or None)
+    text = check_text(text, max_chars=settings_mod.load().max_text_chars)
+    ex = explain_review(predictor.model, text, class_names=tuple(predictor.class_names))
+    note = (f"The model read the first **{ex.read:,}** of this review's {ex.total:,} words; the grey ones "
+            "after that did not count." if ex.unread else f"The model read all {ex.total:,} words.")
+    steps = reading_trajectory(predictor.model, text)
+    rows = [[sentence[:160] + ("…" if len(sentence) > 160 else ""), f"{p:.0%}"] for sentence, p in steps]
+    return (word_highlights(ex.tokens, ex.label, predictor.class_names[1], list(ex.unread)), note,
+            plots.trajectory_png([p for _, p in steps], predictor.class_names[1]), rows)
 
 
 @user_errors
@@ -117,8 +192,16 @@ def analyze_csv(upload, model_id: str | None):
 
 
 def wire(tab: TextTab) -> None:
-    tab.button.click(analyze_sentiment, [tab.text, tab.model], tab.label, api_name="analyze_sentiment",
-                     concurrency_limit=PREDICT_CONCURRENCY)  # merged into batches by the predictor
-    tab.text.submit(analyze_sentiment, [tab.text, tab.model], tab.label, api_visibility="private")
-    tab.examples.load_input_event.then(analyze_sentiment, [tab.text, tab.model], tab.label, api_visibility="private")
+    private = {"api_visibility": "private"}
+    explained = [tab.words, tab.note, tab.trajectory, tab.sentences]
+    # The verdict first (merged into batches by the predictor), then, as its own event, why.
+    for event in (tab.button.click(analyze_sentiment, [tab.text, tab.model], tab.label, api_name="analyze_sentiment",
+                                   concurrency_limit=PREDICT_CONCURRENCY),
+                  tab.text.submit(analyze_sentiment, [tab.text, tab.model], tab.label, **private),
+                  tab.examples.load_input_event.then(analyze_sentiment, [tab.text, tab.model], tab.label, **private)):
+        event.success(explain_sentiment, [tab.text, tab.model], explained, **private)
+    tab.model.change(model_info, tab.model, tab.info, **private)
+    # The layer table loads the model: only when someone opens it, and again when the model changes.
+    tab.inside.expand(user_errors(lambda m: layer_rows("text", m)), tab.model, tab.layers, **private)
+    tab.model.change(user_errors(lambda m: layer_rows("text", m)), tab.model, tab.layers, **private)
     tab.csv_button.click(analyze_csv, [tab.csv_in, tab.model], [tab.csv_out, tab.preview], api_name="analyze_csv")

@@ -8,7 +8,6 @@ endpoints (ui/api.py).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +16,10 @@ import gradio as gr
 from .. import settings as settings_mod
 from ..data import BUILTINS, upload_suffixes
 from ..errors import UsageError
+from ..inference import get_predictor
 from ..jobs import TrainingJob, get_manager
 from ..tasks import TASKS, get_task
-from . import api, plots
+from . import api, explained, models_tab, plots
 from .common import user_errors
 
 
@@ -49,7 +49,8 @@ class TrainTab:
     per_class: gr.Dataframe
     confusion: gr.Image
     wrong_images: gr.Gallery
-    wrong_texts: gr.Dataframe
+    wrong_texts: gr.HTML
+    cell_title: gr.Markdown
     make_default: gr.Button
     timer: gr.Timer
     seen: gr.State
@@ -123,18 +124,20 @@ def layout() -> TrainTab:
                     per_class = gr.Dataframe(headers=["class", "test accuracy"], interactive=False, max_height=560,
                                              min_width=200, scale=1, buttons=[])
                     with gr.Column(scale=2, min_width=300):
-                        gr.Markdown("**Confusion matrix** (test split; rows are true classes, columns predictions)")
+                        gr.Markdown("**Confusion matrix** (test split; rows are true classes, columns "
+                                    "predictions). Click a cell to see its test examples, explained.")
                         confusion = gr.Image(show_label=False, interactive=False, buttons=[], elem_id="confusion")
-                wrong_images = gr.Gallery(label="Misclassified test examples (true → predicted)", columns=4,
-                                          height="auto", visible=False, elem_id="wrong-images")
-                wrong_texts = gr.Dataframe(headers=["review", "true → predicted"],
-                                           label="Misclassified test examples", visible=False, wrap=True,
-                                           column_widths=["70%", "30%"], elem_id="wrong-texts")
+                cell_title = gr.Markdown("**Misclassified test examples** (true → predicted), each with what "
+                                         "drove the prediction", elem_id="train-cell-title")
+                wrong_images = gr.Gallery(show_label=False, columns=4, height="auto", visible=False,
+                                          elem_id="wrong-images")
+                wrong_texts = gr.HTML(visible=False, elem_id="wrong-texts")
     timer = gr.Timer(1.0)
     seen = gr.State({})
     return TrainTab(task, dataset, upload, subset, preset, preset_help, cell, epochs, batch_size, learning_rate,
                     validation_split, password, start, stop, status, progress, loss_plot, acc_plot, results,
-                    summary, default_note, per_class, confusion, wrong_images, wrong_texts, make_default, timer, seen)
+                    summary, default_note, per_class, confusion, wrong_images, wrong_texts, cell_title, make_default,
+                    timer, seen)
 
 
 # ---------------------------------------------------------------- handlers
@@ -207,20 +210,25 @@ def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
                f"Model `{r.model_id}` · {m.test_examples:,} test examples · trained in "
                f"{card.provenance.training_time_s:.0f} s on {card.provenance.device}. It is now in the model pickers.")
     per_class = [[name, f"{acc:.1%}" if acc is not None else "n/a"] for name, acc in m.per_class_accuracy.items()]
-    images = [w for w in r.misclassified if getattr(w["x"], "ndim", 0) == 3]  # (H, W, C) arrays
-    texts = [w for w in r.misclassified if getattr(w["x"], "ndim", 0) != 3]
-    gallery = [(w["x"][..., 0] if w["x"].shape[-1] == 1 else w["x"],
-                f"{w['true']} → {w['predicted']} {w['confidence']:.0%}") for w in images]
-    rows = [[_plain(str(w["x"]))[:300], f"{w['true']} → {w['predicted']} ({w['confidence']:.0%})"] for w in texts]
-    return {tab.results: gr.update(visible=True), tab.summary: summary, tab.default_note: "",
-            tab.per_class: per_class, tab.confusion: plots.confusion_png(m.confusion_matrix, list(card.class_names)),
-            tab.wrong_images: gr.update(value=gallery, visible=bool(images)),
-            tab.wrong_texts: gr.update(value=rows, visible=bool(texts))}
+    examples = [(w["x"], w["true"], w["predicted"]) for w in r.misclassified]
+    model, names = get_predictor(card.task, r.model_id).model, list(card.class_names)
+    is_image = card.task == "image"
+    return {tab.results: gr.update(visible=True), tab.summary: summary + "  \n" + models_tab.calibration_md(card),
+            tab.default_note: "", tab.per_class: per_class,
+            tab.confusion: plots.confusion_png(m.confusion_matrix, names),
+            tab.cell_title: "**Misclassified test examples** (true → predicted), each with what drove the prediction",
+            tab.wrong_images: gr.update(value=explained.image_items(model, names, examples) if is_image else None,
+                                        visible=is_image and bool(examples)),
+            tab.wrong_texts: gr.update(value=explained.reviews_html(model, names, examples) if not is_image else "",
+                                       visible=not is_image and bool(examples))}
 
 
-def _plain(review: str) -> str:
-    """IMDB's reviews carry <br /> tags; a table cell shows text."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]{0,40}>", " ", review)).strip()
+@user_errors
+def open_cell(evt: gr.SelectData):
+    job = get_manager().current
+    if job is None or job.result is None:
+        raise UsageError("No finished training yet.")
+    return explained.open_cell(job.result.model_id, evt)
 
 
 @user_errors
@@ -252,10 +260,13 @@ def wire(tab: TrainTab) -> None:
                     tab.status, api_visibility="private", concurrency_limit=4)
     tab.stop.click(api.stop_training, tab.password, tab.status, api_visibility="private", concurrency_limit=None)
     tab.make_default.click(make_default, tab.password, tab.default_note, api_visibility="private")
+    tab.confusion.select(open_cell, None, [tab.cell_title, tab.wrong_images, tab.wrong_texts],
+                         api_visibility="private")
     def tick(seen: dict, request: gr.Request) -> dict:
         return refresh(tab, seen, api.session_of(request))
 
     tab.timer.tick(tick, tab.seen,
                    [tab.seen, tab.status, tab.progress, tab.loss_plot, tab.acc_plot, tab.start, tab.stop, tab.results,
-                    tab.summary, tab.default_note, tab.per_class, tab.confusion, tab.wrong_images, tab.wrong_texts],
+                    tab.summary, tab.default_note, tab.per_class, tab.confusion, tab.wrong_images, tab.wrong_texts,
+                    tab.cell_title],
                    show_progress="hidden", api_visibility="private", concurrency_limit=None, queue=False)
