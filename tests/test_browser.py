@@ -540,4 +540,7 @@ def test_a_confusion_cell_opens_its_test_examples_explained(browser, explain_ser
             click_confusion_cell(page, "models-confusion", 3, 5)
             expect(page.locator("#models-cell-title")).to_contain_text("cat → dog")
             expect(page.locator("#models-cell-images img")).to_have_count(8, timeout=60_000)
+            page.locator("#models-cell-images").scroll_into_view_if_needed()  # the gallery loads lazily
+            page.wait_for_function("() => [...document.querySelectorAll('#models-cell-images img')]"
+                                   ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
         screenshot(page, f"explain-cell-{width}", full_page=True)

@@ -15,6 +15,7 @@ from .plots import CONFUSION_CELL, CONFUSION_MARGIN
 from .text_tab import WORD_COLOURS, word_highlights
 
 _REVIEWS_SHOWN = 6  # reviews are long: a few, explained, beat many unexplained
+_WORDS_SHOWN = 120  # of each, so that six fit on a phone's screenful or two
 
 
 def image_items(model, class_names: list[str], examples: list[tuple[Any, str, str]]) -> list[tuple[str, str]]:
@@ -35,8 +36,9 @@ def reviews_html(model, class_names: list[str], examples: list[tuple[str, str, s
     blocks = []
     for text, true, predicted in examples[:_REVIEWS_SHOWN]:
         ex = explain_review(model, text, class_names=tuple(class_names))
-        spans = "".join(_span(word, kind) for word, kind in word_highlights(ex.tokens, ex.label, class_names[1],
-                                                                             list(ex.unread)))
+        words = word_highlights(ex.tokens, ex.label, class_names[1], list(ex.unread))
+        more = f" … ({len(words) - _WORDS_SHOWN:,} more)" if len(words) > _WORDS_SHOWN else ""
+        spans = "".join(_span(word, kind) for word, kind in words[:_WORDS_SHOWN]) + more
         blocks.append(f'<div class="dlapp-review"><b>{html.escape(true)} → {html.escape(predicted)}</b> '
                       f"({ex.probability:.0%})<br>{spans}</div>")
     legend = " ".join(_span(name, name) for name in WORD_COLOURS)
