@@ -62,17 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--model", help="model id (default: the task's default)")
     pr.add_argument("--top", type=_positive, default=5, help="labels to show per image")
 
-    ex = sub.add_parser("explain", help="why a model answers as it does (Grad-CAM, word attributions)",
-                        description="Explain one image (Grad-CAM overlay saved as a PNG) or one review "
-                                    "(each word's push towards the verdict).")
-    ex.add_argument("image", nargs="?", help="an image file")
-    ex.add_argument("--text", help="a review, instead of an image")
-    ex.add_argument("--model", help="model id (default: the task's default)")
-    ex.add_argument("--class", dest="class_name", help="image: the class to explain (default: the top one)")
-    ex.add_argument("--out", type=Path, help="image: where to save the overlay (default: <image>-gradcam.png)")
-    ex.add_argument("--words", type=_positive, default=10, help="text: strongest words to list")
-    ex.add_argument("--json", action="store_true", help="print the explanation as JSON")
-
+    _add_explain(sub)
     m = sub.add_parser("models", help="list, show, delete or set the default model",
                        description="Manage the model cache (DLAPP_MODEL_DIR).")
     msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -163,6 +153,19 @@ def _predict(args) -> int:
         answer = clf.top_label(top)
         print(f"{f}: {ranked}" if answer == top[0][0] else f"{f}: {answer} (closest: {ranked})")
     return 1 if failed else 0
+
+
+def _add_explain(sub) -> None:
+    ex = sub.add_parser("explain", help="why a model answers as it does (Grad-CAM, word attributions)",
+                        description="Explain one image (Grad-CAM overlay saved as a PNG) or one review "
+                                    "(each word's push towards the verdict).")
+    ex.add_argument("image", nargs="?", help="an image file")
+    ex.add_argument("--text", help="a review, instead of an image")
+    ex.add_argument("--model", help="model id (default: the task's default)")
+    ex.add_argument("--class", dest="class_name", help="image: the class to explain (default: the top one)")
+    ex.add_argument("--out", type=Path, help="image: where to save the overlay (default: <image>-gradcam.png)")
+    ex.add_argument("--words", type=_positive, default=10, help="text: strongest words to list")
+    ex.add_argument("--json", action="store_true", help="print the explanation as JSON")
 
 
 def _explain(args) -> int:

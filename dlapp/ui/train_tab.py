@@ -116,28 +116,35 @@ def layout() -> TrainTab:
                                      buttons=[], elem_id="loss-plot")
                 acc_plot = gr.Image(plots.curve_png([], "accuracy"), show_label=False, interactive=False,
                                     buttons=[], elem_id="acc-plot")
-            with gr.Group(visible=False) as results:
-                summary = gr.Markdown(elem_id="train-summary")
-                make_default = gr.Button("Make this model the default", size="sm", elem_id="train-make-default")
-                default_note = gr.Markdown(elem_id="train-default-note")
-                with gr.Row():
-                    per_class = gr.Dataframe(headers=["class", "test accuracy"], interactive=False, max_height=560,
-                                             min_width=200, scale=1, buttons=[])
-                    with gr.Column(scale=2, min_width=300):
-                        gr.Markdown("**Confusion matrix** (test split; rows are true classes, columns "
-                                    "predictions). Click a cell to see its test examples, explained.")
-                        confusion = gr.Image(show_label=False, interactive=False, buttons=[], elem_id="confusion")
-                cell_title = gr.Markdown("**Misclassified test examples** (true → predicted), each with what "
-                                         "drove the prediction", elem_id="train-cell-title")
-                wrong_images = gr.Gallery(show_label=False, columns=4, height="auto", visible=False,
-                                          elem_id="wrong-images")
-                wrong_texts = gr.HTML(visible=False, elem_id="wrong-texts")
+            results, summary, make_default, default_note, per_class, confusion, cell_title, wrong_images, \
+                wrong_texts = _results()
     timer = gr.Timer(1.0)
     seen = gr.State({})
     return TrainTab(task, dataset, upload, subset, preset, preset_help, cell, epochs, batch_size, learning_rate,
                     validation_split, password, start, stop, status, progress, loss_plot, acc_plot, results,
                     summary, default_note, per_class, confusion, wrong_images, wrong_texts, cell_title, make_default,
                     timer, seen)
+
+
+def _results():
+    """What a finished run shows: accuracy, per class, the clickable confusion matrix, explained mistakes."""
+    with gr.Group(visible=False) as results:
+        summary = gr.Markdown(elem_id="train-summary")
+        make_default = gr.Button("Make this model the default", size="sm", elem_id="train-make-default")
+        default_note = gr.Markdown(elem_id="train-default-note")
+        with gr.Row():
+            per_class = gr.Dataframe(headers=["class", "test accuracy"], interactive=False, max_height=560,
+                                     min_width=200, scale=1, buttons=[])
+            with gr.Column(scale=2, min_width=300):
+                gr.Markdown("**Confusion matrix** (test split; rows are true classes, columns "
+                            "predictions). Click a cell to see its test examples, explained.")
+                confusion = gr.Image(show_label=False, interactive=False, buttons=[], elem_id="confusion")
+        cell_title = gr.Markdown("**Misclassified test examples** (true → predicted), each with what "
+                                 "drove the prediction", elem_id="train-cell-title")
+        wrong_images = gr.Gallery(show_label=False, columns=4, height="auto", visible=False,
+                                  elem_id="wrong-images")
+        wrong_texts = gr.HTML(visible=False, elem_id="wrong-texts")
+    return results, summary, make_default, default_note, per_class, confusion, cell_title, wrong_images, wrong_texts
 
 
 # ---------------------------------------------------------------- handlers
