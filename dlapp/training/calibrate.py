@@ -77,15 +77,20 @@ def none_threshold(probs: np.ndarray) -> float | None:
     return float(np.quantile(as_columns(probs).max(axis=1), 1.0 - NONE_ACCEPT))
 
 
-def calibrate(model, val_probs: np.ndarray, y_val: np.ndarray, *, open_set: bool) -> tuple[object, Calibration]:
-    """The model with its fitted Temperature layer, and what was fitted.
+def calibrate(model, task, x_val, y_val: np.ndarray, *, held_out: bool) -> tuple[object, Calibration]:
+    """The model with its Temperature layer fitted on the validation split, and what was fitted
+    (for an open-set task, i.e. images, the "none of these" threshold too).
 
-    `val_probs`: the model's uncalibrated probabilities on the validation split.
-    `open_set`: fit a "none of these" threshold too (image models).
+    `held_out` False means the "validation split" is the test split (the seed tutorials
+    validate on it): nothing is fitted on the data the model is measured on, T stays 1.
     """
+    from .evaluate import probabilities
+
+    if not held_out or len(y_val) == 0:
+        return with_temperature(model, 1.0), Calibration()
+    val_probs = probabilities(model, task.evaluate_inputs(x_val))  # uncalibrated: T = 1 until replaced
     t = fit_temperature(val_probs, y_val)
-    calibrated = scale(val_probs, t)
-    threshold = none_threshold(calibrated) if open_set else None
+    threshold = none_threshold(scale(val_probs, t)) if task.open_set else None
     return with_temperature(model, t), Calibration(temperature=round(t, 4), fitted_on=int(len(y_val)),
                                                    none_threshold=threshold)
 

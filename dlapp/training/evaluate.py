@@ -15,10 +15,9 @@ from ..tasks import get_task
 
 def probabilities(model, x, *, batch_size: int = 512) -> np.ndarray:
     """(N, classes) probabilities, turning a single sigmoid unit into two columns."""
-    out = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
-    if out.ndim == 2 and out.shape[1] == 1:
-        out = np.concatenate([1.0 - out, out], axis=1)
-    return out
+    from .calibrate import as_columns
+
+    return as_columns(model.predict(x, batch_size=batch_size, verbose=0))
 
 
 def metrics_from(y_true: np.ndarray, probs: np.ndarray, class_names: tuple[str, ...], *,

@@ -29,7 +29,7 @@ from ..errors import TrainingCancelled, UsageError
 from ..store import ModelStore, get_store
 from .calibrate import calibrate
 from .config import Plan, TrainConfig, plan
-from .evaluate import evaluate_model, probabilities
+from .evaluate import evaluate_model
 from .events import EventCallback, TrainingEvent, TrainResult
 from .pipeline import make_pipeline, split_validation, targets
 
@@ -118,11 +118,8 @@ def cache_key(the_plan: Plan, data: Dataset) -> str:
 def calibrated_export(the_plan: Plan, fitted: _Fitted) -> tuple[object, Calibration]:
     """The stand-alone model to save, with its temperature (and "none of these" threshold)
     fitted on the validation split, which training never learned from."""
-    task = the_plan.task
-    final = task.export(fitted.model, the_plan.preset)
-    held_out = the_plan.validation_split > 0  # 0 validates on the test split: fit nothing on that
-    val_probs = probabilities(final, task.evaluate_inputs(fitted.x_val)) if held_out else np.zeros((0, 1))
-    return calibrate(final, val_probs, fitted.y_val[:len(val_probs)], open_set=task.open_set)
+    final = the_plan.task.export(fitted.model, the_plan.preset)
+    return calibrate(final, the_plan.task, fitted.x_val, fitted.y_val, held_out=the_plan.validation_split > 0)
 
 
 def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, cancel: threading.Event,
@@ -232,10 +229,15 @@ def make_card(the_plan: Plan, data: Dataset, fitted: _Fitted, metrics: Metrics, 
         input=the_plan.task.input_spec(data), metrics=metrics,
         provenance=Provenance(command=config.command, seed=config.seed, device=fitted.device,
                               training_time_s=round(fitted.seconds, 1), versions=_versions(), cache_key=key),
-        hyperparameters={**dataclasses.asdict(the_plan.preset), "validation_split": the_plan.validation_split,
-                         "validation_in_blocks": the_plan.task.validation_in_blocks, "seed": config.seed},
+        hyperparameters=hyperparameters(the_plan, in_blocks=the_plan.task.validation_in_blocks),
         history=tuple(history), calibration=calibration,
     )
+
+
+def hyperparameters(the_plan: Plan, *, in_blocks: bool) -> dict:
+    """The card's record of how the model was trained: the preset with overrides, and the split."""
+    return {**dataclasses.asdict(the_plan.preset), "validation_split": the_plan.validation_split,
+            "validation_in_blocks": in_blocks, "seed": the_plan.config.seed}
 
 
 def _slug(text: str) -> str:

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
-
 from ..card import ModelCard
 from ..data import load_dataset
 from ..store import ModelStore, get_store
 from .calibrate import calibrate
 from .config import TrainConfig, plan
-from .evaluate import evaluate_model, probabilities
+from .evaluate import evaluate_model
 from .pipeline import split_validation
 
 
@@ -30,7 +28,7 @@ def recalibrate(model_id: str, *, store: ModelStore | None = None) -> ModelCard:
         ModelNotFoundError, ModelLoadError: no usable model.
         DatasetNotFoundError: its training data is not here.
     """
-    from .loop import cache_key
+    from .loop import cache_key, hyperparameters
 
     store = store or get_store()
     card = store.card(model_id)
@@ -47,16 +45,13 @@ def recalibrate(model_id: str, *, store: ModelStore | None = None) -> ModelCard:
     # The split it was trained with (cards from before block splits existed drew at random).
     in_blocks = bool(hp.get("validation_in_blocks", False))
     _, _, x_val, y_val = split_validation(data, the_plan.validation_split, config.seed, in_blocks=in_blocks)
-    held_out = the_plan.validation_split > 0  # 0 validates on the test split: fit nothing on that
-    val_probs = probabilities(model, task.evaluate_inputs(x_val)) if held_out else np.zeros((0, 1))
-    model, calibration = calibrate(model, val_probs, y_val[:len(val_probs)], open_set=task.open_set)
+    model, calibration = calibrate(model, task, x_val, y_val, held_out=the_plan.validation_split > 0)
     metrics = evaluate_model(model, task.name, data.x_test, data.y_test, data.class_names,
                              none_threshold=calibration.none_threshold)
     metrics = dataclasses.replace(metrics, final_train_accuracy=card.metrics.final_train_accuracy,
                                   final_val_accuracy=card.metrics.final_val_accuracy)
     updated = dataclasses.replace(
         card, metrics=metrics, calibration=calibration,
-        hyperparameters={**dataclasses.asdict(the_plan.preset), "validation_split": the_plan.validation_split,
-                         "validation_in_blocks": in_blocks, "seed": config.seed},
+        hyperparameters=hyperparameters(the_plan, in_blocks=in_blocks),
         provenance=dataclasses.replace(card.provenance, cache_key=cache_key(the_plan, data)))
     return store.save(model, updated, model_id)
