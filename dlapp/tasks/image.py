@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +79,16 @@ PRESETS: dict[str, ImagePreset] = {p.name: p for p in [
 ]}
 
 
+@functools.lru_cache(maxsize=32)
+def _fitted_file(path: str, stamp: tuple[int, int], size: tuple[int, int], channels: int,
+                 max_pixels: int) -> np.ndarray:
+    """A file decoded and fitted once (read-only): the Image tab's answer, its LayerCAM map and
+    its feature maps are three events on one upload. `stamp` (mtime, size) keys a changed file anew."""
+    arr = load_for_model(path, size, channels, max_pixels=max_pixels)
+    arr.setflags(write=False)
+    return arr
+
+
 NONE_OF_THESE = "none of these"  # the top label when an image looks like none of the model's classes
 
 
@@ -101,6 +113,14 @@ class ImageClassifier:
         An array already at the model's input shape passes through untouched (it was decoded once)."""
         if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.shape == (*self.size, self.channels):
             return image
+        if isinstance(image, str | Path):
+            try:
+                stat = os.stat(image)
+            except OSError:
+                pass  # load_for_model says what is wrong
+            else:
+                return _fitted_file(str(image), (stat.st_mtime_ns, stat.st_size), self.size, self.channels,
+                                    self._max_pixels)
         return load_for_model(image, self.size, self.channels, max_pixels=self._max_pixels)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
