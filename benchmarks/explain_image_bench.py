@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.infer_bench import timed  # noqa: E402
 from dlapp import settings  # noqa: E402
 from dlapp.backend import compiled, keras, tf  # noqa: E402
 from dlapp.explain.image import feature_stage_layers, grad_cam, gradcam_layer, upsample  # noqa: E402
@@ -114,16 +114,6 @@ def candidates(classifier, stages: list[str]) -> list[str]:
             last[tuple(shape[1:3])] = layer.name
     order = [la.name for la in classifier.layers]
     return sorted(set(last.values()) | set(stages), key=order.index)
-
-
-def timed(fn, runs: int) -> list[float]:
-    fn()  # warm-up / trace
-    out = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def report_faithfulness(drops: dict[str, np.ndarray], layers: list[str], classifier, default: str,

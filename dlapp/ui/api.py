@@ -161,10 +161,8 @@ def explain_sentiment(text: str, model_id: str | None = None) -> dict:
     """
     from ..explain.text import explain_review
     from ..inference import get_predictor
-    from ..tasks.text import check_text
 
     predictor = get_predictor("text", model_id or None)
-    text = check_text(text, max_chars=settings_mod.load().max_text_chars)
     ex = explain_review(predictor.model, text, class_names=tuple(predictor.class_names))
     return {"label": ex.label, "probability": ex.probability,
             "tokens": [[w, round(float(sc), 5)] for w, sc in ex.tokens],

@@ -11,13 +11,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import settings as settings_mod
 from ..errors import InvalidDatasetError, UsageError
 from ..inference import get_predictor
 from ..limits import MAX_CSV_ROWS, PREDICT_CONCURRENCY
 from ..samples import EXAMPLE_REVIEWS
 from ..store import get_store
-from ..tasks.text import check_text
 from . import plots
 from .common import default_model, file_path, layer_rows, model_picker, user_errors
 
@@ -119,7 +117,6 @@ def explain_sentiment(text: str, model_id: str | None):
     from ..explain.text import explain_review, reading_trajectory
 
     predictor = get_predictor("text", model_id or None)
-    text = check_text(text, max_chars=settings_mod.load().max_text_chars)
     ex = explain_review(predictor.model, text, class_names=tuple(predictor.class_names))
     note = (f"The model read the first **{ex.read:,}** of this review's {ex.total:,} words; the grey ones "
             "after that did not count." if ex.unread else f"The model read all {ex.total:,} words.")
