@@ -34,7 +34,7 @@ class BasePreset:
     optimizer: Optimizer = "adam"
     weight_decay: float = 0.0  # AdamW's decoupled decay; Keras multiplies it by the learning rate
     label_smoothing: float = 0.0
-    validation_split: float = 0.1  # share of train held out for the curves; 0: the test split (the seed tutorials)
+    validation_split: float = 0.1  # share of train held out (curves, calibration); 0: the test split
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -113,7 +113,7 @@ class Task(Protocol):
     def build(self, preset: Any, x_train: Any, y_train: Any, *, num_classes: int, input_shape: tuple[int, ...]) -> Any:
         """The trainable keras.Model (inside the distribution strategy's scope)."""
 
-    def training_inputs(self, model: Any, x: Any, *, validation: bool) -> Any:
+    def training_inputs(self, model: Any, x: Any, *, validation: bool, preset: Any) -> Any:
         """What `fit` feeds the trainable model for raw inputs `x`."""
 
     def augmentations(self, preset: Any) -> list[Any]:

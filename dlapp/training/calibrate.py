@@ -17,6 +17,7 @@ import numpy as np
 from ..card import Calibration
 
 ECE_BINS = 15
+MIN_FIT = 50  # held-out examples below which T is not fitted: 20 reviews gave T = 0.05 and 10% ECE
 NONE_ACCEPT = 0.95  # share of held-out in-distribution images "none of these" must accept
 _LOG_T = np.linspace(np.log(0.05), np.log(20.0), 400)  # search grid for T: one parameter, so a grid is exact enough
 
@@ -83,10 +84,12 @@ def calibrate(model, task, x_val, y_val: np.ndarray, *, held_out: bool) -> tuple
 
     `held_out` False means the "validation split" is the test split (the seed tutorials
     validate on it): nothing is fitted on the data the model is measured on, T stays 1.
+    Nor is anything fitted on fewer than MIN_FIT held-out examples: one number fitted to a
+    handful of answers swings to an extreme and hurts more than it helps.
     """
     from .evaluate import probabilities
 
-    if not held_out or len(y_val) == 0:
+    if not held_out or len(y_val) < MIN_FIT:
         return with_temperature(model, 1.0), Calibration()
     val_probs = probabilities(model, task.evaluate_inputs(x_val))  # uncalibrated: T = 1 until replaced
     t = fit_temperature(val_probs, y_val)

@@ -150,7 +150,7 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
         n_out, n_cls = int(model.output_shape[-1]), len(data.class_names)
 
         def pipeline(x, y, training):
-            return make_pipeline(task.training_inputs(model, x, validation=not training),
+            return make_pipeline(task.training_inputs(model, x, validation=not training, preset=preset),
                                  targets(y, num_outputs=n_out, num_classes=n_cls,
                                          label_smoothing=preset.label_smoothing),
                                  batch_size=preset.batch_size if training else max(preset.batch_size, 256),
@@ -159,8 +159,12 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
 
         emit(TrainingEvent("start", initial_epoch, preset.epochs, 0, steps,
                            message=f"Training {preset.name} on {data.label} ({len(y_tr):,} examples) on {device}"))
+        # Keras 3 under MirroredStrategy fails on a validation batch that does not split evenly
+        # over the replicas (an AddN shape error), so the curves skip up to replicas - 1 examples.
+        keep = len(y_val) - len(y_val) % strategy.num_replicas_in_sync
         if initial_epoch < preset.epochs:
-            model.fit(pipeline(x_tr, y_tr, True), validation_data=pipeline(x_val, y_val, False),
+            val = pipeline(x_val[:keep], y_val[:keep], False) if keep else None
+            model.fit(pipeline(x_tr, y_tr, True), validation_data=val,
                       epochs=preset.epochs, initial_epoch=initial_epoch, verbose=verbose, shuffle=False,
                       # Checkpoint first, so an "epoch" event means that epoch is already saved.
                       callbacks=[Checkpoint(run_dir, history, steps, cancel),

@@ -10,6 +10,7 @@ from .. import settings as settings_mod
 from ..access import authorize
 from ..errors import UsageError
 from ..store import get_store
+from ..training.calibrate import MIN_FIT
 from . import api, explained, plots
 from .common import user_errors
 
@@ -118,8 +119,13 @@ def calibration_md(c) -> str:
     if m.ece is None:
         return (f"Confidences not measured for calibration (made before calibration existed; "
                 f"`python -m dlapp models recalibrate {c.id}` measures and fits it).")
-    fitted = (f"temperature {cal.temperature:g} fitted on {cal.fitted_on:,} held-out examples"
-              if cal.fitted_on else "not calibrated: it was validated on the test split, so no held-out data")
+    if cal.fitted_on:
+        fitted = f"temperature {cal.temperature:g} fitted on {cal.fitted_on:,} held-out examples"
+    elif c.hyperparameters.get("validation_split") == 0:
+        fitted = "not calibrated: it was validated on the test split, so no held-out data"
+    else:
+        fitted = (f"not calibrated: {c.dataset.validation_examples} held-out examples are too few to fit a "
+                  f"temperature on (it takes {MIN_FIT})")
     none = (f" · says *none of these* below {cal.none_threshold:.0%} confidence (accepts {m.accepted:.1%} of "
             "its own test images)" if cal.none_threshold is not None and m.accepted is not None else "")
     return f"Calibration error {m.ece:.1%} on the test split ({fitted}){none}"
