@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--learning-rate", type=float)
     t.add_argument("--validation-split", type=float, help="fraction of train held out; 0 = use the test split")
     t.add_argument("--cell", choices=("lstm", "gru", "simplernn"), help="recurrent cell for text models")
+    t.add_argument("--backbone", help="transfer preset: the cached image model whose trunk to reuse "
+                   "(default cifar10-best)")
     t.add_argument("--image-size", type=int, help="side in px for custom image folders")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--name", help="model id to save under")
@@ -95,8 +97,9 @@ def _train(args) -> int:
 
     config = TrainConfig(dataset=args.dataset, preset=args.preset, subset=args.subset, epochs=args.epochs,
                          batch_size=args.batch_size, learning_rate=args.learning_rate,
-                         validation_split=args.validation_split, cell=args.cell, image_size=args.image_size,
-                         seed=args.seed, name=args.name, command="python -m dlapp " + shlex.join(args.argv))
+                         validation_split=args.validation_split, cell=args.cell, backbone=args.backbone,
+                         image_size=args.image_size, seed=args.seed, name=args.name,
+                         command="python -m dlapp " + shlex.join(args.argv))
 
     def show(event: TrainingEvent) -> None:
         if event.kind in ("start", "evaluating") and event.message:

@@ -154,8 +154,9 @@ class ModelStore:
                                  "the file is corrupt or was changed.")
         self._verified[key] = digest
 
-    def load(self, model_id: str):
-        """The keras.Model for `model_id`, deserialized once per process.
+    def load(self, model_id: str, *, fresh: bool = False):
+        """The keras.Model for `model_id`, deserialized once per process (`fresh`: a private copy,
+        for code that builds on its layers, never shared with the predictors).
 
         Raises:
             ModelNotFoundError: no such model.
@@ -165,7 +166,7 @@ class ModelStore:
 
         card = self.card(model_id)
         with self._lock:
-            cached = self._models.get((model_id, card.sha256))
+            cached = None if fresh else self._models.get((model_id, card.sha256))
             if cached is not None:
                 return cached
             model_path, _ = self._paths(model_id)
@@ -175,7 +176,8 @@ class ModelStore:
             except Exception as exc:
                 raise ModelLoadError(f"{model_path.name} cannot be loaded "
                                      f"({type(exc).__name__}: {str(exc)[:200]}).") from None
-            self._models[(model_id, card.sha256)] = model
+            if not fresh:
+                self._models[(model_id, card.sha256)] = model
             return model
 
     def signature(self) -> tuple:

@@ -20,7 +20,7 @@ from ..errors import UsageError
 from ..images import ImageSource, load_for_model
 from .base import BasePreset, DefaultRun, lookup_preset
 
-Architecture = Literal["seed_cifar10", "seed_mnist", "seed_mnist_deep", "seed_binary", "convnet"]
+Architecture = Literal["seed_cifar10", "seed_mnist", "seed_mnist_deep", "seed_binary", "convnet", "transfer"]
 EXAMPLES_DIR = settings_mod.PACKAGE_DIR / "examples"  # one CIFAR-10 test image per class (see the README)
 Activation = Literal["relu", "gelu"]  # relu is ~10% faster on CPU; gelu trains a little better
 
@@ -37,13 +37,22 @@ class ImagePreset(BasePreset):
     tta_flip: bool = False  # average with the mirrored image at inference (inside the model)
     tta_translate: bool = False  # also average over 1-px shifts (needs tta_flip)
     input_size: tuple[int, int] | None = None  # None: the data set's own size
+    backbone: str = ""  # "transfer": the cached image model whose trunk is reused (nets/transfer.py)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if (self.architecture == "transfer") != bool(self.backbone):
+            raise UsageError("A backbone model applies to the transfer preset, and only to it.")
 
 
 PRESETS: dict[str, ImagePreset] = {p.name: p for p in [
+    # The seed presets hold out 10% of the training data where the tutorials validated on the test
+    # split: a temperature fitted on the test split would flatter the model it is measured on, and
+    # one fitted on nothing leaves its confidences uncalibrated (validation_split=0 restores the tutorial's way).
     ImagePreset(name="seed-cifar10", summary="The TensorFlow tutorial's CNN, as written: the baseline to beat. "
                 'About 5 minutes on all of CIFAR-10 (70%).',
                 description="Tutorial CIFAR-10 CNN (2 conv + 64-unit dense), as written",
-                architecture="seed_cifar10", epochs=10, batch_size=32, learning_rate=1e-3, validation_split=0.0),
+                architecture="seed_cifar10", epochs=10, batch_size=32, learning_rate=1e-3),
     ImagePreset(name="seed-mnist", summary="The Keras tutorial's digit CNN, as written: for MNIST and "
                 'Fashion-MNIST.',
                 description="Tutorial MNIST CNN (2 conv + 128-unit dense)",
@@ -76,6 +85,15 @@ PRESETS: dict[str, ImagePreset] = {p.name: p for p in [
                 optimizer="adamw", weight_decay=0.05, label_smoothing=0.2, augment=True, jpeg_augment=0.4,
                 whiten=True, widths=(64, 256, 256), dropout=0.1, tta_flip=True,
                 validation_split=0.02),
+    # transfer: the trunk of cifar10-best (the strongest features this project has trained, and
+    # shipped) frozen, a new head trained on its features; 8 augmented views per image.
+    ImagePreset(name="transfer", summary="For your own pictures: reuses what cifar10-best learned from 50,000 "
+                "photos and trains only a new last layer, so a few dozen pictures per class are enough. "
+                "Seconds, not minutes.",
+                description="Frozen cifar10-best trunk + a new softmax head on its features (8 augmented views "
+                "per image), mirror TTA", architecture="transfer", backbone="cifar10-best", epochs=40,
+                batch_size=32, learning_rate=3e-3, optimizer="adamw", weight_decay=0.05, label_smoothing=0.1,
+                augment=True, dropout=0.3, tta_flip=True, input_size=(32, 32)),
 ]}
 
 
@@ -87,6 +105,25 @@ def _fitted_file(path: str, stamp: tuple[int, int], size: tuple[int, int], chann
     arr = load_for_model(path, size, channels, max_pixels=max_pixels)
     arr.setflags(write=False)
     return arr
+
+
+# What the transfer preset costs here (benchmarks/transfer_bench.py, 2-core CPU): a fixed part
+# (loading the backbone, the head's epochs) and the trunk's 8 views of each picture.
+TRANSFER_FIXED_S, TRANSFER_PER_IMAGE_S = 5.0, 0.03
+FEW_SAMPLES = 10  # per class, below which a few-shot model is mostly guessing
+
+
+def transfer_advice(counts: dict[str, int]) -> str:
+    """What a user can expect from training `transfer` on their classes, in plain words."""
+    if len(counts) < 2:
+        return "Add at least two classes to train."
+    short = [f"{name} ({n})" for name, n in counts.items() if n < FEW_SAMPLES]
+    if short:
+        return (f"Add more samples to {', '.join(short)}: {FEW_SAMPLES} or more per class, 20–50 is better. "
+                "Vary the angle, distance and background.")
+    seconds = TRANSFER_FIXED_S + TRANSFER_PER_IMAGE_S * sum(counts.values())
+    return (f"About {seconds:.0f} seconds for these {sum(counts.values()):,} pictures with the transfer preset "
+            "on this machine.")
 
 
 NONE_OF_THESE = "none of these"  # the top label when an image looks like none of the model's classes
@@ -151,7 +188,7 @@ class ImageClassifier:
 class ImageTask:
     name = "image"
     presets = PRESETS
-    extra_settings: tuple[str, ...] = ("image_size",)
+    extra_settings: tuple[str, ...] = ("image_size", "backbone")
     default_run = DefaultRun(preset="fast", subset=1000, epochs=4, batch_size=64)  # ~68% in ~45 s (README)
     validation_in_blocks = False  # CIFAR-10 images are independent: a random draw is fair
     open_set = True  # fit a "none of these" threshold (training/calibrate.py)
@@ -162,7 +199,12 @@ class ImageTask:
         return lookup_preset(self.name, PRESETS, name, dataset=dataset, seed="seed-cifar10")
 
     def image_size(self, preset: ImagePreset, side: int | None) -> tuple[int, int] | None:
-        """The size custom image folders are read at: the user's choice, else the preset's."""
+        """The size custom image folders are read at: the user's choice, else the preset's
+        (a transfer preset's is its backbone's, and no other will do)."""
+        if preset.architecture == "transfer" and side and (side, side) != preset.input_size:
+            h, w = preset.input_size or (0, 0)
+            raise UsageError(f"The transfer preset reads {h}×{w} pictures, as its backbone {preset.backbone} "
+                             "does; leave the image size empty.")
         return (side, side) if side else preset.input_size
 
     def check_data(self, data) -> None:
@@ -173,16 +215,30 @@ class ImageTask:
         return InputSpec(kind="image", dtype="uint8", shape=tuple(int(d) for d in data.input_shape))
 
     def build(self, preset: ImagePreset, x_train, y_train, *, num_classes: int, input_shape: tuple[int, ...]):
+        if preset.architecture == "transfer":  # the trainable part is only the head, on trunk features
+            from ..nets import transfer
+
+            trunk, shape = _trunk(preset)
+            transfer.check_input(preset.backbone, input_shape, shape)
+            return transfer.head(int(trunk.output_shape[-1]), num_classes, preset.dropout)
         from ..nets.image import build_image_model
 
         return build_image_model(preset, input_shape, num_classes, sample=x_train[:10_000])
 
-    def training_inputs(self, model, x, *, validation: bool):
+    def training_inputs(self, model, x, *, validation: bool, preset: ImagePreset):
+        if preset.architecture == "transfer":
+            from ..nets.transfer import features
+
+            return features(_trunk(preset)[0], x, augmented=preset.augment and not validation)
         return x
 
     def augmentations(self, preset: ImagePreset) -> list:
         from ..training.augment import flip_and_translate, random_jpeg
 
+        if preset.architecture == "transfer":  # the views were taken when the features were
+            from ..nets.transfer import random_view
+
+            return [random_view] if preset.augment else []
         out = [flip_and_translate] if preset.augment else []
         return out + ([lambda images, labels: random_jpeg(images, labels, preset.jpeg_augment)]
                       if preset.augment and preset.jpeg_augment else [])
@@ -190,6 +246,10 @@ class ImageTask:
     def export(self, model, preset: ImagePreset):
         from ..nets.image import export
 
+        if preset.architecture == "transfer" and model.name == "transfer_head":  # not when re-exporting
+            from ..nets.transfer import combined
+
+            model = combined(_trunk(preset)[0], model)
         return export(model, flip=preset.tta_flip, shifts=((-1, -1), (1, 1)) if preset.tta_translate else ())
 
     def evaluate_inputs(self, x):
@@ -228,3 +288,19 @@ class ImageTask:
 
 
 TASK = ImageTask()
+
+
+def _trunk(preset: ImagePreset):
+    """(frozen trunk of the preset's backbone, its input shape). Raises UsageError without it."""
+    from ..errors import ModelNotFoundError
+    from ..nets.transfer import trunk
+    from ..store import get_store
+
+    try:
+        card = get_store().card(preset.backbone)
+    except ModelNotFoundError:
+        raise UsageError(f"The transfer preset starts from the image model {preset.backbone!r}, which is not "
+                         "in the model cache. Train it first, or pick another preset.") from None
+    if card.task != "image":
+        raise UsageError(f"{preset.backbone!r} is a {card.task} model; a transfer backbone must be an image model.")
+    return trunk(preset.backbone, card.sha256)

@@ -40,7 +40,7 @@ PRESETS: dict[str, TextPreset] = {p.name: p for p in [
                 'timed on the full data here; likely hours).',
                 description="Tutorial IMDB LSTM: 2 stacked LSTM(100), 20k words, 500 tokens",
                architecture="stacked", epochs=10, batch_size=32, learning_rate=1e-3, vocab_size=20_000,
-               sequence_length=500, embedding_dim=100, units=(100, 100), validation_split=0.0),
+               sequence_length=500, embedding_dim=100, units=(100, 100)),  # 10% held out: see seed-cifar10
     TextPreset(name="seed-imdb-small", summary='The small tutorial LSTM: a lighter '
                 'baseline.',
                 description="Tutorial small IMDB LSTM: LSTM(64), 10k words",
@@ -138,7 +138,7 @@ class TextTask:
         vectorizer = make_vectorizer(preset, x_train)
         return build_text_model(preset, vectorizer, x_train, y_train, nb_folds(len(y_train)))
 
-    def training_inputs(self, model, x, *, validation: bool):
+    def training_inputs(self, model, x, *, validation: bool, preset: TextPreset):
         """With cross-fitted NB features, the model also reads each review's fold while training;
         validation reviews read the table fitted on every training review, as inference does."""
         from ..nets.text import NB_FOLDS, nb_folds

@@ -24,6 +24,7 @@ class TrainConfig:
     validation_split: float | None = None  # 0 = validate on the test split, as the seed tutorials do
     cell: str | None = None  # text only: lstm | gru | simplernn
     image_size: int | None = None  # image folders only (square side, px)
+    backbone: str | None = None  # image transfer only: the cached image model whose trunk is reused
     seed: int = 0
     name: str | None = None  # model id; default derived from data, preset and cache key
     command: str | None = None  # the CLI line that ran this, recorded in the card
@@ -70,11 +71,12 @@ def plan(config: TrainConfig, settings: settings_mod.Settings | None = None) -> 
     task = get_task(dataset_task(config.dataset))
     preset = task.preset(config.preset, dataset=config.dataset.strip().lower())
     overrides = dict(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate)
-    for name in ("cell", "image_size"):
+    for name in ("cell", "image_size", "backbone"):
         if getattr(config, name) is not None and name not in task.extra_settings:
             raise UsageError(f"{name.replace('_', ' ')} does not apply to {task.name} models.")
-    if config.cell is not None:
-        overrides["cell"] = config.cell
+    for name in ("cell", "backbone"):
+        if getattr(config, name) is not None:
+            overrides[name] = getattr(config, name)
     preset = with_overrides(preset, **overrides)
     split = config.validation_split if config.validation_split is not None else preset.validation_split
     return Plan(config, task, preset, split, task.image_size(preset, config.image_size))
