@@ -87,10 +87,14 @@ def random_view(feats, labels):
     return tf.gather(feats, pick, axis=1, batch_dims=1), labels
 
 
-def head(feature_dim: int, num_classes: int, dropout: float) -> keras.Model:
-    """The trainable part: normalised features -> dropout -> softmax."""
-    inputs = keras.Input(shape=(feature_dim,), name="features")
-    x = keras.layers.BatchNormalization(name="head_norm")(inputs)
+def head(train_features: np.ndarray, num_classes: int, dropout: float) -> keras.Model:
+    """The trainable part: standardised features -> dropout -> softmax. The standardisation is
+    fixed from the training features (BatchNormalization's running averages would still be near
+    their start after the few dozen steps a few-shot head trains for, and answer differently
+    from training)."""
+    inputs = keras.Input(shape=(train_features.shape[-1],), name="features")
+    x = keras.layers.Normalization(mean=train_features.mean(axis=0), variance=train_features.var(axis=0) + 1e-6,
+                                   name="head_norm")(inputs)
     x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="head")(x)
     return keras.Model(inputs, outputs, name="transfer_head")

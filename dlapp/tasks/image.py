@@ -220,7 +220,7 @@ class ImageTask:
 
             trunk, shape = _trunk(preset)
             transfer.check_input(preset.backbone, input_shape, shape)
-            return transfer.head(int(trunk.output_shape[-1]), num_classes, preset.dropout)
+            return transfer.head(transfer.features(trunk, x_train, augmented=False), num_classes, preset.dropout)
         from ..nets.image import build_image_model
 
         return build_image_model(preset, input_shape, num_classes, sample=x_train[:10_000])
