@@ -55,3 +55,7 @@ class PermissionDeniedError(DlappError, PermissionError):
 
 class HubError(DlappError, OSError):
     """A Hugging Face Hub pull or push failed; the message says why."""
+
+
+class CollectionFullError(UsageError):
+    """A visitor's sample collection is at one of its caps (classes, samples, bytes); see limits.py."""

@@ -252,6 +252,34 @@ def zip_with(entries: dict[str, bytes], path: Path, *, symlink: str | None = Non
     return path
 
 
+def distinct_pngs(n: int, classes=("a", "b"), size: int = 8) -> dict[str, bytes]:
+    """`n` small PNGs, no two alike, spread over `classes` as {"<class>/<i>.png": bytes}: thousands of tiny files."""
+    entries = {}
+    for i in range(n):
+        arr = np.zeros((size, size, 3), np.uint8)
+        arr.flat[:3] = (i % 256, i // 256 % 256, i // 65536 % 256)  # the index in the first pixel: all distinct
+        entries[f"{classes[i % len(classes)]}/{i}.png"] = png_bytes(arr)
+    return entries
+
+
+def write_files(root: Path, entries: dict[str, bytes]) -> Path:
+    """Write {"relative/path": bytes} under `root` (the folder twin of `zip_with`)."""
+    for name, data in entries.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
+
+
+def bomb_zip(path: Path, *, member: str = "cat/bomb.png", mb: int = 64) -> Path:
+    """A .zip whose one member unpacks to `mb` MB of zeros from a few kB: a zip bomb (ratio ~1000:1)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open(member, "w") as out:
+            zero = bytes(1 << 20)
+            for _ in range(mb):
+                out.write(zero)
+    return path
+
+
 def class_folder(root: Path, classes=("red", "blue"), per_class=6, size=24) -> Path:
     """A tiny two-colour image-folder data set that a model can actually learn."""
     colours = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 200, 30)}

@@ -27,10 +27,10 @@ def load_image_zip(path: Path, *, image_size: tuple[int, int], max_pixels: int) 
     """A .zip of class folders, extracted safely (see archives.py) into a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="dlapp-zip-") as tmp:
         root = extract_zip(path, tmp)
-        return load_image_folder(_unwrap(root), image_size=image_size, max_pixels=max_pixels, name=path.stem)
+        return load_image_folder(unwrap_folder(root), image_size=image_size, max_pixels=max_pixels, name=path.stem)
 
 
-def _unwrap(root: Path) -> Path:
+def unwrap_folder(root: Path) -> Path:
     """A zip often holds one top folder (plus __MACOSX); descend into it."""
     while True:
         entries = [p for p in root.iterdir() if not p.name.startswith((".", "__MACOSX"))]
@@ -41,22 +41,36 @@ def _unwrap(root: Path) -> Path:
             return root
 
 
-def _class_dirs(folder: Path) -> list[Path]:
+def class_dirs(folder: Path) -> list[Path]:
+    """The class folders of one split, in label order (hidden and macOS resource folders are not classes)."""
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX")))
+
+
+def image_splits(folder: Path) -> tuple[Path, Path | None]:
+    """The folder whose subfolders are the training classes, and the test split's folder if it has one."""
+    if (folder / "train").is_dir() and len(class_dirs(folder / "train")) >= 2:
+        test_dir = next((folder / n for n in ("test", "validation", "val") if (folder / n).is_dir()), None)
+        return folder / "train", test_dir
+    return folder, None
+
+
+def image_files(class_dir: Path) -> list[Path]:
+    """The files training reads from one class folder (by suffix; unreadable ones are skipped when read)."""
+    return sorted(p for p in class_dir.glob("*") if p.suffix.lower() in IMAGE_FILE_SUFFIXES) \
+        if class_dir.is_dir() else []
 
 
 def load_image_folder(folder: Path, *, image_size: tuple[int, int], max_pixels: int, name: str | None = None,
                       test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     """Read `folder/<class>/*.jpg` (or `folder/train/<class>` + `folder/test/<class>`).
 
+    Files that are not readable images are skipped (dlapp.data.checks names them before a training).
+
     Raises:
         InvalidDatasetError: fewer than 2 classes, an empty class, or no readable image.
     """
-    train_dir, test_dir = folder, None
-    if (folder / "train").is_dir() and len(_class_dirs(folder / "train")) >= 2:
-        train_dir = folder / "train"
-        test_dir = next((folder / n for n in ("test", "validation", "val") if (folder / n).is_dir()), None)
-    classes = [d.name for d in _class_dirs(train_dir)]
+    train_dir, test_dir = image_splits(folder)
+    classes = [d.name for d in class_dirs(train_dir)]
     if len(classes) < 2:
         raise InvalidDatasetError(
             f"{folder.name}: found {len(classes)} class folder(s); need at least 2 (one subfolder per class)."
@@ -74,11 +88,8 @@ def _read_split(split_dir: Path, classes: list[str], size: tuple[int, int], max_
                 required: bool) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = [], []
     for label, cls in enumerate(classes):
-        folder = split_dir / cls
-        files = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_FILE_SUFFIXES) \
-            if folder.is_dir() else []
         count = 0
-        for f in files:
+        for f in image_files(split_dir / cls):
             try:
                 xs.append(load_for_model(f, size, 3, max_pixels=max_pixels))
             except InvalidImageError:
@@ -87,6 +98,8 @@ def _read_split(split_dir: Path, classes: list[str], size: tuple[int, int], max_
             count += 1
         if count == 0 and required:
             raise InvalidDatasetError(f"Class folder {cls!r} has no readable images.")
+    if not xs:  # an optional split (test/) whose class folders are all missing, empty or unreadable
+        raise InvalidDatasetError(f"The {split_dir.name!r} folder has no readable images in its class folders.")
     return np.stack(xs), np.array(ys, dtype=np.int64)
 
 
