@@ -7,6 +7,7 @@ MAX_REVIEWS_PER_CALL = 10_000  # one sentiment_batch call; split into MAX_BATCH 
 MAX_CSV_ROWS = 5_000  # reviews per uploaded CSV on the Sentiment tab: ~1 minute of CPU with imdb-best
 PREDICT_CONCURRENCY = 16  # prediction calls served at once; their model calls merge (batching.py), so more
 #                           waiting callers mean bigger, cheaper batches, not more threads fighting for 2 cores
+LIVE_TIME_LIMIT_S = 300  # one visitor's live webcam stream holds a worker at most this long, then stops
 MAX_TOP_K = 100  # labels returned per image; more than any dlapp model has classes
 
 # ---------------------------------------------------------------- training settings (ranges)
@@ -26,3 +27,20 @@ MAX_TEXT_ROWS = 200_000  # rows in an uploaded .csv/.jsonl; IMDB's whole trainin
 # ---------------------------------------------------------------- live training
 POINT_EVERY_S = 0.5  # curve resolution: a point per half second keeps plots live but small
 PROGRESS_STREAM_S = 6 * 3600  # a streaming /training_progress call ends after this, whatever happens
+
+# ---------------------------------------------------------------- data checks (data/checks.py, before a training)
+CHECK_MIN_SAMPLES = 2  # readable images per class, else blocking: one to train on, one held out for the test split
+CHECK_RECOMMENDED_SAMPLES = 10  # per class, else a warning: with fewer, a model mostly memorises its few pictures
+CHECK_MAX_IMBALANCE = 3.0  # largest:smallest class, else a warning: beyond it a model learns to answer the big class
+CHECK_MIN_SIDE = 16  # px, else a warning: models read 32-64 px, so a smaller picture is mostly upscaling blur
+CHECK_FILES_KEPT = 20  # file names a problem keeps: enough to find the culprits, few enough to show
+
+# ---------------------------------------------------------------- sample collections (collection.py, the Train tab)
+COLLECTION_MAX_CLASSES = 20  # a webcam demo; more classes than this need more samples than a visitor will take
+COLLECTION_MAX_SAMPLES = 2_000  # per collection: 100 per class at the class cap; training it takes minutes on CPU
+COLLECTION_MAX_BYTES = 200 * 2**20  # per collection on the server's disk: ~10,000 stored 256-px JPEGs, so the
+#                                     sample cap binds first for photos; this one stops noise-like images
+COLLECTION_MAX_SIDE = 256  # px, the longer side as stored: models read 32-64 px; more is only disk and upload time
+COLLECTION_JPEG_QUALITY = 90  # stored samples: invisible loss at 32-64 px, ~20 KB for a 256-px webcam frame
+COLLECTION_MAX_NAME = 40  # characters in a class name: fits a label, a dropdown and a folder name
+COLLECTION_MAX_AGE_H = 24  # hours untouched before expire_collections() removes an abandoned collection

@@ -544,3 +544,121 @@ def test_a_confusion_cell_opens_its_test_examples_explained(browser, explain_ser
             page.wait_for_function("() => [...document.querySelectorAll('#models-cell-images img')]"
                                    ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
         screenshot(page, f"explain-cell-{width}", full_page=True)
+
+
+# ---------------------------------------------------------------- your own classes, Teachable-Machine style
+
+@pytest.fixture(scope="module")
+def camera_browser():
+    """Chromium with its fake camera (a moving test pattern) and camera permission granted."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            *ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+        yield b
+        b.close()
+
+
+def own_classes_page(browser, url: str, width: int):
+    """The Train tab with "your own classes" picked, on a camera-enabled page."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, permissions=["camera"])
+    page = context.new_page()
+    page.goto(url)
+    page.locator("#image-input").wait_for(timeout=60_000)
+    tab(page, "Train")
+    page.locator("#train-data input").click()
+    page.get_by_role("option", name=re.compile("your own classes")).click()
+    page.locator("#collect-name").wait_for()
+    return page
+
+
+def count_of(page, name: str) -> int:
+    found = re.search(rf"{re.escape(name)}: (\d+)", page.locator("#collect-counts").inner_text())
+    return int(found.group(1)) if found else 0
+
+
+def record_until(page, webcam: str, done, timeout_s: float = 60) -> None:
+    """Press the webcam's Record, wait until `done()` holds, press Stop."""
+    box = page.locator(webcam)
+    if box.get_by_text("Click to Access Webcam").count():
+        box.get_by_text("Click to Access Webcam").click()
+    box.locator("button", has_text="Record").click()
+    for _ in range(int(timeout_s * 4)):
+        if done():
+            break
+        page.wait_for_timeout(250)
+    box.locator("button", has_text="Stop").click()
+    assert done(), "the webcam stream never delivered"
+
+
+def add_class(page, name: str) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#collect-name textarea, #collect-name input").first.fill(name)
+    page.locator("#collect-add").click()
+    expect(page.locator("#collect-counts")).to_contain_text(f"{name}: 0")
+
+
+@pytest.mark.timeout(600)
+def test_collect_classes_train_transfer_use_it_live_and_round_trip_the_zip(camera_browser, app_server, client,
+                                                                           tmp_path):
+    """The whole Teachable-Machine loop: two classes (webcam burst + files), train `transfer`,
+    classify the live stream with the new model, download the collection, load it back."""
+    import zipfile
+
+    from playwright.sync_api import expect
+
+    from dlapp.testing import distinct_pngs, write_files
+
+    page = own_classes_page(camera_browser, app_server.url, 1280)
+    add_class(page, "pattern")
+    record_until(page, "#collect-webcam", lambda: count_of(page, "pattern") >= 12)
+    add_class(page, "tiles")
+    tiles = write_files(tmp_path / "tiles", distinct_pngs(14, classes=("t",), size=40))
+    page.locator("#collect-files input[type=file]").set_input_files(sorted(map(str, tiles.rglob("*.png"))))
+    expect(page.locator("#collect-counts")).to_contain_text("tiles: 14")
+    expect(page.locator("#train-preset input")).to_have_value("transfer")  # own pictures preselect transfer
+    expect(page.locator("#train-preset-help")).to_contain_text("seconds for these")
+    expect(page.locator("#collect-check")).to_contain_text("Data check")
+    screenshot(page, "collect", full_page=True)
+
+    page.locator("#train-start").click()
+    expect(page.locator("#train-status")).to_contain_text("Finished", timeout=180_000)
+    status = client.predict(api_name="/training_status")
+    model_id = status["model_id"]
+    assert model_id.startswith("pattern-tiles-transfer") and status["state"] == "done"
+
+    tab(page, "Image")
+    picker = page.locator("#image-model input")
+    picker.click()
+    picker.fill(model_id)
+    page.get_by_role("option", name=re.compile(re.escape(model_id))).first.click()
+    page.locator("#image-live").get_by_text("Live webcam").click()
+    record_until(page, "#image-live-input", lambda: "ms per frame" in page.locator("#image-live-note").inner_text())
+    expect(page.locator("#image-live-note")).to_contain_text(model_id)
+    expect(page.locator("#image-live-label")).to_contain_text("pattern")  # the fake camera's own class
+    expect(page.locator(".toast-body")).to_have_count(0)  # its map, feature maps and filters came without an error
+    screenshot(page, "live", full_page=True)
+
+    tab(page, "Train")
+    page.locator("#collect-download").click()
+    with page.expect_download() as download:
+        page.locator("#collect-zip a").first.click()
+    archive = tmp_path / "collection.zip"
+    download.value.save_as(archive)
+    names = zipfile.ZipFile(archive).namelist()
+    assert sum(n.startswith("pattern/") and n.endswith(".jpg") for n in names) == count_of(page, "pattern")
+    assert sum(n.startswith("tiles/") and n.endswith(".jpg") for n in names) == 14
+    counts = {n: count_of(page, n) for n in ("pattern", "tiles")}
+    page.context.close()
+
+    again = own_classes_page(camera_browser, app_server.url, 390)  # a new session starts empty...
+    expect(again.locator("#collect-counts")).not_to_contain_text("pattern")
+    with again.expect_file_chooser() as chooser:  # ...and picks up where it was
+        again.locator("#collect-load").click()
+    chooser.value.set_files(str(archive))
+    expect(again.locator("#collect-counts")).to_contain_text(f"pattern: {counts['pattern']}")
+    assert count_of(again, "tiles") == counts["tiles"]
+    screenshot(again, "collect-phone", full_page=True)
+    again.context.close()

@@ -31,7 +31,8 @@ def more_colours(tmp_path):  # enough held-out images (calibrate.MIN_FIT) to fit
 
 def test_train_reports_progress_saves_card_and_reuses_cache(model_dir, more_colours):
     events = []
-    config = TrainConfig(more_colours, preset="seed-cifar10", epochs=3, batch_size=8, image_size=16, validation_split=0.2)
+    config = TrainConfig(more_colours, preset="seed-cifar10", epochs=3, batch_size=8, image_size=16,
+                         validation_split=0.2)
     result = train(config, on_event=events.append)
     kinds = [e.kind for e in events]
     assert kinds[0] == "start" and kinds[-1] == "done" and "batch" in kinds and kinds.count("epoch") == 3

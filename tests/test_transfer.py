@@ -23,7 +23,7 @@ def test_transfer_trains_a_head_on_the_frozen_trunk_and_saves_one_flat_model(wit
     import keras
 
     import dlapp.layers  # noqa: F401  registers dlapp's layers
-    from dlapp.explain.image import grad_cam
+    from dlapp.explain.image import first_layer_filters, grad_cam
 
     folder = class_folder(tmp_path / "colours", classes=("red", "blue", "green"), per_class=14, size=32)
     result = train(TrainConfig(str(folder), preset="transfer"))
@@ -35,7 +35,8 @@ def test_transfer_trains_a_head_on_the_frozen_trunk_and_saves_one_flat_model(wit
     model = keras.saving.load_model(with_backbone / f"{result.model_id}.keras", safe_mode=True)
     classifier = model.get_layer("classifier")
     assert not any(isinstance(layer, keras.Model) for layer in classifier.layers)  # flat: trunk layers, then head
-    backbone = keras.saving.load_model(with_backbone / "cifar10-best.keras", safe_mode=True).get_layer("classifier")
+    backbone_model = keras.saving.load_model(with_backbone / "cifar10-best.keras", safe_mode=True)
+    backbone = backbone_model.get_layer("classifier")
     convs = [la for la in classifier.layers if isinstance(la, keras.layers.Conv2D)]
     theirs = [la for la in backbone.layers if isinstance(la, keras.layers.Conv2D)]
     assert len(convs) == len(theirs)
@@ -45,6 +46,7 @@ def test_transfer_trains_a_head_on_the_frozen_trunk_and_saves_one_flat_model(wit
     assert probs.shape == (2, 3) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
     heat = grad_cam(model, np.full((32, 32, 3), 200, np.uint8), 0)  # explanations read it like any dlapp model
     assert heat.ndim == 2 and np.isfinite(heat).all()
+    assert first_layer_filters(model).shape == first_layer_filters(backbone_model).shape
 
 
 def test_transfer_needs_its_backbone_and_its_size(model_dir, with_backbone, tmp_path):

@@ -38,8 +38,9 @@ def trunk(backbone: str, sha256: str):
     producer = head_in._keras_history[0]
     if isinstance(producer, keras.layers.Dropout):  # ...before dropout, if any
         head_in = producer.input
+    # Frozen by construction: only the separate head model is ever fitted. Its layers keep their own
+    # `trainable` flags, which explanations read (the whitening stem is the one never trained).
     features = keras.Model(classifier.inputs[0], head_in, name=f"{backbone}_trunk")
-    features.trainable = False
     return features, tuple(int(d) for d in classifier.input_shape[1:])
 
 

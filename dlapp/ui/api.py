@@ -21,6 +21,7 @@ from .. import limits
 from .. import settings as settings_mod
 from ..access import authorize
 from ..data import BUILTINS, dataset_task, upload_format, upload_suffixes
+from ..data.checks import DataProblem, check_image_zip
 from ..errors import UsageError
 from ..jobs import get_manager
 from ..store import get_store
@@ -52,7 +53,31 @@ def stage_upload(upload: Any) -> str:
     dest = Path(tempfile.mkdtemp(prefix="dlapp-upload-")) / Path(name).name
     shutil.copyfile(path, dest)
     fmt.check(dest)
+    blocking = [p.message for p in data_problems(dest) if p.blocking]
+    if blocking:
+        raise UsageError(" ".join(blocking))
     return str(dest)
+
+
+def data_problems_apply(path: Path) -> bool:
+    """Whether the data check reads this upload: image .zips (other formats are checked as they load)."""
+    return path.suffix.lower() == ".zip" and upload_format(path).task == "image"
+
+
+def data_problems(path: Path) -> list[DataProblem]:
+    """What the data check finds in an uploaded image .zip."""
+    if not data_problems_apply(path):
+        return []
+    with tempfile.TemporaryDirectory(prefix="dlapp-check-") as tmp:
+        return check_image_zip(path, Path(tmp) / "x")
+
+
+def problems_md(problems: list[DataProblem]) -> str:
+    """The data check in words, for the Train tab: what will go wrong and what to do about it."""
+    if not problems:
+        return "**Data check:** ready to train."
+    return "**Data check:**\n" + "\n".join(f"- **{'Must fix' if p.blocking else 'Worth fixing'}:** {p.message}"
+                                            for p in problems)
 
 
 @user_errors

@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 
 CSS = """
 #train-status p { margin: 0.2em 0; }
+/* Gradio's gallery keeps columns at least 100 px wide, which overflows a phone: thumbnails may shrink. */
+@media (max-width: 640px) {
+  #collect-gallery .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }
+}
 """
 
 

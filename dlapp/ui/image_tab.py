@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import DlappError, UsageError
 from ..inference import get_predictor
-from ..limits import MAX_BATCH, PREDICT_CONCURRENCY
+from ..limits import LIVE_TIME_LIMIT_S, MAX_BATCH, PREDICT_CONCURRENCY
 from ..store import get_store
 from ..tasks.image import NONE_OF_THESE
 from .common import (
@@ -45,6 +45,9 @@ class ImageTab:
     files: gr.File
     batch_button: gr.Button
     table: gr.Dataframe
+    live: gr.Image
+    live_label: gr.Label
+    live_note: gr.Markdown
 
 
 def layout(example_paths: list[Path]) -> ImageTab:
@@ -68,6 +71,15 @@ def layout(example_paths: list[Path]) -> ImageTab:
             explain_name = gr.Textbox(visible=False)  # (the radio only accepts the current top 5)
     gr.Examples([[str(p)] for p in example_paths], inputs=[image], examples_per_page=20,
                 label="Examples (CIFAR-10 test images; click one)")
+    with gr.Accordion("Live webcam: classify continuously", open=False, elem_id="image-live"):
+        with gr.Row():
+            live = gr.Image(label="Webcam (press record to start)", sources=["webcam"], streaming=True,
+                            type="numpy", height=280, elem_id="image-live-input")
+            with gr.Column():
+                live_label = DecisionLabel(num_top_classes=3, label="Live answer", elem_id="image-live-label")
+                live_note = gr.Markdown("Frames are classified as fast as this machine allows with the model "
+                                        "picked above; a frame that arrives while one is being classified is "
+                                        "skipped, so the answer never lags behind.", elem_id="image-live-note")
     with gr.Accordion("Inside the model", open=False, elem_id="image-inside"):
         gr.Markdown("What each stage of the CNN computes for this picture: its strongest channels, brightest "
                     "where a channel responds most. Early stages react to edges and colours, later ones to "
@@ -86,8 +98,7 @@ def layout(example_paths: list[Path]) -> ImageTab:
         table = gr.Dataframe(headers=["file", "top label", "confidence", "top 3, or what went wrong"],
                              interactive=False, wrap=True, column_widths=["24%", "18%", "14%", "44%"])
     return ImageTab(image, model, button, info, label, seen, explain_class, explain_api, explain_name, cam, heat,
-                    stages, filters, layers,
-                    files, batch_button, table)
+                    stages, filters, layers, files, batch_button, table, live, live_label, live_note)
 
 
 def model_info(model_id: str | None) -> str:
@@ -113,6 +124,22 @@ def classify_image(image: str | None, model_id: str | None):
     seen = predictor.preprocess(Path(image))  # decoded once: classify takes the fitted array as it is
     top = predictor.classify(seen, k=5)
     return DecisionLabel.value_of(predictor.top_label(top), top), preview_file(seen)
+
+
+@user_errors
+def classify_frame(frame: np.ndarray | None, model_id: str | None):
+    """One webcam frame -> the live answer and how long it took (the stream sends the next frame
+    only once this one is answered, so there is never a backlog)."""
+    import time
+
+    if frame is None:
+        return gr.skip(), gr.skip()
+    t0 = time.perf_counter()
+    predictor = get_predictor("image", model_id or None)
+    top = predictor.classify(frame, k=3)
+    ms = (time.perf_counter() - t0) * 1000
+    return (DecisionLabel.value_of(predictor.top_label(top), top),
+            f"Model `{predictor.model_id}` · {ms:.0f} ms per frame on this machine.")
 
 
 @user_errors
@@ -204,3 +231,7 @@ def wire(tab: ImageTab) -> None:
                  ).then(inside_current, [tab.image, tab.model], [tab.stages, tab.filters, tab.layers], **private)
     tab.model.change(model_info, tab.model, tab.info, **private)
     tab.batch_button.click(classify_many, [tab.files, tab.model], tab.table, api_name="classify_images")
+    # The browser takes a frame every stream_every seconds, but only when the last one was answered.
+    tab.live.stream(classify_frame, [tab.live, tab.model], [tab.live_label, tab.live_note], stream_every=0.2,
+                    time_limit=LIVE_TIME_LIMIT_S, concurrency_limit=PREDICT_CONCURRENCY, show_progress="hidden",
+                    **private)

@@ -19,8 +19,8 @@ from ..errors import UsageError
 from ..inference import get_predictor
 from ..jobs import TrainingJob, get_manager
 from ..tasks import TASKS, get_task
-from . import api, explained, models_tab, plots
-from .common import user_errors
+from . import api, collect, explained, models_tab, plots
+from .common import file_path, user_errors
 
 
 @dataclass
@@ -54,12 +54,19 @@ class TrainTab:
     make_default: gr.Button
     timer: gr.Timer
     seen: gr.State
+    builder: collect.Builder
+    upload_check: gr.Markdown
+
+
+COLLECTION = "collection"  # the Train tab's dataset value for the visitor's own collected classes
 
 
 def dataset_choices(task: str) -> list[tuple[str, str]]:
     """(label, value) pairs: the display label lives only here; the value is what the API takes."""
     own = ", ".join(upload_suffixes(task))  # type: ignore[arg-type]
-    return [(n, n) for n, d in BUILTINS.items() if d.task == task] + [(f"your own data ({own})", api.UPLOAD)]
+    collected = [("your own classes: collect them from the webcam or files", COLLECTION)] if task == "image" else []
+    return ([(n, n) for n, d in BUILTINS.items() if d.task == task] + collected
+            + [(f"your own data ({own})", api.UPLOAD)])
 
 
 def preset_choices(task: str) -> list[tuple[str, str]]:
@@ -78,11 +85,13 @@ def layout() -> TrainTab:
                     + (": enter the admin password to train." if s.admin_password else ". You can still watch a run."))
     start_with = TASKS["image"].default_run
     preset0 = get_task("image").preset(start_with.preset)
+    builder = collect.layout()  # shown when the data is "your own classes"
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             task = gr.Radio([(n, n) for n in TASKS], value="image", label="Task", elem_id="train-task")
             dataset = gr.Dropdown(dataset_choices("image"), value="cifar10", label="Data", elem_id="train-data")
             upload = gr.File(label="Your data", file_types=upload_suffixes(), visible=False, elem_id="train-upload")
+            upload_check = gr.Markdown(elem_id="train-upload-check")
             preset = gr.Dropdown(preset_choices("image"), value=start_with.preset, label="Preset",
                                  elem_id="train-preset")
             preset_help = gr.Markdown(preset0.summary, elem_id="train-preset-help")
@@ -123,7 +132,7 @@ def layout() -> TrainTab:
     return TrainTab(task, dataset, upload, subset, preset, preset_help, cell, epochs, batch_size, learning_rate,
                     validation_split, password, start, stop, status, progress, loss_plot, acc_plot, results,
                     summary, default_note, per_class, confusion, wrong_images, wrong_texts, cell_title, make_default,
-                    timer, seen)
+                    timer, seen, builder, upload_check)
 
 
 def _results():
@@ -163,6 +172,32 @@ def on_preset(tab: TrainTab, task: str, preset: str) -> dict:
     p = get_task(task).preset(preset)  # resolves "seed" to the tutorial model
     return {tab.batch_size: p.batch_size, tab.learning_rate: p.learning_rate,
             tab.validation_split: p.validation_split, tab.preset_help: p.summary}
+
+
+def on_dataset(tab: TrainTab, task: str, dataset: str, collection) -> dict:
+    """Show the uploader or the builder; a user's own images preselect `transfer`, the preset that
+    works on a few dozen pictures per class."""
+    own = task == "image" and dataset in (COLLECTION, api.UPLOAD)
+    start_with = TASKS[task].default_run
+    preset = "transfer" if own else start_with.preset
+    p = get_task(task).preset(preset)
+    out = {tab.upload: gr.update(visible=dataset == api.UPLOAD),
+           tab.builder.group: gr.update(visible=dataset == COLLECTION), tab.preset: preset,
+           tab.subset: 0 if own else start_with.subset, tab.epochs: p.epochs if own else start_with.epochs,
+           **on_preset(tab, task, preset)}
+    if dataset == COLLECTION:
+        out[tab.preset_help] = preset_help(preset, collection)
+    return out
+
+
+def preset_help(preset: str, collection) -> str:
+    """The preset's summary; for `transfer` on a collection, what to expect from it."""
+    from ..tasks.image import transfer_advice
+
+    summary = get_task("image").preset(preset).summary
+    if preset != "transfer" or collection is None:
+        return summary
+    return f"{summary}  \n**{transfer_advice(collection.counts())}**"
 
 
 def _status_text(job: TrainingJob, viewer: str | None) -> str:
@@ -254,16 +289,32 @@ def wire(tab: TrainTab) -> None:
                     api_visibility="private")
     tab.preset.change(lambda t, p: on_preset(tab, t, p), [tab.task, tab.preset], settings_out,
                       api_visibility="private")
-    tab.dataset.change(lambda d: gr.update(visible=d == api.UPLOAD), tab.dataset, tab.upload,
+    tab.dataset.change(lambda t, d, c: on_dataset(tab, t, d, c), [tab.task, tab.dataset, tab.builder.state],
+                       [tab.upload, tab.builder.group, tab.preset, tab.subset, tab.epochs, *settings_out],
                        api_visibility="private")
+    collect.wire(tab.builder)
 
-    def start(task, dataset, upload, subset, preset, cell, epochs, batch, lr, split, password, request: gr.Request):
+    @user_errors
+    def check_upload(upload):
+        path = file_path(upload)
+        return api.problems_md(api.data_problems(path)) if path and api.data_problems_apply(path) else ""
+
+    tab.upload.change(check_upload, tab.upload, tab.upload_check, api_visibility="private")
+    tab.builder.counts.change(lambda d, p, c: preset_help(p, c) if d == COLLECTION else gr.skip(),
+                              [tab.dataset, tab.preset, tab.builder.state], tab.preset_help, api_visibility="private",
+                              show_progress="hidden")
+
+    @user_errors
+    def start(task, dataset, upload, subset, preset, cell, epochs, batch, lr, split, password, collection,
+              request: gr.Request):
+        if dataset == COLLECTION:  # the collection goes the way of an uploaded .zip, checks and all
+            dataset, upload = api.UPLOAD, collect.training_zip(collection)
         snap = api.start_training(task, dataset, upload, subset, preset, cell, epochs, batch, lr, split, password,
                                   request=request)
         return f"Training #{snap['id']} started."
 
     tab.start.click(start, [tab.task, tab.dataset, tab.upload, tab.subset, tab.preset, tab.cell, tab.epochs,
-                            tab.batch_size, tab.learning_rate, tab.validation_split, tab.password],
+                            tab.batch_size, tab.learning_rate, tab.validation_split, tab.password, tab.builder.state],
                     tab.status, api_visibility="private", concurrency_limit=4)
     tab.stop.click(api.stop_training, tab.password, tab.status, api_visibility="private", concurrency_limit=None)
     tab.make_default.click(make_default, tab.password, tab.default_note, api_visibility="private")
