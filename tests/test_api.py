@@ -142,6 +142,20 @@ def test_train_from_an_uploaded_zip_then_use_the_model(client, tmp_path):
     assert {c["label"] for c in label["confidences"]} == {"blue", "red"}
 
 
+def test_data_check_refuses_what_cannot_train_and_says_what_to_do(client, tmp_path):
+    folder = class_folder(tmp_path / "lopsided", classes=("blue", "red"), per_class=8, size=20)
+    for extra in sorted((folder / "red").glob("*.png"))[1:]:
+        extra.unlink()  # red keeps one picture: nothing left to test it on
+    (folder / "blue" / "notes.png").write_text("not a picture")
+    archive = zip_with({f"{p.parent.name}/{p.name}": p.read_bytes() for p in folder.rglob("*.png")},
+                       tmp_path / "lopsided.zip")
+    before = client.predict(api_name="/training_status")
+    message = error_of(client.predict, task="image", dataset="upload", upload=handle_file(str(archive)),
+                       preset="transfer", api_name="/start_training")
+    assert "'red' (1)" in message and "Add more samples to 'red'" in message  # which class, and what to do
+    assert client.predict(api_name="/training_status").get("id") == before.get("id")  # nothing started
+
+
 def test_streaming_progress_and_stop_keep_the_previous_model(client, tmp_path):
     folder = class_folder(tmp_path / "many", classes=("blue", "green", "red"), per_class=60, size=32)
     archive = zip_with({f"many/{p.parent.name}/{p.name}": p.read_bytes() for p in folder.rglob("*.png")},

@@ -316,3 +316,19 @@ def test_zip_members_are_plain_class_folders(col):
     with zipfile.ZipFile(col.to_zip()) as zf:
         assert zf.namelist() == ["a/", "a/000001.jpg", "b/"]
         assert Image.open(io.BytesIO(zf.read("a/000001.jpg"))).format == "JPEG"
+
+
+def test_a_closed_session_removes_its_collection():
+    """Gradio calls a gr.State's delete_callback when the session ends (within the hour after a tab
+    closes): the Train tab's builder hands it the collection to remove."""
+    import gradio as gr
+
+    from dlapp.ui import collect
+
+    with gr.Blocks():
+        builder = collect.layout()
+    c = Collection.create()
+    c.add_class("mug")
+    builder.state.delete_callback(c)
+    assert not c.root.exists()
+    builder.state.delete_callback(None)  # a session that never collected anything

@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from .. import settings as settings_mod
+from ..collection import expire_collections
 from ..devices import describe_device
 from ..samples import export_example_images
 from ..store import get_store
@@ -43,6 +44,7 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
     settings = settings_mod.load()
     store = get_store(settings.model_dir)
     store.clean_temp_files()
+    expire_collections()  # visitors' sample collections left by a crash (a closed tab removes its own)
     if settings.space_id and store.root != settings_mod.SHIPPED_MODEL_DIR.resolve():
         store.adopt_missing(settings_mod.SHIPPED_MODEL_DIR)  # persistent storage starts with the shipped models
     if settings.hub_models:
