@@ -93,8 +93,8 @@ PRESETS: dict[str, ImagePreset] = {p.name: p for p in [
                 "Seconds, not minutes.",
                 description="Frozen cifar10-best trunk + a new softmax head on its pooled stage features "
                 "(8 augmented views per image), mirror TTA", architecture="transfer", backbone="cifar10-best",
-                epochs=100, batch_size=32, learning_rate=1e-2, optimizer="adamw", weight_decay=0.05, label_smoothing=0.1,
-                augment=True, dropout=0.3, tta_flip=True, input_size=(32, 32)),
+                epochs=100, batch_size=32, learning_rate=1e-2, optimizer="adamw", weight_decay=0.05,
+                label_smoothing=0.1, augment=True, dropout=0.3, tta_flip=True, input_size=(32, 32)),
 ]}
 
 
