@@ -15,7 +15,7 @@ import gradio as gr
 
 from .. import settings as settings_mod
 from ..data import BUILTINS, upload_suffixes
-from ..errors import UsageError
+from ..errors import ModelNotFoundError, UsageError
 from ..inference import get_predictor
 from ..jobs import TrainingJob, get_manager
 from ..tasks import TASKS, get_task
@@ -252,9 +252,12 @@ def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
                f"Model `{r.model_id}` · {m.test_examples:,} test examples · trained in "
                f"{card.provenance.training_time_s:.0f} s on {card.provenance.device}. It is now in the model pickers.")
     per_class = [[name, f"{acc:.1%}" if acc is not None else "n/a"] for name, acc in m.per_class_accuracy.items()]
-    examples = [(w["x"], w["true"], w["predicted"]) for w in r.misclassified]
-    model, names = get_predictor(card.task, r.model_id).model, list(card.class_names)
-    is_image = card.task == "image"
+    try:
+        model = get_predictor(card.task, r.model_id).model
+    except ModelNotFoundError:  # deleted since: the figures stand, the examples cannot be explained
+        model, summary = None, summary.replace("It is now in the model pickers.", "It has since been deleted.")
+    examples = [(w["x"], w["true"], w["predicted"]) for w in r.misclassified] if model is not None else []
+    names, is_image = list(card.class_names), card.task == "image"
     return {tab.results: gr.update(visible=True), tab.summary: summary + "  \n" + models_tab.calibration_md(card),
             tab.default_note: "", tab.per_class: per_class,
             tab.confusion: plots.confusion_png(m.confusion_matrix, names),
