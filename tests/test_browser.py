@@ -610,7 +610,7 @@ def test_collect_classes_train_transfer_use_it_live_and_round_trip_the_zip(camer
 
     from playwright.sync_api import expect
 
-    from dlapp.testing import distinct_pngs, write_files
+    from dlapp.testing import distinct_pngs, wait_for_training, write_files
 
     page = own_classes_page(camera_browser, app_server.url, 1280)
     add_class(page, "pattern")
@@ -624,9 +624,12 @@ def test_collect_classes_train_transfer_use_it_live_and_round_trip_the_zip(camer
     expect(page.locator("#collect-check")).to_contain_text("Data check")
     screenshot(page, "collect", full_page=True)
 
+    before = client.predict(api_name="/training_status").get("id")  # an earlier test's run may show "Finished"
     page.locator("#train-start").click()
-    expect(page.locator("#train-status")).to_contain_text("Finished", timeout=180_000)
-    status = client.predict(api_name="/training_status")
+    expect(page.locator("#train-status")).to_contain_text(f"run #{(before or 0) + 1}", timeout=60_000)
+    status = wait_for_training(client)
+    assert status["id"] == (before or 0) + 1, status
+    expect(page.locator("#train-status")).to_contain_text("Finished", timeout=30_000)
     model_id = status["model_id"]
     assert model_id.startswith("pattern-tiles-transfer") and status["state"] == "done"
 
