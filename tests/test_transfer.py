@@ -57,3 +57,22 @@ def test_transfer_needs_its_backbone_and_its_size(model_dir, with_backbone, tmp_
         train(TrainConfig(str(folder), preset="transfer", backbone="no-such-model"))
     with pytest.raises(UsageError, match="transfer preset, and only to it"):
         train(TrainConfig(str(folder), preset="fast", backbone="cifar10-best"))
+
+
+def test_a_retrained_backbone_is_never_answered_from_the_cache(with_backbone, tmp_path):
+    import keras
+
+    import dlapp.layers  # noqa: F401  registers dlapp's layers
+    from dlapp.store import get_store
+
+    folder = class_folder(tmp_path / "colours", per_class=8, size=32)
+    config = TrainConfig(str(folder), preset="transfer", epochs=2)
+    first = train(config)
+    assert train(config).cached  # same data, same preset, same backbone
+    store = get_store()
+    backbone = keras.saving.load_model(with_backbone / "cifar10-best.keras", safe_mode=True)
+    dense = backbone.get_layer("classifier").layers[-1]
+    dense.set_weights([w + 0.01 for w in dense.get_weights()])  # "retrained"
+    store.save(backbone, store.card("cifar10-best"), "cifar10-best")
+    again = train(config)
+    assert not again.cached and again.card.provenance.cache_key != first.card.provenance.cache_key

@@ -110,6 +110,10 @@ class Task(Protocol):
 
     def input_spec(self, data: Dataset) -> InputSpec: ...
 
+    def starts_from(self, preset: Any) -> str:
+        """The sha256 of the model a preset builds on (a transfer backbone), "" for none: part of the
+        cache key, so a retrained backbone never hands back a model built on the old one."""
+
     def build(self, preset: Any, x_train: Any, y_train: Any, *, num_classes: int, input_shape: tuple[int, ...]) -> Any:
         """The trainable keras.Model (inside the distribution strategy's scope)."""
 

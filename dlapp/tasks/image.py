@@ -226,6 +226,9 @@ class ImageTask:
 
         return build_image_model(preset, input_shape, num_classes, sample=x_train[:10_000])
 
+    def starts_from(self, preset: ImagePreset) -> str:
+        return _backbone_card(preset).sha256 if preset.architecture == "transfer" else ""
+
     def training_inputs(self, model, x, *, validation: bool, preset: ImagePreset):
         if preset.architecture == "transfer":
             from ..nets.transfer import features
@@ -291,10 +294,9 @@ class ImageTask:
 TASK = ImageTask()
 
 
-def _trunk(preset: ImagePreset):
-    """(frozen trunk of the preset's backbone, its input shape). Raises UsageError without it."""
+def _backbone_card(preset: ImagePreset) -> ModelCard:
+    """The card of the preset's backbone. Raises UsageError without one, or for a text model."""
     from ..errors import ModelNotFoundError
-    from ..nets.transfer import trunk
     from ..store import get_store
 
     try:
@@ -304,4 +306,11 @@ def _trunk(preset: ImagePreset):
                          "in the model cache. Train it first, or pick another preset.") from None
     if card.task != "image":
         raise UsageError(f"{preset.backbone!r} is a {card.task} model; a transfer backbone must be an image model.")
-    return trunk(preset.backbone, card.sha256)
+    return card
+
+
+def _trunk(preset: ImagePreset):
+    """(frozen trunk of the preset's backbone, its input shape)."""
+    from ..nets.transfer import trunk
+
+    return trunk(preset.backbone, _backbone_card(preset).sha256)

@@ -138,6 +138,9 @@ class TextTask:
         vectorizer = make_vectorizer(preset, x_train)
         return build_text_model(preset, vectorizer, x_train, y_train, nb_folds(len(y_train)))
 
+    def starts_from(self, preset: TextPreset) -> str:
+        return ""  # every text preset trains from scratch
+
     def training_inputs(self, model, x, *, validation: bool, preset: TextPreset):
         """With cross-fitted NB features, the model also reads each review's fold while training;
         validation reviews read the table fitted on every training review, as inference does."""
