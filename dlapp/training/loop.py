@@ -111,8 +111,9 @@ def load_data(the_plan: Plan, emit: EventCallback) -> Dataset:
 def cache_key(the_plan: Plan, data: Dataset) -> str:
     """Identical config on identical data -> identical key -> the cached model is reused."""
     spec = {"task": the_plan.task.name, "data": data.fingerprint(), "preset": dataclasses.asdict(the_plan.preset),
-            "validation_split": the_plan.validation_split, "seed": the_plan.config.seed, "format": CACHE_FORMAT,
-            "starts_from": the_plan.task.starts_from(the_plan.preset)}
+            "validation_split": the_plan.validation_split, "seed": the_plan.config.seed, "format": CACHE_FORMAT}
+    if starts_from := the_plan.task.starts_from(the_plan.preset):  # only then: older models keep their keys
+        spec["starts_from"] = starts_from
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
 
 
