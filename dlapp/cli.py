@@ -24,15 +24,12 @@ def _positive(text: str) -> int:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m dlapp", description="Train, evaluate and use dlapp's Keras models.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_train(sub) -> None:
     t = sub.add_parser("train", help="train a model (or reuse an identical cached one)",
                        description="Train a model and save it to the model cache.")
     t.add_argument("--task", choices=TASK_NAMES, help="checked against the data (inferred when omitted)")
     t.add_argument("--dataset", required=True, help="cifar10, mnist, fashion_mnist, imdb, or a folder/.zip/.csv/.jsonl")
-    t.add_argument("--preset", default="fast", help="seed, seed-*, fast or best (default: fast)")
+    t.add_argument("--preset", default="fast", help="seed, seed-*, fast, best or transfer (default: fast)")
     t.add_argument("--subset", type=int, help="use N examples per class, drawn at random (quick runs)")
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
@@ -49,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--set-default", action="store_true", help="make the new model its task's default")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
 
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m dlapp", description="Train, evaluate and use dlapp's Keras models.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add_train(sub)
     e = sub.add_parser("evaluate", help="measure a cached model on a test split",
                        description="Evaluate a cached model on the test split of its data set (or another).")
     e.add_argument("model", nargs="?", help="model id (default: the task's default)")
