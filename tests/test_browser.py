@@ -582,9 +582,11 @@ def count_of(page, name: str) -> int:
 def record_until(page, webcam: str, done, timeout_s: float = 60) -> None:
     """Press the webcam's Record, wait until `done()` holds, press Stop."""
     box = page.locator(webcam)
-    if box.get_by_text("Click to Access Webcam").count():
-        box.get_by_text("Click to Access Webcam").click()
-    box.locator("button", has_text="Record").click()
+    access, record = box.get_by_text("Click to Access Webcam"), box.locator("button", has_text="Record")
+    access.or_(record).first.wait_for()  # the webcam has rendered (an accordion may just have opened)
+    if access.count():
+        access.click()
+    record.click()
     for _ in range(int(timeout_s * 4)):
         if done():
             break
