@@ -382,11 +382,7 @@ def _label(source: ImageSource, index: int) -> str:
 
 def _encoded(image: ImageSource) -> bytes:
     """Decode with the pixel cap, shrink to limits.COLLECTION_MAX_SIDE, and re-encode as a JPEG of pixels only."""
-    max_pixels = settings_mod.load().max_image_pixels
-    if isinstance(image, np.ndarray) and image.ndim >= 2 and image.shape[0] * image.shape[1] > max_pixels:
-        raise InvalidImageError(f"This image is {image.shape[1]}×{image.shape[0]}; the limit is "
-                                f"{max_pixels / 1e6:.0f} megapixels.")  # open_image checks files, not arrays
-    img = open_image(image, max_pixels=max_pixels)
+    img = open_image(image, max_pixels=settings_mod.load().max_image_pixels)
     side = limits.COLLECTION_MAX_SIDE
     img.thumbnail((side, side), Image.Resampling.LANCZOS)  # only ever shrinks
     clean = Image.fromarray(np.asarray(img))  # a new image: no EXIF, ICC or text chunks of the original

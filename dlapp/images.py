@@ -23,6 +23,8 @@ def open_image(source: ImageSource, *, max_pixels: int) -> Image.Image:
         InvalidImageError: unreadable, truncated, not an image, or over `max_pixels`.
     """
     if isinstance(source, np.ndarray):
+        if source.ndim >= 2:  # the same cap as for files, before converting a single pixel
+            _check_pixels(source.shape[1], source.shape[0], max_pixels)
         return _from_array(source)
     if isinstance(source, Image.Image):
         img = source
@@ -48,11 +50,7 @@ def open_image(source: ImageSource, *, max_pixels: int) -> Image.Image:
     width, height = img.size
     if width < 1 or height < 1:
         raise InvalidImageError("This image has no pixels.")
-    if width * height > max_pixels:  # checked from the header, before decoding a single pixel
-        raise InvalidImageError(
-            f"This image is {width}×{height} ({width * height / 1e6:.1f} megapixels); "
-            f"the limit is {max_pixels / 1e6:.0f} megapixels. Please resize it first."
-        )
+    _check_pixels(width, height, max_pixels)  # from the header, before decoding a single pixel
     try:
         if getattr(img, "is_animated", False):
             img.seek(0)
@@ -63,6 +61,14 @@ def open_image(source: ImageSource, *, max_pixels: int) -> Image.Image:
         raise InvalidImageError(_too_large(str(exc), max_pixels)) from None
     except (OSError, ValueError, SyntaxError):
         raise InvalidImageError(_DAMAGED) from None
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise InvalidImageError(
+            f"This image is {width}×{height} ({width * height / 1e6:.1f} megapixels); "
+            f"the limit is {max_pixels / 1e6:.0f} megapixels. Please resize it first."
+        )
 
 
 _DAMAGED = "This image is damaged or truncated; open it in an image editor and save it again."
