@@ -198,13 +198,10 @@ def load_zip(c: Collection | None, target: str | None, upload) -> tuple[Collecti
 
 
 def training_zip(c: Collection | None) -> str:
-    """The collection as the .zip the Train tab's upload path takes (so it gets the same checks).
-    Raises UsageError when the data check finds a blocking problem."""
+    """The collection as the .zip the Train tab's upload path takes: `api.stage_upload` gives it the
+    same checks as any upload, the data check included (so it is not run here as well)."""
     if c is None or not c.classes:
         raise UsageError("Collect some classes first: add a class and fill it from the webcam or files.")
-    blocking = [p.message for p in check_image_folder(c.as_dataset_folder()) if p.blocking]
-    if blocking:
-        raise UsageError(" ".join(blocking))
     return str(c.to_zip(c.root / f"{zip_stem(c.classes)}.zip"))
 
 
