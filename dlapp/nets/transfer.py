@@ -77,14 +77,21 @@ def views(images: np.ndarray, rng: np.random.Generator, count: int) -> list[np.n
     return out
 
 
+@functools.lru_cache(maxsize=2)  # one per cached trunk: traced once, not once per call
+def _predict(features_model):
+    from ..backend import compiled
+
+    return compiled(features_model, tf.TensorSpec((None, *features_model.input_shape[1:]), tf.uint8))
+
+
 def features(features_model, images: np.ndarray, *, augmented: bool, seed: int = 0,
              batch: int = 256) -> np.ndarray:
     """Trunk features: (N, D) for the images as they are; with `augmented`, (N, V, D) over V views."""
-    fn = tf.function(lambda x: features_model(x, training=False), reduce_retracing=True)
+    fn = _predict(features_model)
 
     def run(x):
-        return np.concatenate([np.asarray(fn(x[i:i + batch])) for i in range(0, len(x), batch)]) if len(x) else \
-            np.zeros((0, features_model.output_shape[-1]), np.float32)
+        return np.concatenate([fn(x[i:i + batch]) for i in range(0, len(x), batch)]).astype(np.float32) \
+            if len(x) else np.zeros((0, features_model.output_shape[-1]), np.float32)
 
     if not augmented:
         return run(images)
