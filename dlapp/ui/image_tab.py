@@ -3,6 +3,7 @@ inside the model (feature maps, filters, layers), plus batch mode."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,8 +131,6 @@ def classify_image(image: str | None, model_id: str | None):
 def classify_frame(frame: np.ndarray | None, model_id: str | None):
     """One webcam frame -> the live answer and how long it took (the stream sends the next frame
     only once this one is answered, so there is never a backlog)."""
-    import time
-
     if frame is None:
         return gr.skip(), gr.skip()
     t0 = time.perf_counter()

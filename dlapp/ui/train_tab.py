@@ -250,12 +250,13 @@ def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
     cached = " (identical model reused from the cache)" if r.cached else ""
     summary = (f"### Test accuracy {m.test_accuracy:.1%}{cached}\n"
                f"Model `{r.model_id}` · {m.test_examples:,} test examples · trained in "
-               f"{card.provenance.training_time_s:.0f} s on {card.provenance.device}. It is now in the model pickers.")
+               f"{card.provenance.training_time_s:.0f} s on {card.provenance.device}. ")
     per_class = [[name, f"{acc:.1%}" if acc is not None else "n/a"] for name, acc in m.per_class_accuracy.items()]
     try:
         model = get_predictor(card.task, r.model_id).model
+        summary += "It is now in the model pickers."
     except ModelNotFoundError:  # deleted since: the figures stand, the examples cannot be explained
-        model, summary = None, summary.replace("It is now in the model pickers.", "It has since been deleted.")
+        model, summary = None, summary + "It has since been deleted."
     examples = [(w["x"], w["true"], w["predicted"]) for w in r.misclassified] if model is not None else []
     names, is_image = list(card.class_names), card.task == "image"
     return {tab.results: gr.update(visible=True), tab.summary: summary + "  \n" + models_tab.calibration_md(card),
