@@ -55,3 +55,41 @@ def compiled(model, spec):
 
     fn = tf.function(lambda x: model(x, training=False), input_signature=[spec], reduce_retracing=True)
     return lambda x: np.asarray(fn(x), dtype=np.float64)
+
+
+XLA_BATCHES = (1, 2, 4, 8, 16, 32)  # batch sizes XLA compiles (about 0.6 s each, once); others pad up to one
+
+
+class CompiledXlaAfter:
+    """`model` in two steps: its layer `first` (one XLA cannot compile, such as TextVectorization
+    on strings) as a plain graph, then the rest through XLA. XLA fuses a recurrent net's small
+    per-step ops: a review costs about a tenth of the CPU (benchmarks/infer_bench.py). Above
+    XLA_BATCHES[-1] rows the plain graph is as fast in wall time, so big batches take it.
+
+    Raises ValueError if the model has no layer `first`.
+    """
+
+    def __init__(self, model, spec, first: str):
+        layer = model.get_layer(first)
+        rest = keras.Model(layer.output, model.output)
+        self._prepare = tf.function(lambda x: layer(x), input_signature=[spec])
+        self._fused = tf.function(lambda x: rest(x, training=False), jit_compile=True)
+        self._plain = compiled(model, spec)
+
+    def __call__(self, x):
+        import numpy as np
+
+        n = len(x)
+        if n > XLA_BATCHES[-1]:
+            return self._plain(x)
+        inputs = self._prepare(x)
+        rows = next(b for b in XLA_BATCHES if b >= n) - n  # padded rows keep XLA to a few shapes
+        inputs = tf.pad(inputs, [[0, rows]] + [[0, 0]] * (len(inputs.shape) - 1))
+        return np.asarray(self._fused(inputs)[:n], dtype=np.float64)
+
+    def warm_up(self, example) -> None:
+        """Compile every batch size now: compiling one while requests wait took seconds under load."""
+        import numpy as np
+
+        for n in (*XLA_BATCHES, XLA_BATCHES[-1] + 1):
+            self(np.repeat(example, n, axis=0))

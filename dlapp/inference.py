@@ -6,15 +6,27 @@ tasks/text.SentimentAnalyzer); this module picks the model and caches the predic
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
-from .errors import UsageError
+from .errors import DlappError, UsageError
 from .store import ModelStore, get_store
 from .tasks import get_task
 
+log = logging.getLogger(__name__)
 _PREDICTORS: dict[tuple[str, str, str], Any] = {}
 _LOCK = threading.Lock()
+
+
+def warm_up(tasks: tuple[str, ...] = ("image", "text")) -> None:
+    """Load each task's default model and compile its predictor, so that the first visitors
+    wait for neither. A task without a usable default model is skipped (its tab says why)."""
+    for task in tasks:
+        try:
+            get_predictor(task).warm_up()
+        except DlappError as exc:
+            log.warning("No %s model warmed up: %s", task, exc)
 
 
 def get_predictor(task: str, model_id: str | None = None, *, store: ModelStore | None = None) -> Any:

@@ -32,6 +32,17 @@ def test_review_sentiment(shipped):
            ["positive", "negative"]
 
 
+@pytest.mark.parametrize("n", [1, 3, 33])  # 3 pads to XLA's batch of 4; 33 takes the plain graph
+def test_text_predictor_gives_each_shipped_model_its_own_answers(shipped, n):
+    reviews = [f"Review {i}: " + ("a dull, boring film. " if i % 2 else "a moving, brilliant film! ") * (1 + i % 7)
+               for i in range(n)]
+    for card in shipped.list(task="text"):
+        predictor = get_predictor("text", card.id, store=shipped)
+        predictor.warm_up()  # compiles every XLA batch size; answers must not change
+        expected = predictor.model.predict(np.array(reviews, dtype=object), verbose=0)[:, 0]
+        np.testing.assert_allclose(predictor.positive_probability(reviews), expected, atol=1e-5)
+
+
 @pytest.mark.parametrize("bad", ["", "   \n\t", "x" * 60_000, "nul\x00byte", None],
                          ids=["empty", "blank", "60k-chars", "nul-byte", "none"])
 def test_bad_reviews_are_refused(shipped, bad):

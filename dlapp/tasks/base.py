@@ -86,6 +86,9 @@ class Predictor(Protocol):
     model_id: str
     class_names: list[str]
 
+    def warm_up(self) -> None:
+        """Compile now what the first concurrent requests would otherwise wait for."""
+
 
 class Task(Protocol):
     """The small set of names each task module provides."""

@@ -146,6 +146,9 @@ class ImageClassifier:
         # Fitted after training so ~95% of held-out in-distribution images pass (training/calibrate.py).
         self.none_threshold = card.calibration.none_threshold
 
+    def warm_up(self) -> None:
+        """Nothing left to compile: the constructor traced the one graph every batch size uses."""
+
     def preprocess(self, image: ImageSource) -> np.ndarray:
         """The uint8 (H, W, C) array the model sees: upright, first frame, fitted without distortion.
         An array already at the model's input shape passes through untouched (it was decoded once)."""

@@ -82,13 +82,23 @@ class SentimentAnalyzer:
     """A cached text model: raw review in, (label, probability) out."""
 
     def __init__(self, model_id: str, card: ModelCard, model: Any):
-        from ..backend import compiled, tf
+        from ..backend import CompiledXlaAfter, compiled, tf
 
         self.model_id, self.card, self.model = model_id, card, model
         self.class_names = list(card.class_names)
-        self._predict = Batcher(compiled(model, tf.TensorSpec((None,), tf.string)), limits.MAX_BATCH)
+        spec = tf.TensorSpec((None,), tf.string)
+        try:  # dlapp's text models start with a layer named "vectorize" (nets/text.py)
+            self._run = CompiledXlaAfter(model, spec, "vectorize")
+        except ValueError:  # a model from elsewhere: one plain graph
+            self._run = compiled(model, spec)
+        self._predict = Batcher(self._run, limits.MAX_BATCH)
         self._predict(np.array(["warm up"], dtype=object))  # trace now, once
         self._max_chars = settings_mod.load().max_text_chars
+
+    def warm_up(self) -> None:
+        """Compile the batch sizes that concurrent requests merge into (a few seconds, once)."""
+        if hasattr(self._run, "warm_up"):
+            self._run.warm_up(np.array(["warm up"], dtype=object))
 
     def positive_probability(self, texts: Sequence[str]) -> np.ndarray:
         """P(second class) per review. Raises UsageError (batch size) or InvalidTextError."""

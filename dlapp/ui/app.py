@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 from pathlib import Path
 
 import gradio as gr
 
+from .. import inference
 from .. import settings as settings_mod
 from ..collection import expire_collections
 from ..devices import describe_device
@@ -102,6 +104,8 @@ def launch(**overrides) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings_mod.load()
     demo = build_app()
+    # Default models load and compile while the server starts, not in the first visitors' requests.
+    threading.Thread(target=inference.warm_up, name="warm-up", daemon=True).start()
     # Two cores: a few predictions at once keep latency low; the queue absorbs bursts.
     demo.queue(default_concurrency_limit=4, max_size=256)
     demo.launch(
