@@ -2,6 +2,7 @@
 
     DLAPP_DATA_DIR=../shared/data python benchmarks/openset_bench.py [--per-class 2000] [--synthetic 500]
         [--known airplane,automobile,bird,cat,deer,dog] [--epochs N] [--seed 0]
+    DLAPP_DATA_DIR=../shared/data python benchmarks/openset_bench.py --model cifar10-best   # a shipped model
 
 Trains the image `fast` preset on 6 of CIFAR-10's classes through dlapp's own `train()` (so the
 temperature and the threshold are fitted exactly as for a user's model), into a scratch cache. The
@@ -21,7 +22,9 @@ In-distribution: the test images of the known classes. Scores (higher = more in-
   read from the classifier's final Dense layer;
 - mahalanobis: minus the distance from the classifier's features (the final Dense layer's input)
   to the nearest known class's mean (Lee et al. 2018), fitted on ~1000 training images per known
-  class: a feature-space reference for what the probabilities cannot see.
+  class: a feature-space reference for what the probabilities cannot see;
+- mahalanobis, probs: the same distance on the centred log-probabilities (the logits up to
+  their per-input shift), a score any model's output allows, with ~100 numbers to store.
 Per OOD kind: AUROC (rank form of Mann-Whitney U, ties averaged), the share accepted at the stored
 threshold (false accepts) beside the in-distribution share it accepts (target 95%), and each
 score's false accepts at a threshold placed on this test split to accept 95% (FPR@95).
@@ -51,7 +54,7 @@ from dlapp.training.evaluate import probabilities  # noqa: E402
 DEFAULT_KNOWN = ("airplane", "automobile", "bird", "cat", "deer", "dog")
 WORDS = ("STOP", "hello", "SALE 50%", "Open 24h", "invoice", "lorem ipsum", "EXIT", "menu", "total $42.00",
          "Chapter 3", "password", "Welcome", "no parking", "1984", "OK", "dlapp", "Room 101", "FREE WIFI")
-SCORES = ("max-softmax", "energy", "mahalanobis")
+SCORES = ("max-softmax", "energy", "mahalanobis", "mahalanobis, probs")
 ACCEPT = 0.95  # the in-distribution share "none of these" is fitted to accept (training/calibrate.py)
 
 
@@ -158,6 +161,13 @@ def fit_mahalanobis(features: np.ndarray, y: np.ndarray):
     return score
 
 
+def centred_log_probs(p: np.ndarray) -> np.ndarray:
+    """log p minus its mean over classes, less one class: the logits up to their per-input shift,
+    read from the model's output alone (rank K - 1, so one coordinate is dropped)."""
+    log_p = np.log(np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1.0))
+    return (log_p - log_p.mean(axis=1, keepdims=True))[:, :-1]
+
+
 def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
     """P(score of a random in-distribution input > that of a random OOD one), ties counted half."""
     scores = np.concatenate([pos, neg])
@@ -175,16 +185,24 @@ def fpr_at(pos: np.ndarray, neg: np.ndarray, accept: float = ACCEPT) -> float:
 
 # ---------------------------------------------------------------- main
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--known", default=",".join(DEFAULT_KNOWN), help="comma-separated CIFAR-10 classes")
     parser.add_argument("--per-class", type=int, default=2000, help="training images per known class")
     parser.add_argument("--epochs", type=int, default=None, help="default: the fast preset's")
     parser.add_argument("--synthetic", type=int, default=500, help="inputs per synthetic OOD kind")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", default=None,
+                        help="a cached CIFAR-10 model (e.g. cifar10-best) to test as it is, on the synthetic "
+                             "inputs only: no training, every class known")
     args = parser.parse_args()
     if not os.environ.get("DLAPP_DATA_DIR"):
         sys.exit("Set DLAPP_DATA_DIR to the folder holding cifar10.npz (e.g. DLAPP_DATA_DIR=../shared/data).")
+    return args
+
+
+def trained_model(args, full):
+    """(model, card, known class indices, unknown ones): `fast` trained on the known classes only."""
     names = [s.strip() for s in args.known.split(",") if s.strip()]
     if unknown_names := sorted(set(names) - set(CIFAR10_CLASSES)):
         sys.exit(f"Not CIFAR-10 classes: {', '.join(unknown_names)}. Choose from {', '.join(CIFAR10_CLASSES)}.")
@@ -192,8 +210,6 @@ def main() -> None:
     unknown = [i for i in range(len(CIFAR10_CLASSES)) if i not in known]
     if len(known) < 2 or not unknown:
         sys.exit("--known needs at least 2 classes and must leave at least one out.")
-
-    full = load_dataset("cifar10", data_dir=Path(os.environ["DLAPP_DATA_DIR"]))
     with tempfile.TemporaryDirectory(prefix="dlapp-openset-") as tmp:
         write_known(full, known, Path(tmp))
         store = ModelStore(Path(tmp) / "models")
@@ -201,11 +217,29 @@ def main() -> None:
         with data_dir(Path(tmp)):
             result = train(TrainConfig(dataset="cifar10", preset="fast", subset=args.per_class, epochs=args.epochs,
                                        seed=args.seed, name="openset"), store=store, force=True)
-        wall = time.perf_counter() - t0
         model, card = store.load(result.model_id), result.card
+    print(f"known: {', '.join(card.class_names)} ({args.per_class}/class, preset fast, "
+          f"{card.hyperparameters['epochs']} epochs); unknown: {', '.join(CIFAR10_CLASSES[c] for c in unknown)}")
+    print(f"train: {card.provenance.training_time_s:.0f} s fitting, {time.perf_counter() - t0:.0f} s wall for "
+          f"train() ({card.dataset.train_examples:,} train / {card.dataset.validation_examples:,} validation "
+          f"images, {card.provenance.device})")
+    return model, card, known, unknown
 
-    cal = card.calibration
-    threshold, temperature = cal.none_threshold, cal.temperature
+
+def cached_model(args):
+    """(model, card, every class, none unknown): a model from the cache, as it is."""
+    from dlapp.inference import get_store
+
+    store = get_store()
+    card = store.card(args.model)
+    if list(card.class_names) != list(CIFAR10_CLASSES):
+        sys.exit(f"{args.model} is not a CIFAR-10 model (its classes: {', '.join(card.class_names)}).")
+    print(f"model: {args.model} as cached (all 10 classes known; out-of-distribution: synthetic inputs only)")
+    return store.load(args.model), card, list(range(len(CIFAR10_CLASSES))), []
+
+
+def score_groups(model, card, full, known, unknown, args):
+    """Test inputs by kind, and each score and top class per kind (pooled kinds included)."""
     rng = np.random.default_rng(args.seed)
     in_test = np.isin(full.y_test, known)
     groups: dict[str, np.ndarray] = {"in-distribution": full.x_test[in_test]}
@@ -217,8 +251,9 @@ def main() -> None:
 
     probe = probe_model(model)
     pick = np.flatnonzero(np.isin(full.y_train, known))[: 1000 * len(known)]  # ~1000 training images per class
-    mahalanobis = fit_mahalanobis(probe.predict(full.x_train[pick], batch_size=512, verbose=0)[0],
-                                  full.y_train[pick])
+    fit_f, fit_z = probe.predict(full.x_train[pick], batch_size=512, verbose=0)
+    mahalanobis = fit_mahalanobis(fit_f, full.y_train[pick])
+    on_probs = fit_mahalanobis(centred_log_probs(probabilities(model, full.x_train[pick])), full.y_train[pick])
     scores: dict[str, dict[str, np.ndarray]] = {name: {} for name in SCORES}
     top: dict[str, np.ndarray] = {}
     for kind, x in groups.items():
@@ -226,35 +261,36 @@ def main() -> None:
         f, z = probe.predict(x, batch_size=512, verbose=0)
         top[kind] = p.argmax(axis=1)
         scores["max-softmax"][kind] = p.max(axis=1)
-        scores["energy"][kind] = energy_score(np.asarray(z), temperature)
+        scores["energy"][kind] = energy_score(np.asarray(z), card.calibration.temperature)
         scores["mahalanobis"][kind] = mahalanobis(np.asarray(f))
-    pooled = {"all 4 unknown classes": [k for k in groups if k.startswith("unknown")],
+        scores["mahalanobis, probs"][kind] = on_probs(centred_log_probs(p))
+    pooled = {"all unknown classes": [k for k in groups if k.startswith("unknown")],
               "all synthetic": [k for k in groups if k != "in-distribution" and not k.startswith("unknown")],
               "all OOD": [k for k in groups if k != "in-distribution"]}
     for label, kinds in pooled.items():
-        top[label] = np.concatenate([top[k] for k in kinds])
-        for by_kind in scores.values():
-            by_kind[label] = np.concatenate([by_kind[k] for k in kinds])
+        if kinds:
+            top[label] = np.concatenate([top[k] for k in kinds])
+            for by_kind in scores.values():
+                by_kind[label] = np.concatenate([by_kind[k] for k in kinds])
+    return scores, top
 
-    classes = card.class_names
-    msp = scores["max-softmax"]
+
+def report(card, scores, top) -> None:
+    threshold = card.calibration.none_threshold
+    classes, msp = card.class_names, scores["max-softmax"]
     ind = {name: by_kind["in-distribution"] for name, by_kind in scores.items()}
-    print(f"known: {', '.join(classes)} ({args.per_class}/class, preset fast, {card.hyperparameters['epochs']} "
-          f"epochs); unknown: {', '.join(CIFAR10_CLASSES[c] for c in unknown)}")
-    print(f"train: {card.provenance.training_time_s:.0f} s fitting, {wall:.0f} s wall for train() "
-          f"({card.dataset.train_examples:,} train / {card.dataset.validation_examples:,} validation images, "
-          f"{card.provenance.device})")
-    print(f"test accuracy on the known classes {card.metrics.test_accuracy:.1%}; temperature {temperature:.3f}; "
-          f"stored threshold {threshold:.3f} on the top calibrated probability")
+    print(f"test accuracy on the known classes {card.metrics.test_accuracy:.1%}; temperature "
+          f"{card.calibration.temperature:.3f}; stored threshold {threshold:.3f} on the top calibrated probability")
     print(f"in-distribution accepted at the stored threshold: {(ind['max-softmax'] >= threshold).mean():.1%} of "
           f"{len(ind['max-softmax']):,} test images (target {ACCEPT:.0%}; the card says {card.metrics.accepted:.1%} "
           f"on its {card.metrics.test_examples:,})\n")
-    short = {"max-softmax": "maxsoft", "energy": "energy", "mahalanobis": "mahal."}
-    print(f"{'OOD kind':<22} {'n':>5} {'---------- AUROC ---------':>26} {'accepted at':>12} "
-          f"{'---------- FPR@95 --------':>26}  most often called")
+    short = {"max-softmax": "maxsoft", "energy": "energy", "mahalanobis": "mahal.", "mahalanobis, probs": "m.probs"}
+    width = 9 * len(SCORES) - 1
+    print(f"{'OOD kind':<22} {'n':>5} {' AUROC ':-^{width}} {'accepted at':>12} {' FPR@95 ':-^{width}}  "
+          "most often called")
     print(f"{'':<22} {'':>5} " + " ".join(f"{short[n]:>8}" for n in SCORES) + f" {'threshold':>12} "
           + " ".join(f"{short[n]:>8}" for n in SCORES))
-    for kind in [*(k for k in groups if k != "in-distribution"), *pooled]:
+    for kind in (k for k in msp if k != "in-distribution"):
         votes = np.bincount(top[kind], minlength=len(classes))
         called = f"{classes[int(votes.argmax())]} ({votes.max() / votes.sum():.0%})"
         aurocs = " ".join(f"{auroc(ind[n], scores[n][kind]):>8.3f}" for n in SCORES)
@@ -263,6 +299,13 @@ def main() -> None:
     print(f"{'in-distribution (ref.)':<22} {len(ind['max-softmax']):>5} " + " ".join(f"{'-':>8}" for _ in SCORES)
           + f" {(ind['max-softmax'] >= threshold).mean():>12.1%} " + " ".join(f"{ACCEPT:>8.0%}" for _ in SCORES)
           + "  (accepted shares; AUROC 0.5 = chance)")
+
+
+def main() -> None:
+    args = parse_args()
+    full = load_dataset("cifar10", data_dir=Path(os.environ["DLAPP_DATA_DIR"]))
+    model, card, known, unknown = cached_model(args) if args.model else trained_model(args, full)
+    report(card, *score_groups(model, card, full, known, unknown, args))
 
 
 if __name__ == "__main__":
