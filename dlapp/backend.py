@@ -14,6 +14,8 @@ import logging
 import os
 import sys
 
+import numpy as np
+
 from . import settings
 
 
@@ -51,8 +53,6 @@ __all__ = ["tf", "keras", "layers"]
 def compiled(model, spec):
     """`model` behind one tf.function with a fixed input signature, traced once: calling a Keras
     model eagerly costs milliseconds for a CNN and seconds for an LSTM (benchmarks/infer_bench.py)."""
-    import numpy as np
-
     fn = tf.function(lambda x: model(x, training=False), input_signature=[spec], reduce_retracing=True)
     return lambda x: np.asarray(fn(x), dtype=np.float64)
 
@@ -77,8 +77,6 @@ class CompiledXlaAfter:
         self._plain = compiled(model, spec)
 
     def __call__(self, x):
-        import numpy as np
-
         n = len(x)
         if n > XLA_BATCHES[-1]:
             return self._plain(x)
@@ -89,7 +87,5 @@ class CompiledXlaAfter:
 
     def warm_up(self, example) -> None:
         """Compile every batch size now: compiling one while requests wait took seconds under load."""
-        import numpy as np
-
         for n in (*XLA_BATCHES, XLA_BATCHES[-1] + 1):
             self(np.repeat(example, n, axis=0))

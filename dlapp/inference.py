@@ -12,14 +12,14 @@ from typing import Any
 
 from .errors import DlappError, UsageError
 from .store import ModelStore, get_store
-from .tasks import get_task
+from .tasks import TASKS, get_task
 
 log = logging.getLogger(__name__)
 _PREDICTORS: dict[tuple[str, str, str], Any] = {}
 _LOCK = threading.Lock()
 
 
-def warm_up(tasks: tuple[str, ...] = ("image", "text")) -> None:
+def warm_up(tasks: tuple[str, ...] = tuple(TASKS)) -> None:
     """Load each task's default model and compile its predictor, so that the first visitors
     wait for neither. A task without a usable default model is skipped (its tab says why)."""
     for task in tasks:
