@@ -177,7 +177,7 @@ def test_picking_a_preset_fills_in_its_settings(page):
 
 
 @needs_data
-def test_train_watch_the_curve_then_use_the_new_model(page, app_server, client, tmp_path):
+def test_train_watch_the_curve_then_use_the_new_model(page, browser, app_server, client, tmp_path):
     from playwright.sync_api import expect
 
     tab(page, "Train")
@@ -215,6 +215,12 @@ def test_train_watch_the_curve_then_use_the_new_model(page, app_server, client, 
     tab(page, "Models")
     expect(page.locator("#models-table")).to_contain_text(model_id)
     screenshot(page, "models", full_page=True)
+
+    client.predict(model_id=model_id, api_name="/delete_model")  # a later visitor still sees the run's figures
+    with opened(browser, app_server.url, 1280) as later:
+        tab(later, "Train")
+        expect(later.locator("#train-summary")).to_contain_text("It has since been deleted.")
+        expect(later.locator("#train-make-default")).to_be_hidden()
 
 
 @needs_data

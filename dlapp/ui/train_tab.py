@@ -259,10 +259,11 @@ def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
         model, summary = None, summary + "It has since been deleted."
     examples = [(w["x"], w["true"], w["predicted"]) for w in r.misclassified] if model is not None else []
     names, is_image = list(card.class_names), card.task == "image"
+    title = ("**Misclassified test examples** (true → predicted), each with what drove the prediction"
+             if model is not None else "**Misclassified test examples** are not shown: the model is gone.")
     return {tab.results: gr.update(visible=True), tab.summary: summary + "  \n" + models_tab.calibration_md(card),
-            tab.default_note: "", tab.per_class: per_class,
-            tab.confusion: plots.confusion_png(m.confusion_matrix, names),
-            tab.cell_title: "**Misclassified test examples** (true → predicted), each with what drove the prediction",
+            tab.make_default: gr.update(visible=model is not None), tab.default_note: "", tab.per_class: per_class,
+            tab.confusion: plots.confusion_png(m.confusion_matrix, names), tab.cell_title: title,
             tab.wrong_images: gr.update(value=explained.image_items(model, names, examples) if is_image else None,
                                         visible=is_image and bool(examples)),
             tab.wrong_texts: gr.update(value=explained.reviews_html(model, names, examples) if not is_image else "",
@@ -329,6 +330,6 @@ def wire(tab: TrainTab) -> None:
 
     tab.timer.tick(tick, tab.seen,
                    [tab.seen, tab.status, tab.progress, tab.loss_plot, tab.acc_plot, tab.start, tab.stop, tab.results,
-                    tab.summary, tab.default_note, tab.per_class, tab.confusion, tab.wrong_images, tab.wrong_texts,
-                    tab.cell_title],
+                    tab.summary, tab.make_default, tab.default_note, tab.per_class, tab.confusion, tab.wrong_images,
+                    tab.wrong_texts, tab.cell_title],
                    show_progress="hidden", api_visibility="private", concurrency_limit=None, queue=False)
