@@ -38,6 +38,7 @@ from benchmarks.infer_bench import timed  # noqa: E402
 from dlapp import settings  # noqa: E402
 from dlapp.backend import compiled, keras, tf  # noqa: E402
 from dlapp.explain.image import feature_stage_layers, grad_cam, gradcam_layer, upsample  # noqa: E402
+from dlapp.layers import trained_network  # noqa: E402
 
 MASK_SHARE = 0.2  # share of pixels replaced
 METHODS = ("gradcam", "layercam")
@@ -190,7 +191,7 @@ def main() -> None:
     model = keras.saving.load_model(args.model, safe_mode=True)
     predict = compiled(model, tf.TensorSpec((None, *model.input_shape[1:]), tf.uint8))
     default, classic = gradcam_layer(model), gradcam_layer(model, "gradcam")
-    classifier = model.get_layer("classifier") if "classifier" in [la.name for la in model.layers] else model
+    classifier = trained_network(model) or model
     layers = args.layers.split(",") if args.layers else candidates(classifier, feature_stage_layers(model))
     print(f"model {args.model}")
     drops = faithfulness(model, predict, images, layers, args.seed, args.fill)

@@ -122,19 +122,31 @@ def rendered_words(n: int, rng: np.random.Generator) -> np.ndarray:
 # ---------------------------------------------------------------- scores
 
 def probe_model(model):
-    """The exported model up to its classifier's (features, logits), each averaged over its test-time views."""
+    """x -> the exported model's classifier's (features, logits), averaged over the test-time views
+    its answer averaged (with a ViewsWhenUnsure: every view only where the first was unsure)."""
     from dlapp.backend import keras
+    from dlapp.layers import MeanOverViews, StackViews, ViewsWhenUnsure, top_probability, trained_network
 
-    classifier = model.get_layer("classifier")
+    classifier = trained_network(model) or model
     head = [layer for layer in classifier.layers if isinstance(layer, keras.layers.Dense)][-1]
-    features = keras.Model(classifier.inputs, head.input)
-    names = {layer.name for layer in model.layers}
     inputs = keras.Input(model.input_shape[1:], dtype="uint8")
-    f = features(model.get_layer("views")(inputs) if "views" in names else inputs)
-    z = keras.ops.matmul(f, head.kernel) + head.bias
-    if "view_mean" in names:  # MeanOverViews averages any (V*N, K) stack; features and logits alike
-        f, z = model.get_layer("view_mean")(f), model.get_layer("view_mean")(z)
-    return keras.Model(inputs, [f, z])
+    f = keras.Model(classifier.inputs, head.input)(inputs)
+    probe = keras.Model(inputs, [f, keras.ops.matmul(f, head.kernel) + head.bias])
+    names = {layer.name: layer for layer in model.layers}
+    gated = next((layer for layer in model.layers if isinstance(layer, ViewsWhenUnsure)), None)
+    stack, mean = (gated.stack, gated.mean) if gated else (names.get("views"), names.get("view_mean"))
+    if not isinstance(stack, StackViews) or not isinstance(mean, MeanOverViews):
+        return lambda x: probe.predict(x, batch_size=512, verbose=0)
+
+    def averaged(x):
+        every = [np.asarray(mean(t)) for t in probe.predict(np.asarray(stack(x)), batch_size=512, verbose=0)]
+        if gated is None:
+            return every
+        first = probe.predict(x, batch_size=512, verbose=0)
+        unsure = np.asarray(top_probability(classifier.predict(x, batch_size=512, verbose=0)) < gated.gate)
+        return [np.where(unsure[:, None], e, f1) for e, f1 in zip(every, first, strict=True)]
+
+    return averaged
 
 
 def energy_score(logits: np.ndarray, temperature: float) -> np.ndarray:
@@ -251,14 +263,14 @@ def score_groups(model, card, full, known, unknown, args):
 
     probe = probe_model(model)
     pick = np.flatnonzero(np.isin(full.y_train, known))[: 1000 * len(known)]  # ~1000 training images per class
-    fit_f, fit_z = probe.predict(full.x_train[pick], batch_size=512, verbose=0)
+    fit_f, fit_z = probe(full.x_train[pick])
     mahalanobis = fit_mahalanobis(fit_f, full.y_train[pick])
     on_probs = fit_mahalanobis(centred_log_probs(probabilities(model, full.x_train[pick])), full.y_train[pick])
     scores: dict[str, dict[str, np.ndarray]] = {name: {} for name in SCORES}
     top: dict[str, np.ndarray] = {}
     for kind, x in groups.items():
         p = probabilities(model, x)
-        f, z = probe.predict(x, batch_size=512, verbose=0)
+        f, z = probe(x)
         top[kind] = p.argmax(axis=1)
         scores["max-softmax"][kind] = p.max(axis=1)
         scores["energy"][kind] = energy_score(np.asarray(z), card.calibration.temperature)

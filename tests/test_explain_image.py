@@ -97,6 +97,21 @@ def test_each_view_is_the_classifier_on_the_view_the_model_averages(network):
         np.testing.assert_allclose(m, view_maps(plain, view, 4)[0], rtol=1e-4, atol=1e-4 * np.abs(m).max())
 
 
+def test_a_gated_model_is_explained_from_the_views_its_answer_averaged(network):
+    tops = np.asarray(network.predict(SAMPLE, verbose=0)).max(axis=1)
+    gated = export(network, flip=True, gate=float(np.median(tops)))  # half the sample sure, half not
+    one, every = export(network), export(network, flip=True)
+    for image, answered, other in ((SAMPLE[int(np.argmax(tops))], one, every),
+                                   (SAMPLE[int(np.argmin(tops))], every, one)):
+        c = next(c for c in range(10) if grad_cam(one, image, c).max() > 0 and grad_cam(every, image, c).max() > 0)
+        heat = grad_cam(gated, image, c)
+        np.testing.assert_allclose(heat, grad_cam(answered, image, c), atol=1e-5)
+        assert not np.allclose(heat, grad_cam(other, image, c), atol=1e-3)
+    rows = layer_table(gated)
+    assert [r.name for r in rows if r.depth == 1] == ["classifier"]  # the network the gate holds, one level down
+    assert sum(r.params for r in rows) == gated.count_params()
+
+
 def test_views_are_moved_back_into_the_image_frame():
     cam = np.zeros((32, 32), np.float32)
     cam[5, 9] = 1.0  # a map as fine as the image: a view shifted by (dy, dx) shows pixel (y + dy, x + dx) at (y, x)

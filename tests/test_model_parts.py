@@ -89,6 +89,31 @@ def test_tta_wrapper_averages_views_and_survives_safe_mode(tmp_path):
     assert sharp.layers[-1].temperature == 0.5 and len(sharp.layers) == len(both.layers)
 
 
+def test_gated_views_answer_sure_images_alone_and_unsure_ones_from_every_view(tmp_path):
+    inputs = keras.Input((8, 8, 3), dtype="uint8")
+    keras.utils.set_random_seed(2)
+    conv = keras.layers.Conv2D(3, 3, activation="relu")(keras.layers.Rescaling(1 / 255)(inputs))
+    base = keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(keras.layers.Flatten()(conv)))
+    images = np.random.default_rng(1).integers(0, 256, (16, 8, 8, 3), dtype=np.uint8)
+    alone = np.asarray(base.predict(images, verbose=0))
+    every = np.asarray(export(base, flip=True).predict(images, verbose=0))
+    gate = float(np.median(alone.max(axis=1)))  # half the images sure, half not
+    sure = alone.max(axis=1) >= gate
+    assert 0 < sure.sum() < len(images)
+    gated = _roundtrip(with_temperature(export(base, flip=True, gate=gate), 0.5), tmp_path)
+    assert [type(la).__name__ for la in gated.layers] == ["InputLayer", "ViewsWhenUnsure", "Temperature"]
+    expected = scale(np.where(sure[:, None], alone, every), 0.5)
+    np.testing.assert_allclose(gated.predict(images, verbose=0), expected, atol=1e-5)
+    # All sure (the second pass gets no image: TensorFlow's Conv2D mishandles empty batches) and all unsure.
+    np.testing.assert_allclose(gated.predict(images[sure], verbose=0), expected[sure], atol=1e-5)
+    np.testing.assert_allclose(gated.predict(images[~sure], verbose=0), expected[~sure], atol=1e-5)
+    one = tf.function(lambda x: gated(x, training=False))
+    for i in (int(np.argmax(sure)), int(np.argmin(sure))):  # one image at a time, as the app serves uploads
+        np.testing.assert_allclose(one(images[i:i + 1]), expected[i:i + 1], atol=1e-5)
+    with pytest.raises(UsageError, match="gate needs tta_flip"):
+        with_overrides(IMAGE_PRESETS["seed-cifar10"], tta_gate=0.5)
+
+
 def test_nb_evidence_reads_the_right_table_row_and_hashes_like_numpy():
     ids = np.array([[5, 7, 2, 0, 0], [1, 1, 9, 4, 3]])
     bigrams = bigram_ids(ids, 10, 101)

@@ -3,8 +3,10 @@ variant LayerCAM), feature maps, first-layer filters and the layer table.
 
 Every image model dlapp saves (nets/image.py `export`) is uint8 image -> [StackViews "views"] ->
 the trained network as the nested model "classifier" -> [MeanOverViews "view_mean"] ->
-Temperature. Explanations read the classifier; Grad-CAM also replays the test-time views the
-model averages, so a map explains the answer the user actually got. A model without a
+Temperature, or with a gate uint8 image -> ViewsWhenUnsure (holding "classifier"; the other
+views only for images the classifier is unsure of) -> Temperature. Explanations read the
+classifier; Grad-CAM also replays the test-time views the model averaged for this image, so a
+map explains the answer the user actually got. A model without a
 "classifier" layer and without nested models (a plain `build_image_model` network) is read as
 its own classifier with one view.
 
@@ -25,7 +27,7 @@ from PIL import Image
 
 from ..backend import keras, tf
 from ..errors import UsageError
-from ..layers import MeanOverViews, StackViews
+from ..layers import MeanOverViews, StackViews, ViewsWhenUnsure, top_probability
 
 View = tuple[bool, int, int]  # (mirrored, dy, dx), as StackViews.views gives them
 Method = Literal["layercam", "gradcam"]  # how gradients weight the activations; see grad_cam
@@ -88,6 +90,7 @@ class _Structure:
     views: tuple[View, ...]
     view_weights: tuple[float, ...]
     stack: StackViews | None  # the model's own view stacking, rebuilt from its config
+    gate: float | None = None  # ViewsWhenUnsure: only images whose first view is less sure than this get every view
 
     @property
     def num_classes(self) -> int:
@@ -103,7 +106,10 @@ def _read_structure(model: keras.Model) -> _Structure:
     if len(model.input_shape) != 4:
         raise UsageError(f"Model {model.name!r} is not an image model: it takes {model.input_shape}, not images.")
     names = {layer.name: layer for layer in model.layers}
-    if "classifier" in names:
+    gated = next((layer for layer in model.layers if isinstance(layer, ViewsWhenUnsure)), None)
+    if gated is not None:
+        classifier = gated.classifier
+    elif "classifier" in names:
         classifier = names["classifier"]
     elif not any(isinstance(layer, keras.Model) for layer in model.layers):
         classifier = model
@@ -113,9 +119,12 @@ def _read_structure(model: keras.Model) -> _Structure:
     dense = [layer for layer in classifier.layers if isinstance(layer, keras.layers.Dense)]
     if not dense:
         raise UsageError(f"Model {model.name!r} is not an image classifier with a final Dense layer.")
+    if gated is not None:  # fresh copies of its parts: the cache must not hold `model`
+        stack = StackViews(flip=gated.stack.flip, shifts=gated.stack.shifts)
+        return _Structure(classifier, dense[-1], tuple(gated.views), gated.view_weights, stack, gated.gate)
     views_layer, mean_layer = names.get("views"), names.get("view_mean")
     if isinstance(views_layer, StackViews) and isinstance(mean_layer, MeanOverViews):
-        stack = StackViews.from_config(views_layer.get_config())  # a fresh copy: the cache must not hold `model`
+        stack = StackViews.from_config(views_layer.get_config())
         return _Structure(classifier, dense[-1], tuple(views_layer.views), mean_layer.view_weights, stack)
     return _Structure(classifier, dense[-1], ((False, 0, 0),), (1.0,), None)
 
@@ -270,6 +279,17 @@ def view_maps(model: keras.Model, image: np.ndarray, class_index: int, *, layer:
     return fn(tf.constant(image), tf.constant(int(class_index), tf.int32)).numpy()
 
 
+def _all_views_answered(model: keras.Model, s: _Structure, image: np.ndarray) -> bool:
+    """Whether the model's answer for `image` averaged all its views: always, unless a gate
+    (ViewsWhenUnsure) found the image alone sure enough. The same test as the layer's, in TensorFlow."""
+    if s.gate is None:
+        return True
+    spec = tf.TensorSpec(image.shape, tf.uint8)
+    unsure = _cached(model, ("unsure",), lambda: tf.function(
+        lambda x: top_probability(s.classifier(x[None], training=False))[0] < s.gate, input_signature=[spec]))
+    return bool(unsure(tf.constant(image)))
+
+
 def grad_cam(model: keras.Model, image: np.ndarray, class_index: int, *, layer: str | None = None,
              method: Method = "layercam") -> np.ndarray:
     """Where in one image the evidence for `class_index` is: float32 in [0, 1] at the explained
@@ -291,8 +311,11 @@ def grad_cam(model: keras.Model, image: np.ndarray, class_index: int, *, layer: 
     """
     maps = view_maps(model, image, class_index, layer=layer, method=method)
     s = _structure(model)
+    views, weights = s.views, s.view_weights
+    if not _all_views_answered(model, s, image):  # the model answered from the image alone
+        maps, views, weights = maps[:1], views[:1], (1.0,)
     combined = sum(w * to_image_frame(m, view, image.shape[:2])
-                   for m, view, w in zip(maps, s.views, s.view_weights, strict=True))
+                   for m, view, w in zip(maps, views, weights, strict=True))
     heat = np.maximum(combined, 0.0)
     top = float(heat.max())
     return (heat / top if top > 0 else heat).astype(np.float32)
@@ -431,10 +454,17 @@ def _shape_text(layer: keras.layers.Layer) -> str:
     return ", ".join("(" + ", ".join("None" if d is None else str(d) for d in sh) + ")" for sh in shapes)
 
 
-def _rows(model: keras.Model, depth: int, seen: set[int]) -> list[LayerRow]:
+def _inner(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """The layers shown one level deeper under `layer`: a nested model's, or the network a gate holds."""
+    if isinstance(layer, keras.Model):
+        return layer.layers
+    return [layer.classifier] if isinstance(layer, ViewsWhenUnsure) else []
+
+
+def _rows(layers: list[keras.layers.Layer], depth: int, seen: set[int]) -> list[LayerRow]:
     rows: list[LayerRow] = []
-    for layer in model.layers:
-        children = _rows(layer, depth + 1, seen) if isinstance(layer, keras.Model) else []
+    for layer in layers:
+        children = _rows(_inner(layer), depth + 1, seen)
         fresh = [w for w in layer.weights if id(w) not in seen]  # shared weights count once
         seen.update(id(w) for w in fresh)
         params = sum(math.prod(w.shape) for w in fresh)
@@ -446,4 +476,4 @@ def layer_table(model: keras.Model) -> list[LayerRow]:
     """Every layer of any Keras model, nested models (the image classifier, the text head)
     flattened in after their own row, one level deeper. The params column adds up to
     model.count_params()."""
-    return _rows(model, 0, set())
+    return _rows(model.layers, 0, set())

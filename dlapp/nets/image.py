@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import keras
-from ..layers import MeanOverViews, StackViews, Temperature
+from ..layers import MeanOverViews, StackViews, Temperature, ViewsWhenUnsure, trained_network
 from ..tasks.image import ImagePreset
 
 
@@ -114,24 +114,29 @@ def build_image_model(preset: ImagePreset, input_shape: tuple[int, int, int], nu
     return keras.Model(inputs, outputs, name=f"image_{preset.name}")
 
 
-def export(model: keras.Model, *, flip: bool = False, shifts: tuple[tuple[int, int], ...] = ()) -> keras.Model:
+def export(model: keras.Model, *, flip: bool = False, shifts: tuple[tuple[int, int], ...] = (),
+           gate: float | None = None) -> keras.Model:
     """The model to save: a fresh uncompiled wrapper (no optimizer state) around the trained
     network, nested as the layer "classifier", with optional test-time augmentation and a
     Temperature layer (T = 1 until training/calibrate.py fits it).
 
     TTA views are stacked into one batch (StackViews), so the classifier runs once per call
     however many views there are; with shifts, half the weight stays on the unshifted pair,
-    as airbench does. Explanations (explain/image.py) read the same structure.
+    as airbench does. With a `gate`, the classifier answers from the image alone and runs the
+    other views only for images it is unsure of (ViewsWhenUnsure, which holds the classifier).
+    Explanations (explain/image.py) read the same structure.
     """
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    if nested:  # re-exporting a saved model (recalibrate): keep only its trained network
-        model = nested[0]
+    # Re-exporting a saved model (recalibrate): keep only its trained network.
+    name, model = model.name, trained_network(model) or model
     classifier = keras.Model(model.inputs[0], model.outputs[0], name="classifier")
     inputs = keras.Input(shape=model.input_shape[1:], dtype="uint8", name="image")
     if flip or shifts:
-        stack = StackViews(flip=flip, shifts=shifts, name="views")
-        weights = [2.0 if (dy, dx) == (0, 0) else 1.0 for _, dy, dx in stack.views] if shifts else None
-        probs = MeanOverViews(weights or [1.0] * len(stack.views), name="view_mean")(classifier(stack(inputs)))
+        views = StackViews(flip=flip, shifts=shifts).views
+        weights = [2.0 if (dy, dx) == (0, 0) else 1.0 for _, dy, dx in views] if shifts else [1.0] * len(views)
+        if gate is None:
+            probs = MeanOverViews(weights, name="view_mean")(classifier(StackViews(flip, shifts, name="views")(inputs)))
+        else:
+            probs = ViewsWhenUnsure(classifier, flip, shifts, gate, weights, name="views_when_unsure")(inputs)
     else:
         probs = classifier(inputs)
-    return keras.Model(inputs, Temperature(1.0, name="temperature")(probs), name=model.name)
+    return keras.Model(inputs, Temperature(1.0, name="temperature")(probs), name=name)

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..backend import keras, tf
 from ..errors import UsageError
+from ..layers import trained_network
 
 VIEWS = 8  # features per training image: itself, its mirror, and 3 random shifts of each
 MAX_AUGMENTED = 4_000  # beyond this many images the trunk runs on the originals and mirrors only (time)
@@ -39,8 +40,7 @@ def trunk(backbone: str, sha256: str):
     from ..store import get_store
 
     model = get_store().load(backbone, fresh=True)
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    classifier = nested[0] if nested else model  # exported models nest their network as "classifier"
+    classifier = trained_network(model) or model
     side = classifier.input_shape[1]
     stages = [classifier.get_layer(name).output for name in feature_stage_layers(model)]
     stages = [out for out in stages if out.shape[1] <= side // 2] or stages[-1:]  # not the full-size stem
