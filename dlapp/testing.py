@@ -90,6 +90,17 @@ class AppServer:
                 time.sleep(0.5)
         raise RuntimeError(f"app not ready in {timeout}s:\n{self.log.read_text()[-3000:]}")
 
+    def wait_warm(self, timeout: float = 300) -> None:
+        """Wait until the app says its default models are loaded and compiled (inference.WARM):
+        a load measured before that would time the background warm-up too."""
+        from .inference import WARM
+
+        deadline = time.monotonic() + timeout
+        while WARM not in self.log.read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"app not warm in {timeout}s:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.5)
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 

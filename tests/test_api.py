@@ -53,6 +53,12 @@ def test_the_app_log_has_no_tensorflow_noise(app_server, client):
     assert noise == []
 
 
+def test_the_app_says_when_its_default_models_are_warm(app_server):
+    app_server.wait_warm(timeout=120)  # benchmarks wait for this line before they measure
+    line = next(line for line in app_server.log.read_text().splitlines() if "Warm-up done" in line)
+    assert "(image, text)" in line and "No image model" not in app_server.log.read_text()
+
+
 def test_list_models(client):
     models = client.predict(api_name="/list_models")
     tasks = {m["task"] for m in models if m["default"]}

@@ -1,10 +1,13 @@
 """The shipped models load and answer sensibly; inference validates its input."""
 
+import gc
+import logging
+
 import numpy as np
 import pytest
 
 from dlapp.errors import InvalidTextError, UsageError
-from dlapp.inference import get_predictor
+from dlapp.inference import WARM, get_predictor, warm_up
 from dlapp.limits import MAX_BATCH
 from dlapp.store import ModelStore
 from dlapp.testing import needs_data
@@ -41,6 +44,18 @@ def test_text_predictor_gives_each_shipped_model_its_own_answers(shipped, n):
         predictor.warm_up()  # compiles every XLA batch size; answers must not change
         expected = predictor.model.predict(np.array(reviews, dtype=object), verbose=0)[:, 0]
         np.testing.assert_allclose(predictor.positive_probability(reviews), expected, atol=1e-5)
+
+
+def test_warm_up_loads_the_defaults_freezes_the_heap_and_says_so(shipped_dir, monkeypatch, caplog):
+    monkeypatch.setenv("DLAPP_MODEL_DIR", str(shipped_dir))
+    gc.unfreeze()
+    try:
+        with caplog.at_level(logging.INFO, logger="dlapp.inference"):
+            warm_up()
+        assert gc.get_freeze_count() > 100_000  # TensorFlow, Keras and the models: never rescanned by the GC
+    finally:
+        gc.unfreeze()  # the rest of the test session collects as usual
+    assert [r.getMessage().split(" in ")[0] for r in caplog.records] == [WARM]
 
 
 @pytest.mark.parametrize("bad", ["", "   \n\t", "x" * 60_000, "nul\x00byte", None],
