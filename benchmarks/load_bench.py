@@ -1,11 +1,13 @@
 """Load: N concurrent gradio_client clients mixing images and reviews (loopback only, bounded in time).
 
-    python benchmarks/load_bench.py [--clients 32] [--seconds 60]              # dlapp vs a no-op Gradio app
+    python benchmarks/load_bench.py [--clients 32] [--seconds 60] [--rounds 3] # dlapp vs a no-op Gradio app
     python benchmarks/load_bench.py --training [--clients 32] [--seconds 60]   # dlapp while a training runs
 
 Default: the reference is benchmarks/noop_app.py, a Gradio app with the same two endpoints' shapes
-that does no model work, loaded the same way in the same run; dlapp then runs over a copy of the
-shipped models. The ratio of their throughputs is what dlapp costs over Gradio itself.
+that does no model work, loaded the same way in the same run; dlapp runs over a copy of the
+shipped models. Both start first, dlapp finishes its warm-up (the start-up's compiling is
+startup_bench's to measure), then they take turns, --rounds times each, so that the machine's
+drift hits both alike. The ratio of their throughputs is what dlapp costs over Gradio itself.
 With --training: dlapp with one idle client (the latency floor), then N clients while a training
 runs, with the server's RSS after warm-up and at the end.
 """
@@ -100,19 +102,28 @@ def run_load(url: str, *, clients: int, seconds: float, pid: int, images: list[s
         time.sleep(1.0)
     for t in threads:
         t.join(timeout=120)
-    cpu = cpu_s(pid) - cpu_start
-    lat = sorted(d for t0, d in latencies if t0 - start >= 0)
     warmup_s = seconds / 3 if warmup_s is None else warmup_s  # the first third warms caches and the training
     after_warmup = [r for s, r in rss_samples if s >= warmup_s] or [r for _, r in rss_samples]
+    return summary([d for t0, d in latencies if t0 - start >= 0], failures, seconds, cpu_s(pid) - cpu_start) | {
+        "rss_warm": after_warmup[0], "rss_end": rss_mb(pid), "rss_max": max(after_warmup)}
+
+
+def summary(latencies: list[float], failures: list[str], seconds: float, cpu: float) -> dict:
+    lat = sorted(latencies)
     return {
-        "requests": len(lat), "failures": failures, "seconds": seconds,
+        "latencies": lat, "failures": failures, "seconds": seconds, "cpu": cpu, "requests": len(lat),
         "p50": float(np.percentile(lat, 50)) if lat else float("nan"),
         "p95": float(np.percentile(lat, 95)) if lat else float("nan"),
         "p99": float(np.percentile(lat, 99)) if lat else float("nan"),
         "throughput": len(lat) / seconds,
         "server_cpu_ms": 1000 * cpu / max(1, len(lat)),  # server CPU per request (both cores count)
-        "rss_warm": after_warmup[0], "rss_end": rss_mb(pid), "rss_max": max(after_warmup),
     }
+
+
+def merged(rounds: list[dict]) -> dict:
+    """One summary over several rounds of the same server."""
+    return summary([x for r in rounds for x in r["latencies"]], [f for r in rounds for f in r["failures"]],
+                   sum(r["seconds"] for r in rounds), sum(r["cpu"] for r in rounds))
 
 
 def _print(rows: list[tuple[str, dict]]) -> None:
@@ -126,23 +137,31 @@ def _print(rows: list[tuple[str, dict]]) -> None:
 
 
 def serve_only(args, tmp: Path, images: list[str]) -> None:
-    """The no-op Gradio reference, then dlapp, each alone on the machine: what dlapp costs over Gradio."""
+    """The no-op Gradio reference and dlapp, both started and warm, loaded in turn (A B A B ...) so
+    that the machine's drift hits both alike: what dlapp costs over Gradio itself."""
     from dlapp.testing import AppServer, copy_shipped_models
 
-    rows = []
-    for name, script in (("no-op Gradio app (reference)", REPO / "benchmarks" / "noop_app.py"),
-                         ("dlapp (python app.py)", REPO / "app.py")):
-        server = AppServer(copy_shipped_models(tmp / name.split()[0] / "models"), script=script)
-        try:
+    apps = {"no-op Gradio app (reference)": REPO / "benchmarks" / "noop_app.py",
+            "dlapp (python app.py)": REPO / "app.py"}
+    servers = {name: AppServer(copy_shipped_models(tmp / name.split()[0] / "models"), script=script)
+               for name, script in apps.items()}
+    try:
+        servers["dlapp (python app.py)"].wait_warm()  # steady state: the start-up's compiling is startup_bench's
+        rounds: dict[str, list[dict]] = {name: [] for name in servers}
+        for server in servers.values():
             run_load(server.url, clients=4, seconds=5, pid=server.proc.pid, images=images)  # warm-up, not counted
-            rows.append((f"{name}, {args.clients} clients",
-                         run_load(server.url, clients=args.clients, seconds=args.seconds, pid=server.proc.pid,
-                                  images=images)))
-        finally:
+        for _ in range(args.rounds):
+            for name, server in servers.items():
+                rounds[name].append(run_load(server.url, clients=args.clients, seconds=args.seconds / args.rounds,
+                                             pid=server.proc.pid, images=images))
+    finally:
+        for server in servers.values():
             server.stop()
-    _print(rows)
-    ratio = rows[1][1]["throughput"] / rows[0][1]["throughput"]
-    print(f"dlapp throughput / reference: {ratio:.0%} (target ≥ 90%)")
+    ref, dlapp = (merged(r) for r in rounds.values())
+    _print([(f"{name}, {args.clients} clients", r) for name, r in zip(rounds, (ref, dlapp), strict=True)])
+    pairs = [d["throughput"] / r["throughput"] for r, d in zip(*rounds.values(), strict=True)]
+    print(f"dlapp throughput / reference: {dlapp['throughput'] / ref['throughput']:.0%} (target ≥ 90%); "
+          f"round by round: {', '.join(f'{p:.0%}' for p in pairs)}")
 
 
 def with_training(args, tmp: Path, images: list[str]) -> None:
@@ -153,6 +172,7 @@ def with_training(args, tmp: Path, images: list[str]) -> None:
 
     server = AppServer(copy_shipped_models(tmp / "models"))
     try:
+        server.wait_warm()
         client = Client(server.url, verbose=False)
         folder = class_folder(tmp / "data", classes=("blue", "green", "red"), per_class=100, size=32)
         archive = zip_with({f"d/{p.parent.name}/{p.name}": p.read_bytes() for p in folder.rglob("*.png")},
@@ -176,7 +196,8 @@ def with_training(args, tmp: Path, images: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--seconds", type=float, default=60, help="measured seconds per app, over all rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per app (default: 3)")
     parser.add_argument("--training", action="store_true",
                         help="load dlapp while a training runs, against 1 idle client (default: dlapp against "
                              "a no-op Gradio app, no training)")
