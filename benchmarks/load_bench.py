@@ -15,6 +15,7 @@ runs, with the server's RSS after warm-up and at the end.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -39,8 +40,6 @@ def rss_mb(pid: int) -> float:
 
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds the process (all its threads) has used."""
-    import os
-
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -94,7 +93,7 @@ def run_load(url: str, *, clients: int, seconds: float, pid: int, images: list[s
     for t in threads:
         t.start()
     ready.wait()
-    start, cpu_start = time.monotonic(), cpu_s(pid)
+    start, cpu_start, clients_start = time.monotonic(), cpu_s(pid), cpu_s(os.getpid())
     stop_at[0] = start + seconds
     rss_samples = []
     while time.monotonic() < stop_at[0]:
@@ -104,34 +103,39 @@ def run_load(url: str, *, clients: int, seconds: float, pid: int, images: list[s
         t.join(timeout=120)
     warmup_s = seconds / 3 if warmup_s is None else warmup_s  # the first third warms caches and the training
     after_warmup = [r for s, r in rss_samples if s >= warmup_s] or [r for _, r in rss_samples]
-    return summary([d for t0, d in latencies if t0 - start >= 0], failures, seconds, cpu_s(pid) - cpu_start) | {
+    return summary([d for t0, d in latencies if t0 - start >= 0], failures, seconds, cpu_s(pid) - cpu_start,
+                   cpu_s(os.getpid()) - clients_start) | {
         "rss_warm": after_warmup[0], "rss_end": rss_mb(pid), "rss_max": max(after_warmup)}
 
 
-def summary(latencies: list[float], failures: list[str], seconds: float, cpu: float) -> dict:
+def summary(latencies: list[float], failures: list[str], seconds: float, cpu: float, client_cpu: float) -> dict:
     lat = sorted(latencies)
     return {
-        "latencies": lat, "failures": failures, "seconds": seconds, "cpu": cpu, "requests": len(lat),
+        "latencies": lat, "failures": failures, "seconds": seconds, "cpu": cpu, "client_cpu": client_cpu,
+        "requests": len(lat),
         "p50": float(np.percentile(lat, 50)) if lat else float("nan"),
         "p95": float(np.percentile(lat, 95)) if lat else float("nan"),
         "p99": float(np.percentile(lat, 99)) if lat else float("nan"),
         "throughput": len(lat) / seconds,
         "server_cpu_ms": 1000 * cpu / max(1, len(lat)),  # server CPU per request (both cores count)
+        "client_cpu_ms": 1000 * client_cpu / max(1, len(lat)),  # the same for this process, the clients
     }
 
 
 def merged(rounds: list[dict]) -> dict:
     """One summary over several rounds of the same server."""
     return summary([x for r in rounds for x in r["latencies"]], [f for r in rounds for f in r["failures"]],
-                   sum(r["seconds"] for r in rounds), sum(r["cpu"] for r in rounds))
+                   sum(r["seconds"] for r in rounds), sum(r["cpu"] for r in rounds),
+                   sum(r["client_cpu"] for r in rounds))
 
 
 def _print(rows: list[tuple[str, dict]]) -> None:
     print(f"{'run':<40} {'requests':>8} {'fail':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'req/s':>7} "
-          f"{'server CPU/req':>15}")
+          f"{'server CPU/req':>15} {'client CPU/req':>15}")
     for name, r in rows:
         print(f"{name:<40} {r['requests']:8d} {len(r['failures']):5d} {r['p50'] * 1000:6.0f}ms "
-              f"{r['p95'] * 1000:6.0f}ms {r['p99'] * 1000:6.0f}ms {r['throughput']:7.1f} {r['server_cpu_ms']:13.0f}ms")
+              f"{r['p95'] * 1000:6.0f}ms {r['p99'] * 1000:6.0f}ms {r['throughput']:7.1f} {r['server_cpu_ms']:13.0f}ms "
+              f"{r['client_cpu_ms']:13.0f}ms")
         for f in r["failures"][:3]:
             print("   failure:", f)
 
