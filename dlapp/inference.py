@@ -55,5 +55,9 @@ def get_predictor(task: str, model_id: str | None = None, *, store: ModelStore |
     key = (str(store.root), model_id, card.sha256)
     with _LOCK:
         if key not in _PREDICTORS:
+            # A model retrained under the same id replaces its old predictor, whose model would
+            # otherwise stay in memory for good (requests still running keep their own reference).
+            for old in [k for k in _PREDICTORS if k[:2] == key[:2]]:
+                del _PREDICTORS[old]
             _PREDICTORS[key] = get_task(task).predictor(model_id, card, store.load(model_id))
         return _PREDICTORS[key]

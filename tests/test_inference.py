@@ -2,6 +2,7 @@
 
 import gc
 import logging
+import weakref
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from dlapp.errors import InvalidTextError, UsageError
 from dlapp.inference import WARM, get_predictor, warm_up
 from dlapp.limits import MAX_BATCH
 from dlapp.store import ModelStore
-from dlapp.testing import needs_data
+from dlapp.testing import needs_data, tiny_model, toy_card
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,19 @@ def test_warm_up_loads_the_defaults_freezes_the_heap_and_says_so(shipped_dir, mo
     finally:
         gc.unfreeze()  # the rest of the test session collects as usual
     assert [r.getMessage().split(" in ")[0] for r in caplog.records] == [WARM]
+
+
+def test_a_model_saved_again_replaces_its_predictor_and_frees_the_old_one(tmp_path):
+    store = ModelStore(tmp_path / "models")
+    store.save(tiny_model(), toy_card(), "toy")
+    old = get_predictor("image", "toy", store=store)
+    assert get_predictor("image", "toy", store=store) is old  # built once per model file
+    gone = weakref.ref(old)
+    store.save(tiny_model(), toy_card(), "toy")  # retrained: a new file under the same id
+    new = get_predictor("image", "toy", store=store)
+    del old
+    gc.collect()
+    assert gone() is None and new.card.sha256 == store.card("toy").sha256
 
 
 @pytest.mark.parametrize("bad", ["", "   \n\t", "x" * 60_000, "nul\x00byte", None],
