@@ -78,27 +78,31 @@ class AppServer:
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"app exited early:\n{self.log.read_text()[-3000:]}")
+        """Wait until the server answers /gradio_api/info, the first request a browser makes."""
+        def answers() -> bool:
             try:
                 with urllib.request.urlopen(self.url + "gradio_api/info", timeout=2) as r:
-                    if r.status == 200:
-                        return
+                    return r.status == 200
             except OSError:
-                time.sleep(0.5)
-        raise RuntimeError(f"app not ready in {timeout}s:\n{self.log.read_text()[-3000:]}")
+                return False
+
+        self._wait_for(answers, "ready", timeout)
 
     def wait_warm(self, timeout: float = 300) -> None:
         """Wait until the app says its default models are loaded and compiled (inference.WARM):
         a load measured before that would time the background warm-up too."""
         from .inference import WARM
 
+        self._wait_for(lambda: WARM in self.log.read_text(), "warm", timeout)
+
+    def _wait_for(self, done, what: str, timeout: float) -> None:
+        """Poll `done()` every half second; raise with the log's tail if the app exits or time runs out."""
         deadline = time.monotonic() + timeout
-        while WARM not in self.log.read_text():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"app not warm in {timeout}s:\n{self.log.read_text()[-3000:]}")
+        while not done():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"app exited early:\n{self.log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"app not {what} in {timeout}s:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.5)
 
     def alive(self) -> bool:
