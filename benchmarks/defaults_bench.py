@@ -47,7 +47,7 @@ def main() -> None:
         new = ["--preset", d.preset, "--subset", str(d.subset), "--epochs", str(d.epochs)]
         new += ["--batch-size", str(d.batch_size)] if d.batch_size else []
         old = ["--preset", "fast", "--subset", "100", "--epochs", "1"]
-        for label, args in (("before #14 (reference)", old), ("default now", new)):
+        for label, args in (("old default (reference)", old), ("default now", new)):
             r = run(dataset, args, model_dir, f"{dataset}-{label.split()[0]}")
             goal = TARGETS[dataset]
             verdict = f">= {goal:.0%} in <= 60 s: " + ("met" if r["test"] >= goal and r["wall"] <= 60 else "MISSED")
