@@ -78,7 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     ml.add_argument("--task", choices=TASK_NAMES)
     for name, help_ in (("show", "print a model's card"), ("delete", "delete a model"),
                         ("set-default", "make a model its task's default"),
-                        ("recalibrate", "re-fit a model's confidence calibration and re-measure it (needs its data)")):
+                        ("recalibrate", "re-fit a model's confidence calibration and re-measure it (needs its data)"),
+                        ("examples", "keep the test examples of each confusion-matrix cell beside a model saved "
+                                     "before they were kept (needs its data)")):
         msub.add_parser(name, help=help_, description=help_.capitalize() + ".").add_argument("model")
 
     h = sub.add_parser("hub", help="pull models from / push models to the Hugging Face Hub",
@@ -298,6 +300,11 @@ def _models(args) -> int:
               f"{card.calibration.fitted_on:,} held-out examples); test accuracy {m.test_accuracy:.2%}, "
               f"calibration error {m.ece:.2%}" + (f", accepts {m.accepted:.1%} of test images"
                                                    if m.accepted is not None else ""))
+    elif args.action == "examples":
+        from .explain.examples import backfill
+
+        path = backfill(store.card(args.model), store.root)
+        print(f"{args.model}: cell examples kept in {path.name} ({path.stat().st_size / 2**10:,.0f} KB).")
     elif args.action == "set-default":
         card = store.card(args.model)
         store.set_default(card.task, args.model)
