@@ -64,12 +64,21 @@ class CollectionFullError(UsageError):
 def hide_paths(message: str, named: dict[str, str] | None = None) -> str:
     """`message` without the server's absolute paths, for visitors of the web app.
 
-    Each folder in `named` becomes its name in words ("the model folder"); any other absolute
-    path becomes its last part (an upload's own file name). URLs and owner/name ids are kept.
+    Each folder in `named` (default: the model and data folders of settings.py) becomes its name in
+    words ("the model folder"); any other absolute path becomes its last part (an upload's own file
+    name). URLs and owner/name ids are kept.
     """
     import re
+    from pathlib import Path
 
-    for folder, words in sorted((named or {}).items(), key=lambda kv: -len(kv[0])):  # nested folders: longest first
+    if named is None:
+        from . import settings
+
+        s = settings.load()
+        named = {str(s.model_dir): "the model folder", str(Path(s.model_dir).resolve()): "the model folder"}
+        if s.data_dir:
+            named |= {str(s.data_dir): "the data folder", str(Path(s.data_dir).resolve()): "the data folder"}
+    for folder, words in sorted(named.items(), key=lambda kv: -len(kv[0])):  # nested folders: longest first
         if folder and folder != "/":
             message = re.sub(re.escape(folder.rstrip("/")) + r"(?=$|[\s'\"`,;:()<>\[\]]|\.(?:\s|$))", words, message)
 

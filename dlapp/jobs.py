@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from . import settings as settings_mod
 from .data import dataset_task
 from .errors import DlappError, TrainingBusyError, TrainingCancelled, hide_paths
 from .limits import POINT_EVERY_S
@@ -121,11 +120,11 @@ class TrainingManager:
         except TrainingCancelled:
             job.state, job.message = "cancelled", "Stopped. The previous model is still serving."
         except DlappError as exc:
-            job.state, job.error = "failed", _public(str(exc))
+            job.state, job.error = "failed", hide_paths(str(exc))
             job.message = job.error
-            log.info("training #%d failed: %s", job.id, exc)
+            log.info("training #%d failed: %s", job.id, exc)  # the log keeps the paths; viewers don't see them
         except Exception as exc:  # keep the server alive whatever Keras throws
-            job.state, job.error = "failed", _public(f"{type(exc).__name__}: {exc}")
+            job.state, job.error = "failed", hide_paths(f"{type(exc).__name__}: {exc}")
             job.message = job.error
             log.exception("training #%d crashed", job.id)
         finally:
@@ -142,14 +141,6 @@ class TrainingManager:
     def snapshot(self) -> dict[str, Any]:
         job = self.current
         return job.snapshot() if job else {"state": "idle", "message": "No training has run yet."}
-
-
-def _public(message: str) -> str:
-    """A failure as every viewer of the run may see it: no server paths (the log keeps them)."""
-    s = settings_mod.load()
-    named = {str(s.model_dir): "the model folder", str(Path(s.model_dir).resolve()): "the model folder",
-             **({str(s.data_dir): "the data folder"} if s.data_dir else {})}
-    return hide_paths(message, named)
 
 
 _MANAGER = TrainingManager()

@@ -15,7 +15,6 @@ from gradio.components.label import LabelConfidence, LabelData
 from gradio.data_classes import ImageData
 from PIL import Image
 
-from .. import settings as settings_mod
 from ..errors import DlappError, hide_paths
 from ..store import get_store
 
@@ -59,22 +58,12 @@ class DecisionLabel(gr.Label):
         return value if isinstance(value, LabelData) else super().postprocess(value)
 
 
-def public_message(message: str) -> str:
-    """An engine message fit for any visitor: the server's folders named in words, other paths cut
-    to their last part (the CLI shows the full paths to whoever runs it)."""
-    s = settings_mod.load()
-    named = {str(s.model_dir): "the model folder", str(get_store().root): "the model folder"}
-    if s.data_dir:
-        named[str(s.data_dir)] = "the data folder"
-    return hide_paths(message, named)
-
-
 def user_errors(fn):
     """Turn engine errors into gr.Error (a readable message in the UI and API).
 
     Anything unexpected is logged with its traceback and shown as one line, so
     the server keeps serving and no internals leak to the visitor: no traceback, and no
-    server path (public_message).
+    server path (errors.hide_paths).
     """
 
     @functools.wraps(fn)
@@ -84,7 +73,7 @@ def user_errors(fn):
         except gr.Error:
             raise
         except DlappError as exc:
-            raise gr.Error(public_message(str(exc)), print_exception=False) from None
+            raise gr.Error(hide_paths(str(exc)), print_exception=False) from None
         except Exception:
             log.exception("unexpected error in %s", fn.__name__)
             raise gr.Error("Something went wrong on our side; the app is still running. Please try again.",
