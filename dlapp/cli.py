@@ -45,6 +45,7 @@ def _add_train(sub) -> None:
     t.add_argument("--resume", action="store_true", help="continue from the last epoch checkpoint")
     t.add_argument("--set-default", action="store_true", help="make the new model its task's default")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.set_defaults(parser=t)  # usage errors found after parsing print this command's usage, not the top one's
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--dataset", help="data set (default: the one the model was trained on)")
     e.add_argument("--subset", type=int, help="N test examples per class, drawn at random (seeded)")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    e.set_defaults(parser=e)
 
     pr = sub.add_parser("predict", help="classify images or judge reviews",
                         description="Classify image files, or judge the sentiment of reviews given with --text.")
@@ -66,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--text", action="append", help="a review (repeatable)")
     pr.add_argument("--model", help="model id (default: the task's default)")
     pr.add_argument("--top", type=_positive, default=5, help="labels to show per image")
+    pr.set_defaults(parser=pr)
 
     _add_explain(sub)
     m = sub.add_parser("models", help="list, show, delete or set the default model",
@@ -75,7 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     ml.add_argument("--task", choices=TASK_NAMES)
     for name, help_ in (("show", "print a model's card"), ("delete", "delete a model"),
                         ("set-default", "make a model its task's default"),
-                        ("recalibrate", "re-fit a model's confidence calibration and re-measure it (needs its data)")):
+                        ("recalibrate", "re-fit a model's confidence calibration and re-measure it (needs its data)"),
+                        ("examples", "keep the test examples of each confusion-matrix cell beside a model saved "
+                                     "before they were kept (needs its data)")):
         msub.add_parser(name, help=help_, description=help_.capitalize() + ".").add_argument("model")
 
     h = sub.add_parser("hub", help="pull models from / push models to the Hugging Face Hub",
@@ -84,32 +89,77 @@ def _parser() -> argparse.ArgumentParser:
     hp = hsub.add_parser("pull", help="download a dlapp model repo into the cache")
     hp.add_argument("repo_id")
     hp.add_argument("--revision", help="branch, tag or commit to pin")
+    hp.set_defaults(parser=hp)
     hu = hsub.add_parser("push", help="upload a cached model with a generated model card")
     hu.add_argument("model")
     hu.add_argument("repo_id")
     hu.add_argument("--private", action="store_true")
+    hu.set_defaults(parser=hu)
     return p
 
 
 # ---------------------------------------------------------------- commands
 
-def _train(args) -> int:
+def _train_config(args):
+    """The TrainConfig the arguments describe, checked as far as it can be without loading data.
+
+    Raises:
+        UsageError: an unknown data set or preset, a value out of range, a task that is not the data's.
+    """
     from .data import dataset_task
-    from .store import get_store
-    from .training import TrainConfig, TrainingEvent, train
+    from .training import TrainConfig, plan
 
     config = TrainConfig(dataset=args.dataset, preset=args.preset, subset=args.subset, epochs=args.epochs,
                          batch_size=args.batch_size, learning_rate=args.learning_rate,
                          validation_split=args.validation_split, cell=args.cell, backbone=args.backbone,
                          image_size=args.image_size, seed=args.seed, name=args.name,
                          command="python -m dlapp " + shlex.join(args.argv))
+    plan(config)
+    if args.task and args.task != dataset_task(args.dataset):
+        raise UsageError(f"{args.dataset} is {dataset_task(args.dataset)} data, not {args.task} data.")
+    return config
+
+
+def _check_images(dataset: str) -> None:
+    """The Train tab's data check, for a .zip or folder of class folders: warnings on stderr,
+    and the problems that block a training as the error (the same words the web app shows).
+
+    Raises:
+        InvalidDatasetError: a problem that training cannot get past.
+    """
+    import tempfile
+
+    from .data.checks import check_image_folder, check_image_zip
+    from .errors import InvalidDatasetError
+
+    path = Path(dataset)
+    if path.is_dir():
+        problems = check_image_folder(path)
+    elif path.suffix.lower() == ".zip" and path.is_file():
+        with tempfile.TemporaryDirectory(prefix="dlapp-check-") as tmp:
+            problems = check_image_zip(path, Path(tmp) / "x")
+    else:
+        return
+    for p in problems:
+        if not p.blocking:
+            print(f"warning: {p.message}", file=sys.stderr)
+    if blocking := [p.message for p in problems if p.blocking]:
+        raise InvalidDatasetError(" ".join(blocking))
+
+
+def _train(args) -> int:
+    from .data import dataset_task
+    from .store import get_store
+    from .training import TrainingEvent, train
+
+    config = args.config  # built and checked by _usage_errors
 
     def show(event: TrainingEvent) -> None:
         if event.kind in ("start", "evaluating") and event.message:
             print(event.message, flush=True)
 
-    if args.task and args.task != dataset_task(args.dataset):
-        raise UsageError(f"{args.dataset} is {dataset_task(args.dataset)} data, not {args.task} data.")
+    if dataset_task(args.dataset) == "image":
+        _check_images(args.dataset)
     result = train(config, on_event=show, force=args.force, resume=args.resume, verbose=0 if args.quiet else 1)
     card = result.card
     if result.cached:
@@ -122,8 +172,13 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
+    from .store import get_store
     from .training import evaluate_cached
 
+    if not args.model:  # say which one, before the (slow) evaluation; on stderr, so --json stays JSON
+        args.model = get_store().default_id(args.task)
+        print(f"No model given: evaluating the default {args.task} model, {args.model}.", file=sys.stderr,
+              flush=True)
     result = evaluate_cached(args.model, task=args.task, dataset=args.dataset, subset=args.subset)
     m = result.metrics
     if args.json:
@@ -172,6 +227,7 @@ def _add_explain(sub) -> None:
     ex.add_argument("--out", type=Path, help="image: where to save the overlay (default: <image>-gradcam.png)")
     ex.add_argument("--words", type=_positive, default=10, help="text: strongest words to list")
     ex.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    ex.set_defaults(parser=ex)
 
 
 def _explain(args) -> int:
@@ -244,6 +300,11 @@ def _models(args) -> int:
               f"{card.calibration.fitted_on:,} held-out examples); test accuracy {m.test_accuracy:.2%}, "
               f"calibration error {m.ece:.2%}" + (f", accepts {m.accepted:.1%} of test images"
                                                    if m.accepted is not None else ""))
+    elif args.action == "examples":
+        from .explain.examples import backfill
+
+        path = backfill(store.card(args.model), store.root)
+        print(f"{args.model}: cell examples kept in {path.name} ({path.stat().st_size / 2**10:,.0f} KB).")
     elif args.action == "set-default":
         card = store.card(args.model)
         store.set_default(card.task, args.model)
@@ -267,15 +328,33 @@ COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "explai
             "hub": _hub}
 
 
+def _usage_errors(args) -> None:
+    """What argparse cannot see: arguments that parse but ask for something unknown or out of range.
+
+    Raises:
+        UsageError: the message for the command's usage line.
+    """
+    if args.command == "predict" and bool(args.files) == bool(args.text):
+        raise UsageError("give image files, or --text \"a review\", but not both")
+    if args.command == "explain" and bool(args.image) == (args.text is not None):
+        raise UsageError("give one image file, or --text \"a review\", but not both")
+    if args.command == "train":
+        args.config = _train_config(args)
+    if args.command == "hub":
+        from .hub import check_repo_id
+
+        check_repo_id(args.repo_id)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv  # recorded in the card as the command that reproduces a training
-    if args.command == "predict" and bool(args.files) == bool(args.text):
-        parser.error("predict: give image files, or --text \"a review\", but not both")  # exits 2
-    if args.command == "explain" and bool(args.image) == (args.text is not None):
-        parser.error("explain: give one image file, or --text \"a review\", but not both")
+    try:
+        _usage_errors(args)
+    except UsageError as exc:
+        getattr(args, "parser", parser).error(str(exc))  # the command's usage and the reason; exits 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         return COMMANDS[args.command](args)

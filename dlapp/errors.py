@@ -59,3 +59,32 @@ class HubError(DlappError, OSError):
 
 class CollectionFullError(UsageError):
     """A visitor's sample collection is at one of its caps (classes, samples, bytes); see limits.py."""
+
+
+def hide_paths(message: str, named: dict[str, str] | None = None) -> str:
+    """`message` without the server's absolute paths, for visitors of the web app.
+
+    Each folder in `named` (default: the model and data folders of settings.py) becomes its name in
+    words ("the model folder"); any other absolute path becomes its last part (an upload's own file
+    name). URLs and owner/name ids are kept.
+    """
+    import re
+    from pathlib import Path
+
+    if named is None:
+        from . import settings
+
+        s = settings.load()
+        named = {str(s.model_dir): "the model folder", str(Path(s.model_dir).resolve()): "the model folder"}
+        if s.data_dir:
+            named |= {str(s.data_dir): "the data folder", str(Path(s.data_dir).resolve()): "the data folder"}
+    for folder, words in sorted(named.items(), key=lambda kv: -len(kv[0])):  # nested folders: longest first
+        if folder and folder != "/":
+            message = re.sub(re.escape(folder.rstrip("/")) + r"(?=$|[\s'\"`,;:()<>\[\]]|\.(?:\s|$))", words, message)
+
+    def last_part(m: re.Match) -> str:
+        path = m.group(0)
+        trail = path[len(path.rstrip(".")):]  # a sentence's full stop is no part of the path
+        return (path.rstrip(".").rstrip("/").rsplit("/", 1)[-1] or "/") + trail
+
+    return re.sub(r"(?<![\w.:/~-])/[^\s'\"`,;:()<>\[\]]+", last_part, message)

@@ -15,8 +15,9 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from . import limits
 from .card import HubOrigin, ModelCard
-from .errors import HubError
+from .errors import HubError, UsageError
 from .store import ModelStore, get_store
 from .tasks import get_task
 
@@ -29,6 +30,44 @@ def hub_model_id(repo_id: str) -> str:
     return "hf--" + re.sub(r"[^a-z0-9_.-]+", "-", repo_id.lower().replace("/", "--")).strip("-")[:90]
 
 
+def check_repo_id(repo_id: str) -> str:
+    """`repo_id` if the Hub accepts it as a repo id.
+
+    Raises:
+        UsageError: it is not of the form owner/name (huggingface_hub's own rule decides).
+    """
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        raise UsageError(f"{repo_id!r} is not a valid Hub repo id: use owner/name, like your-name/dlapp-cifar10 "
+                         "(letters, digits, '-', '_' and '.', at most 96 characters each side).") from None
+    return repo_id
+
+
+def _reachable(repo_id: str, revision: str | None) -> bool:
+    """Whether the Hub answers at all, asked once and without retries.
+
+    huggingface_hub retries a failed download with back-off (about 23 s and a warning per try)
+    before falling back to its cache; when nothing answers, one quick question is enough.
+    """
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    try:
+        get_hf_file_metadata(hf_hub_url(repo_id, CARD_FILE, revision=revision), timeout=limits.HUB_PROBE_TIMEOUT_S)
+    except HfHubHTTPError:
+        return True  # it answered (no such repo, private, ...): the download below says which
+    except Exception as exc:  # refused, no DNS, timed out, TLS: nothing answers
+        log.info("the Hub cannot be reached: %s", type(exc).__name__)
+        return False
+    return True
+
+
 def _scrub(text: str, token: str | None) -> str:
     return text.replace(token, "***") if token else text
 
@@ -39,15 +78,18 @@ def pull(repo_id: str, *, revision: str | None = None, store: ModelStore | None 
     Returns:
         The model id in the cache.
     Raises:
+        UsageError: `repo_id` is not a valid repo id.
         HubError: not cached while offline, unreachable Hub, missing repo, or not a dlapp repo.
     """
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     store = store or get_store()
+    check_repo_id(repo_id)
+    local = not _reachable(repo_id, revision)  # then only what was pulled before, from the HF cache
     try:
-        card_path = hf_hub_download(repo_id, CARD_FILE, revision=revision)
-        model_path = hf_hub_download(repo_id, MODEL_FILE, revision=revision)
+        card_path = hf_hub_download(repo_id, CARD_FILE, revision=revision, local_files_only=local)
+        model_path = hf_hub_download(repo_id, MODEL_FILE, revision=revision, local_files_only=local)
     except LocalEntryNotFoundError:
         raise HubError(f"{repo_id} is not in the local Hugging Face cache and the Hub cannot be reached "
                        "(offline, or HF_HUB_OFFLINE=1). Pull it once while online.") from None
@@ -139,6 +181,7 @@ def push(model_id: str, repo_id: str, *, token: str | None = None, private: bool
     Returns:
         The repo URL.
     Raises:
+        UsageError: `repo_id` is not a valid repo id.
         HubError: no token, a repo that isn't yours, or no network.
     """
     from huggingface_hub import HfApi, get_token
@@ -146,6 +189,7 @@ def push(model_id: str, repo_id: str, *, token: str | None = None, private: bool
 
     store = store or get_store()
     store.card(model_id)  # fail early on an unknown id
+    check_repo_id(repo_id)
     token = token or get_token()  # HF_TOKEN, or the token `hf auth login` saved
     if not token:
         raise HubError("No Hugging Face token: set HF_TOKEN (or paste a write token) to push.")

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .data import dataset_task
-from .errors import DlappError, TrainingBusyError, TrainingCancelled
+from .errors import DlappError, TrainingBusyError, TrainingCancelled, hide_paths
 from .limits import POINT_EVERY_S
-from .training import TrainConfig, TrainingEvent, TrainResult, train
+from .training import TrainConfig, TrainingEvent, TrainResult, plan, train
 
 log = logging.getLogger(__name__)
 JobState = Literal["running", "done", "cancelled", "failed"]
@@ -42,9 +42,14 @@ class TrainingJob:
     cancel: threading.Event = field(default_factory=threading.Event)
     _last_point: float = 0.0
     task: str = field(init=False)  # from the data: what the run trains
+    planned_epochs: int = field(init=False)  # the preset's, or the override: known before the first event
 
     def __post_init__(self) -> None:
         self.task = dataset_task(self.config.dataset)
+        try:
+            self.planned_epochs = plan(self.config).epochs
+        except DlappError:  # a bad setting fails the run itself, with its message
+            self.planned_epochs = self.config.epochs or 0
 
     def on_event(self, event: TrainingEvent) -> None:
         self.latest = event
@@ -74,8 +79,9 @@ class TrainingJob:
         e = self.latest
         out = {"id": self.id, "state": self.state, "message": self.message, "task": self.task,
                "dataset": Path(self.config.dataset).name, "preset": self.config.preset,
-               "progress": round(e.progress, 4) if e else 0.0, "epoch": e.epoch if e else 0,
-               "epochs": e.epochs if e else 0, "examples_per_sec": round(self.speed, 1),
+               "subset": self.config.subset, "progress": round(e.progress, 4) if e else 0.0,
+               "epoch": e.epoch if e else 0, "epochs": e.epochs if e and e.epochs else self.planned_epochs,
+               "examples_per_sec": round(self.speed, 1),
                "eta_s": round(e.eta_s, 1) if e and e.eta_s is not None and self.running else None,
                "points": len(self.points), "error": self.error, "model_id": None, "test_accuracy": None}
         if self.result is not None:
@@ -114,10 +120,11 @@ class TrainingManager:
         except TrainingCancelled:
             job.state, job.message = "cancelled", "Stopped. The previous model is still serving."
         except DlappError as exc:
-            job.state, job.error, job.message = "failed", str(exc), str(exc)
-            log.info("training #%d failed: %s", job.id, exc)
+            job.state, job.error = "failed", hide_paths(str(exc))
+            job.message = job.error
+            log.info("training #%d failed: %s", job.id, exc)  # the log keeps the paths; viewers don't see them
         except Exception as exc:  # keep the server alive whatever Keras throws
-            job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+            job.state, job.error = "failed", hide_paths(f"{type(exc).__name__}: {exc}")
             job.message = job.error
             log.exception("training #%d crashed", job.id)
         finally:

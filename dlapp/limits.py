@@ -27,6 +27,9 @@ MAX_TEXT_ROWS = 200_000  # rows in an uploaded .csv/.jsonl; IMDB's whole trainin
 # ---------------------------------------------------------------- live training
 POINT_EVERY_S = 0.5  # curve resolution: a point per half second keeps plots live but small
 PROGRESS_STREAM_S = 6 * 3600  # a streaming /training_progress call ends after this, whatever happens
+CELL_EXAMPLES_BYTES = 900_000  # raw bytes of the test examples kept beside a model for its confusion-matrix
+#                               cells (<id>.examples.npz): a few per cell, and the file stays under 1 MB
+HUB_PROBE_TIMEOUT_S = 10  # s: one question to the Hub before a pull; a slow network answers a HEAD well within it
 
 # ---------------------------------------------------------------- data checks (data/checks.py, before a training)
 CHECK_MIN_SAMPLES = 2  # readable images per class, else blocking: one to train on, one held out for the test split

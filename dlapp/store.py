@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 import threading
 from dataclasses import replace
@@ -26,6 +27,7 @@ from .errors import ModelLoadError, ModelNotFoundError, ModelSaveError, UsageErr
 
 log = logging.getLogger(__name__)
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+BESIDE = (".examples.npz",)  # optional files kept beside a model (explain/examples.py): deleted and adopted with it
 
 
 def sha256_file(path: Path) -> str:
@@ -297,6 +299,10 @@ class ModelStore:
                 continue
             try:
                 self.import_file(source.root / f"{card.id}.keras", card, card.id)
+                for suffix in BESIDE:
+                    if (extra := source.root / f"{card.id}{suffix}").is_file():
+                        _atomic_write(self.root / extra.name, lambda p, src=extra: shutil.copyfile(src, p),
+                                      suffix=suffix)
                 adopted.append(card.id)
             except (ModelLoadError, ModelSaveError) as exc:
                 log.warning("not adopting %s: %s", card.id, exc)
@@ -313,6 +319,8 @@ class ModelStore:
         with self._lock:
             card_path.unlink(missing_ok=True)  # card first: a half-deleted model is never listed
             model_path.unlink(missing_ok=True)
+            for suffix in BESIDE:
+                (self.root / f"{model_id}{suffix}").unlink(missing_ok=True)
             self._models = {k: v for k, v in self._models.items() if k[0] != model_id}
             defaults = self.defaults()
             if model_id in defaults.values():

@@ -46,10 +46,11 @@ def __getattr__(name: str) -> Any:
 # --- the real app ---------------------------------------------------------------------------------------------------
 
 def copy_shipped_models(dest: Path) -> Path:
-    """Copy the shipped models (models/*.keras, *.json) into `dest`, so nothing touches the repo's models/."""
+    """Copy the shipped models (models/*.keras, *.json, *.examples.npz) into `dest`, so nothing touches the
+    repo's models/."""
     dest.mkdir(parents=True, exist_ok=True)
     for p in (REPO / "models").iterdir():
-        if p.is_file() and p.suffix in (".keras", ".json"):
+        if p.is_file() and (p.suffix in (".keras", ".json") or p.name.endswith(".examples.npz")):
             shutil.copy2(p, dest / p.name)
     return dest
 

@@ -31,7 +31,11 @@ class TrainingEvent:
         """Fraction of all batches done, 0..1."""
         if not self.epochs or not self.steps:
             return 1.0 if self.kind == "done" else 0.0
-        return min(1.0, ((self.epoch - 1) * self.steps + self.step) / (self.epochs * self.steps))
+        if self.kind == "start":  # before the first batch, `epoch` counts the epochs already done (resumed)
+            done = self.epoch * self.steps
+        else:  # `epoch` is the one in progress (1-based), `step` its batches done
+            done = max(0, self.epoch - 1) * self.steps + self.step
+        return max(0.0, min(1.0, done / (self.epochs * self.steps)))
 
 
 @dataclass

@@ -26,6 +26,7 @@ from .. import settings as settings_mod
 from ..card import Calibration, DatasetInfo, Metrics, ModelCard, Provenance
 from ..data import Dataset, load_dataset
 from ..errors import TrainingCancelled, UsageError
+from ..explain.examples import keep_with_model
 from ..store import ModelStore, get_store
 from .calibrate import calibrate
 from .config import Plan, TrainConfig, plan
@@ -86,6 +87,7 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
                              none_threshold=calibration.none_threshold)
     model_id = config.name or f"{_slug(data.name)}-{the_plan.preset.name}-{key[:8]}"
     card = store.save(final, make_card(the_plan, data, fitted, metrics, key, calibration), model_id)
+    keep_with_model(store.root, card, data.x_test, data.y_test)  # cells show their examples without the data
     shutil.rmtree(run_dir, ignore_errors=True)
     emit(TrainingEvent("done", the_plan.epochs, the_plan.epochs, fitted.steps, fitted.steps,
                        {"test_accuracy": metrics.test_accuracy}, elapsed_s=time.perf_counter() - t_start,

@@ -81,18 +81,23 @@ def problems_md(problems: list[DataProblem]) -> str:
 
 
 @user_errors
-def start_training(task: str = "image", dataset: str = "cifar10", upload: FileData | None = None,
-                   subset: int | None = None, preset: str = "fast", cell: str | None = None,
+def start_training(task: str | None = None, dataset: str | None = None, upload: FileData | None = None,
+                   subset: int | None = None, preset: str | None = None, cell: str | None = None,
                    epochs: int | None = None, batch_size: int | None = None, learning_rate: float | None = None,
                    validation_split: float | None = None, password: str = "",
                    request: gr.Request = None) -> dict:  # type: ignore[assignment]
     """Start a training in the background and return its first snapshot; follow it with /training_progress.
 
-    task: "image" or "text". dataset: a built-in name (cifar10, mnist, fashion_mnist, imdb) or "upload".
-    upload: a .zip of class folders, or a .csv/.jsonl of text,label rows. None (or 0 for subset)
-    keeps the preset's value.
+    task: "image" or "text" (None: the data's). dataset: a built-in name (cifar10, mnist, fashion_mnist,
+    imdb) or "upload" (None: the task's first built-in, or "upload" when a file is given).
+    upload: a .zip of class folders, or a .csv/.jsonl of text,label rows.
+    preset None picks what the Train tab picks: `transfer` for your own images, else the task's
+    default run (its preset, examples per class, epochs and batch size, where those are None too).
+    With a preset named, None (or 0 for subset) keeps the preset's value.
     """
     authorize("train", password, settings_mod.load())
+    if dataset is None:
+        dataset = UPLOAD if upload else next(n for n, d in BUILTINS.items() if d.task == (task or "image"))
     if dataset == UPLOAD:
         source = stage_upload(upload)
     elif dataset in BUILTINS:
@@ -100,14 +105,28 @@ def start_training(task: str = "image", dataset: str = "cifar10", upload: FileDa
     else:
         raise UsageError(f"Unknown dataset {dataset!r}; use one of {', '.join([*BUILTINS, UPLOAD])}.")
     actual = dataset_task(source)
-    if actual != task:
+    if task is not None and actual != task:
         raise UsageError(f"{Path(source).name} is {actual} data, not {task} data; choose task {actual!r}.")
-    config = TrainConfig(dataset=source, preset=preset or "fast", subset=int(subset) if subset else None,
+    if not preset:
+        preset, subset, epochs, batch_size = _train_tab_defaults(actual, dataset, subset, epochs, batch_size)
+    config = TrainConfig(dataset=source, preset=preset, subset=int(subset) if subset else None,
                          epochs=_int(epochs), batch_size=_int(batch_size), learning_rate=_float(learning_rate),
                          validation_split=_float(validation_split), cell=cell or None)
     plan(config)  # settings errors surface now, not in the background thread
     job = get_manager().start(config, owner=session_of(request))
     return job.snapshot()
+
+
+def _train_tab_defaults(task: str, dataset: str, subset, epochs, batch_size) -> tuple:
+    """(preset, subset, epochs, batch size) as the Train tab starts them (train_tab.on_dataset): `transfer`
+    with the preset's own values for a visitor's images, else the task's measured default run."""
+    from ..tasks import TASKS
+
+    if task == "image" and dataset == UPLOAD:
+        return "transfer", subset, epochs, batch_size
+    run = TASKS[task].default_run
+    return (run.preset, run.subset if subset is None else subset, run.epochs if epochs is None else epochs,
+            run.batch_size if batch_size is None else batch_size)
 
 
 def _int(value: float | None) -> int | None:

@@ -15,7 +15,7 @@ from gradio.components.label import LabelConfidence, LabelData
 from gradio.data_classes import ImageData
 from PIL import Image
 
-from ..errors import DlappError
+from ..errors import DlappError, hide_paths
 from ..store import get_store
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ def user_errors(fn):
     """Turn engine errors into gr.Error (a readable message in the UI and API).
 
     Anything unexpected is logged with its traceback and shown as one line, so
-    the server keeps serving and no internals leak to the visitor.
+    the server keeps serving and no internals leak to the visitor: no traceback, and no
+    server path (errors.hide_paths).
     """
 
     @functools.wraps(fn)
@@ -72,7 +73,7 @@ def user_errors(fn):
         except gr.Error:
             raise
         except DlappError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            raise gr.Error(hide_paths(str(exc)), print_exception=False) from None
         except Exception:
             log.exception("unexpected error in %s", fn.__name__)
             raise gr.Error("Something went wrong on our side; the app is still running. Please try again.",

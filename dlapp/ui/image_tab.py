@@ -142,8 +142,9 @@ def classify_frame(frame: np.ndarray | None, model_id: str | None):
 
 
 @user_errors
-def explain_image(image: str | None, model_id: str | None, class_name: str | None):
-    """Grad-CAM for one class (None: the top one): the overlay picture and the raw heat map."""
+def explain_image(image: str | None, model_id: str | None = None, class_name: str | None = None):
+    """Grad-CAM for one class (None: the top one): the overlay picture and the raw heat map.
+    (The None defaults make both optional for API clients: gradio reads them off this signature.)"""
     from ..explain.image import grad_cam, overlay
 
     if not image:
