@@ -46,7 +46,7 @@ def __getattr__(name: str) -> Any:
 # --- the real app ---------------------------------------------------------------------------------------------------
 
 def copy_shipped_models(dest: Path) -> Path:
-    """Copy the shipped models (models/*.keras, *.json, *.examples.npz) into `dest`, so nothing touches the
+    """Copy the shipped models (models/*.keras, *.json; *.examples.npz where present) into `dest`, so nothing touches the
     repo's models/."""
     dest.mkdir(parents=True, exist_ok=True)
     for p in (REPO / "models").iterdir():

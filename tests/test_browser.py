@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlapp.testing import REPO, broken_images, needs_data, sample_rgb
+from dlapp.testing import HAVE_DATA, REPO, broken_images, needs_data, sample_rgb
 
 pytestmark = pytest.mark.browser
 
@@ -541,18 +541,21 @@ def test_a_confusion_cell_opens_its_test_examples_explained(browser, explain_ser
         pick_model(page, "imdb-fast")
         expect(page.locator("#models-summary")).to_contain_text("Calibration error")
         expect(page.locator("#models-reliability img")).to_be_visible()
-        # The examples come from <id>.examples.npz beside each model: no data set needed.
+        # Shipped models keep no examples file (no data set is shipped): their cells read the data set.
         click_confusion_cell(page, "models-confusion", 1, 0)
         expect(page.locator("#models-cell-title")).to_contain_text("positive → negative")
-        expect(page.locator("#models-cell-reviews .dlapp-review")).to_have_count(6, timeout=60_000)
-        pick_model(page, "cifar10-best")
-        expect(page.locator("#models-summary")).to_contain_text("none of these")
-        click_confusion_cell(page, "models-confusion", 3, 5)
-        expect(page.locator("#models-cell-title")).to_contain_text("cat → dog")
-        expect(page.locator("#models-cell-images img")).to_have_count(4, timeout=60_000)  # the 4 of 8 kept
-        page.locator("#models-cell-images").scroll_into_view_if_needed()  # the gallery loads lazily
-        page.wait_for_function("() => [...document.querySelectorAll('#models-cell-images img')]"
-                               ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
+        if not HAVE_DATA:
+            expect(page.get_by_text("Point DLAPP_DATA_DIR at a folder").first).to_be_visible(timeout=60_000)
+        else:
+            expect(page.locator("#models-cell-reviews .dlapp-review")).to_have_count(6, timeout=60_000)
+            pick_model(page, "cifar10-best")
+            expect(page.locator("#models-summary")).to_contain_text("none of these")
+            click_confusion_cell(page, "models-confusion", 3, 5)
+            expect(page.locator("#models-cell-title")).to_contain_text("cat → dog")
+            expect(page.locator("#models-cell-images img")).to_have_count(8, timeout=60_000)
+            page.locator("#models-cell-images").scroll_into_view_if_needed()  # the gallery loads lazily
+            page.wait_for_function("() => [...document.querySelectorAll('#models-cell-images img')]"
+                                   ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
         screenshot(page, f"explain-cell-{width}", full_page=True)
 
 

@@ -134,9 +134,10 @@ def _from_data(card: ModelCard, indices: list[int], true: int) -> list[tuple[int
     try:
         x, y, classes = _test_split(card.dataset.name, card.dataset.subset_per_class, size, card.provenance.seed)
     except DlappError:
-        raise UsageError(f"{card.id} was saved without its test examples (before dlapp kept them with the model), "
-                         f"and its data set, {card.dataset.name}, is not on this machine (DLAPP_DATA_DIR), so "
-                         "its cells cannot show examples here.") from None
+        # The shipped models keep no examples file: the repository ships no data set, only models.
+        raise UsageError(f"{card.id}'s cells show test examples of {card.dataset.label}, which is not on this "
+                         "machine and could not be downloaded. Point DLAPP_DATA_DIR at a folder holding it, or "
+                         "run once with a network so Keras can fetch it; the counts above stay true.") from None
     if classes != card.class_names or max(indices) >= len(y) or np.any(y[indices] != true):
         raise UsageError(f"The {card.dataset.label} data on this machine is not the data {card.id} was "
                          "measured on, so its examples cannot be shown.")
