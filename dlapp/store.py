@@ -311,7 +311,8 @@ class ModelStore:
             ModelSaveError: the disk is full, read-only, or the write failed; the previous files are intact.
         """
         model_path, card_path = self._paths(model_id)
-        self._refuse_shipped(model_id, "replaced")
+        self._refuse_shipped(model_id, "replaced", "Save under another id (--name); to change the shipped models "
+                             "on purpose, set DLAPP_MODEL_DIR to their folder.")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             with self._lock:
@@ -360,11 +361,9 @@ class ModelStore:
             raise
         return self.card(model_id)
 
-    def _refuse_shipped(self, model_id: str, what: str) -> None:
+    def _refuse_shipped(self, model_id: str, what: str, instead: str) -> None:
         if self.is_shipped(model_id):
-            raise UsageError(f"{model_id} is a shipped model: it is read-only and can't be {what}. Save under "
-                             "another id (--name); to change the shipped models on purpose, set "
-                             "DLAPP_MODEL_DIR to their folder.")
+            raise UsageError(f"{model_id} is a shipped model: it is read-only and can't be {what}. {instead}")
 
     def delete(self, model_id: str) -> str:
         """Delete one of the user's models; returns what happened, naming the model that now answers
@@ -374,7 +373,8 @@ class ModelStore:
             UsageError: a shipped model (read-only) or a reserved id.
             ModelNotFoundError: no such model.
         """
-        self._refuse_shipped(model_id, "deleted")
+        self._refuse_shipped(model_id, "deleted", "Your own models can be; to stop it answering, make another "
+                             "model its task's default.")
         model_path, card_path = self._paths(model_id)
         if not card_path.exists() and not model_path.exists():
             raise ModelNotFoundError(f"No model {model_id!r} to delete.")

@@ -441,12 +441,16 @@ def test_tidy_up_deletes_weak_models_and_keeps_the_defaults(browser, fresh_serve
     try:
         page.goto(fresh_server.url)
         page.locator("#image-input").wait_for(timeout=60_000)
+        tab(page, "Models")
+        expect(page.locator("#models-table")).to_contain_text("my-seed")  # the timer's refresh, before typing
         open_tidy_up(page, threshold=80)
         page.locator("#models-prune").click()
         toast(page, "Tick the confirmation box")  # nothing goes without the tick
         assert (fresh_server.model_dir / "my-seed.keras").exists()
         page.reload()  # a fresh page: the refused click's error overlay would cover the checkbox
         page.locator("#image-input").wait_for(timeout=60_000)
+        tab(page, "Models")
+        expect(page.locator("#models-table")).to_contain_text("my-seed")
         open_tidy_up(page, threshold=80)
         page.locator("#models-confirm input").check()
         page.locator("#models-prune").click()
