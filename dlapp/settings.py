@@ -8,6 +8,7 @@ also sets the environment TensorFlow reads when it first loads (see backend.py).
 from __future__ import annotations
 
 import os
+import site
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,10 @@ if not DEBUG:
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 SHIPPED_MODEL_DIR = REPO_DIR / "models"  # trained by this project's CLI and committed with their cards; read-only
-# A normal (non-editable) install puts them here (pyproject's data-files), since they sit outside the package.
+# A normal (non-editable) install puts them here (pyproject's data-files), since they sit outside the package;
+# `pip install --user` under the user base instead of the prefix.
 INSTALLED_MODEL_DIR = Path(sys.prefix) / "share" / "dlapp" / "models"
+USER_INSTALLED_MODEL_DIR = Path(site.getuserbase()) / "share" / "dlapp" / "models"
 
 
 def user_cache_dir() -> Path:
@@ -37,7 +40,8 @@ def shipped_model_dir() -> Path:
     """The shipped models: DLAPP_SHIPPED_MODEL_DIR, else the checkout's models/, else an install's copy."""
     if override := os.environ.get("DLAPP_SHIPPED_MODEL_DIR"):
         return Path(override).expanduser()
-    return next((d for d in (SHIPPED_MODEL_DIR, INSTALLED_MODEL_DIR) if d.is_dir()), SHIPPED_MODEL_DIR)
+    candidates = (SHIPPED_MODEL_DIR, INSTALLED_MODEL_DIR, USER_INSTALLED_MODEL_DIR)
+    return next((d for d in candidates if d.is_dir()), SHIPPED_MODEL_DIR)
 
 
 _TRUE = {"1", "true", "yes", "on"}
