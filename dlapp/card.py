@@ -107,11 +107,12 @@ class ModelCard:
     # Filled in by the store when it reads a card; never written.
     id: str = ""
     size_bytes: int = 0
+    shipped: bool = False  # from the read-only shipped models, not the user's cache
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types, without the store's runtime fields."""
         out = asdict(self)
-        del out["id"], out["size_bytes"]
+        del out["id"], out["size_bytes"], out["shipped"]
         return out
 
     @classmethod
@@ -145,8 +146,8 @@ class ModelCard:
         except (KeyError, TypeError, ValueError) as exc:
             raise CardError(f"not a dlapp card ({type(exc).__name__}: {exc})") from None
 
-    def with_runtime(self, model_id: str, size_bytes: int) -> ModelCard:
-        return replace(self, id=model_id, size_bytes=size_bytes)
+    def with_runtime(self, model_id: str, size_bytes: int, *, shipped: bool = False) -> ModelCard:
+        return replace(self, id=model_id, size_bytes=size_bytes, shipped=shipped)
 
     @property
     def test_accuracy(self) -> float:

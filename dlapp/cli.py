@@ -72,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_explain(sub)
     m = sub.add_parser("models", help="list, show, delete or set the default model",
-                       description="Manage the model cache (DLAPP_MODEL_DIR).")
+                       description="Manage your models (DLAPP_MODEL_DIR, by default ~/.cache/dlapp/models) "
+                       "beside the shipped ones (read-only).")
     msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
     ml = msub.add_parser("list", help="list cached models")
     ml.add_argument("--task", choices=TASK_NAMES)
@@ -277,20 +278,25 @@ def _models(args) -> int:
     if args.action == "list":
         cards = store.list(args.task)
         defaults = set(store.defaults().values())
+        shipped = store.shipped_root
+        if shipped is not None and not shipped.is_dir():
+            print(f"The shipped models are not at {shipped}: they are the models/ folder of dlapp's source; "
+                  "set DLAPP_SHIPPED_MODEL_DIR to a copy of it, or pull models with `python -m dlapp hub pull`.")
         if not cards:
             print(f"No models in {store.root}.")
             return 0
-        print(f"  {'id':<44} {'task':<5} {'data':<22} {'preset':<14} {'test acc':>8} {'size':>9}  created")
+        print(f"  {'id':<44} {'task':<5} {'data':<22} {'preset':<14} {'test acc':>8} {'size':>9}  created     from")
         for c in cards:
             print(f"{'*' if c.id in defaults else ' '} {c.id:<44} {c.task:<5} {c.dataset.label:<22} {c.preset:<14} "
-                  f"{c.test_accuracy:8.2%} {c.size_bytes / 2**20:6.1f} MB  {c.provenance.created[:10]}")
-        print("(* = its task's default)")
+                  f"{c.test_accuracy:8.2%} {c.size_bytes / 2**20:6.1f} MB  {c.provenance.created[:10]:<10}  "
+                  f"{'shipped' if c.shipped else 'yours'}")
+        where = f"shipped = read-only, in {shipped}; " if shipped is not None else ""
+        print(f"(* = its task's default; {where}yours = in {store.root})")
         return 0
     if args.action == "show":
         print(json.dumps(store.card(args.model).to_json(), indent=2))
     elif args.action == "delete":
-        store.delete(args.model)
-        print(f"Deleted {args.model}.")
+        print(store.delete(args.model))
     elif args.action == "recalibrate":
         from .training.recalibrate import recalibrate
 

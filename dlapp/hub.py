@@ -168,7 +168,7 @@ def stage(model_id: str, repo_id: str, folder: Path, *, store: ModelStore | None
     """Write exactly what `push` uploads into `folder`: model.keras (the cached bytes), dlapp.json, README.md."""
     store = store or get_store()
     card = store.card(model_id)
-    (folder / MODEL_FILE).write_bytes((store.root / f"{model_id}.keras").read_bytes())  # bit-identical
+    (folder / MODEL_FILE).write_bytes(store.model_path(model_id).read_bytes())  # bit-identical
     (folder / CARD_FILE).write_text(json.dumps(card.to_json(), indent=2))
     (folder / "README.md").write_text(model_card(card, repo_id))
     return folder

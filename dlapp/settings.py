@@ -8,6 +8,8 @@ also sets the environment TensorFlow reads when it first loads (see backend.py).
 from __future__ import annotations
 
 import os
+import site
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,27 @@ if not DEBUG:
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
-SHIPPED_MODEL_DIR = REPO_DIR / "models"  # trained by this project's CLI and committed with their cards
+SHIPPED_MODEL_DIR = REPO_DIR / "models"  # trained by this project's CLI and committed with their cards; read-only
+# A normal (non-editable) install puts them here (pyproject's data-files), since they sit outside the package;
+# `pip install --user` under the user base instead of the prefix.
+INSTALLED_MODEL_DIR = Path(sys.prefix) / "share" / "dlapp" / "models"
+USER_INSTALLED_MODEL_DIR = Path(site.getuserbase()) / "share" / "dlapp" / "models"
+
+
+def user_cache_dir() -> Path:
+    """Where a user's own models and choices live: `$XDG_CACHE_HOME/dlapp` or `~/.cache/dlapp`, the
+    convention huggingface_hub and Keras follow, so nothing a user makes is written into the checkout."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "dlapp"
+
+
+def shipped_model_dir() -> Path:
+    """The shipped models: DLAPP_SHIPPED_MODEL_DIR, else the checkout's models/, else an install's copy."""
+    if override := os.environ.get("DLAPP_SHIPPED_MODEL_DIR"):
+        return Path(override).expanduser()
+    candidates = (SHIPPED_MODEL_DIR, INSTALLED_MODEL_DIR, USER_INSTALLED_MODEL_DIR)
+    return next((d for d in candidates if d.is_dir()), SHIPPED_MODEL_DIR)
+
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -51,7 +73,8 @@ def _int(name: str, default: int) -> int:
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path | None  # DLAPP_DATA_DIR: local data sets (cifar10.npz, imdb.jsonl.gz, ...)
-    model_dir: Path  # DLAPP_MODEL_DIR: the model cache; defaults to the repo's models/
+    model_dir: Path  # DLAPP_MODEL_DIR: the user's models and defaults (written); default ~/.cache/dlapp/models
+    shipped_model_dir: Path  # DLAPP_SHIPPED_MODEL_DIR: the shipped models (read-only); default the repo's models/
     training_enabled: bool  # DLAPP_TRAINING=on|off; off by default on a public Space
     admin_password: str | None  # DLAPP_ADMIN_PASSWORD (or the older DLAPP_TRAINING_PASSWORD): gates every change
     max_epochs: int  # DLAPP_MAX_EPOCHS: cap per training run
@@ -82,7 +105,8 @@ def load() -> Settings:
     hub = os.environ.get("DLAPP_HUB_MODELS", "")
     return Settings(
         data_dir=Path(data_dir).expanduser() if data_dir else None,
-        model_dir=Path(model_dir).expanduser() if model_dir else SHIPPED_MODEL_DIR,
+        model_dir=Path(model_dir).expanduser() if model_dir else user_cache_dir() / "models",
+        shipped_model_dir=shipped_model_dir(),
         # A public Space must opt in to training: it is the expensive, abusable part.
         training_enabled=_bool("DLAPP_TRAINING", default=space_id is None),
         admin_password=os.environ.get("DLAPP_ADMIN_PASSWORD") or os.environ.get("DLAPP_TRAINING_PASSWORD") or None,
@@ -94,6 +118,8 @@ def load() -> Settings:
         space_id=space_id,
         space_hardware=os.environ.get("SPACE_HARDWARE") or None,
         hub_models=tuple(r.strip() for r in hub.split(",") if r.strip()),
-        server_name=os.environ.get("GRADIO_SERVER_NAME") or "0.0.0.0",
+        # Gradio's own default: a local run is reached from this machine only; a Space's proxy needs every
+        # interface. GRADIO_SERVER_NAME=0.0.0.0 opens a local run to the network.
+        server_name=os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if space_id else "127.0.0.1"),
         server_port=_int("GRADIO_SERVER_PORT", 7860),
     )

@@ -1,4 +1,7 @@
-"""The model cache: `<id>.keras` + `<id>.json` card per model, and defaults.json.
+"""The model cache: `<id>.keras` + `<id>.json` card per model, and defaults.json, in two layers:
+the shipped models (read-only: never written, deleted or shadowed) and the user's own folder
+(DLAPP_MODEL_DIR, by default ~/.cache/dlapp/models), where every write goes. Both are listed
+together; the user's defaults.json overrides the shipped one, task by task.
 
 Writes are atomic (temp file, fsync, os.replace), and the card is written
 after the model, so a crash mid-save leaves either the old model or nothing
@@ -27,7 +30,11 @@ from .errors import ModelLoadError, ModelNotFoundError, ModelSaveError, UsageErr
 
 log = logging.getLogger(__name__)
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
-BESIDE = (".examples.npz",)  # optional files kept beside a model (explain/examples.py): deleted and adopted with it
+BESIDE = (".examples.npz",)  # optional files kept beside a model (explain/examples.py): deleted with it
+DEFAULTS_FILE = "defaults.json"
+# Names of the store's own files (`<id>.json` would overwrite them). Its other files (.pending-*,
+# .tmp-*, .runs/) start with a dot, which no id can.
+RESERVED_IDS = frozenset({"defaults"})
 
 
 def sha256_file(path: Path) -> str:
@@ -57,17 +64,28 @@ def write_json_atomic(path: Path, data: Any) -> None:
     _atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n"), suffix=".json")
 
 
+def _is_id(name: str) -> bool:
+    return bool(_ID_RE.match(name or "")) and name not in RESERVED_IDS
+
+
 def check_model_id(model_id: str) -> str:
-    if not _ID_RE.match(model_id or ""):
+    if model_id in RESERVED_IDS:
+        raise UsageError(f"{model_id!r} is reserved for the model cache's own files; choose another id.")
+    if not _is_id(model_id):
         raise UsageError(f"Invalid model id {model_id!r}: use lowercase letters, digits, '-', '_' and '.'.")
     return model_id
 
 
 class ModelStore:
-    """A folder of models. One instance per folder per process (see `get_store`)."""
+    """The user's folder of models (`root`, written) over the shipped ones (`shipped`, read-only).
+    One instance per folder per process (see `get_store`)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, shipped: Path | None = None):
         self.root = Path(root)
+        # A cache pointed at the shipped folder itself (a maintainer re-training them) is one writable layer.
+        same = shipped is not None and Path(shipped).resolve() == self.root.resolve()
+        self.shipped_root = None if shipped is None or same else Path(shipped)
+        self._shadow_warned: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
         self._models: dict[tuple[str, str], Any] = {}  # (id, sha256) -> deserialized keras.Model
         self._verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> sha256
@@ -76,10 +94,34 @@ class ModelStore:
     # ------------------------------------------------------------ reading
 
     def _paths(self, model_id: str) -> tuple[Path, Path]:
+        """The user's files for `model_id` (where writes go)."""
         check_model_id(model_id)
         return self.root / f"{model_id}.keras", self.root / f"{model_id}.json"
 
-    def _read_card(self, card_path: Path) -> ModelCard | None:
+    def is_shipped(self, model_id: str) -> bool:
+        """Whether `model_id` names a shipped (read-only) model."""
+        return self.shipped_root is not None and (self.shipped_root / f"{check_model_id(model_id)}.json").is_file()
+
+    def _locate(self, model_id: str) -> ModelCard | None:
+        """The card of `model_id`: the shipped one first (a shipped id is never shadowed), then the user's."""
+        check_model_id(model_id)
+        layers = [(self.shipped_root, True)] if self.shipped_root is not None else []
+        for root, shipped in [*layers, (self.root, False)]:
+            card_path = root / f"{model_id}.json"
+            if card_path.is_file() and (card := self._read_card(card_path, shipped=shipped)) is not None:
+                return card
+        return None
+
+    def model_path(self, model_id: str) -> Path:
+        """The .keras file of a listed model (shipped or the user's).
+
+        Raises:
+            ModelNotFoundError: no such model.
+        """
+        card = self.card(model_id)
+        return (self.shipped_root if card.shipped else self.root) / f"{model_id}.keras"
+
+    def _read_card(self, card_path: Path, *, shipped: bool = False) -> ModelCard | None:
         """The card beside an existing model file, or None (logged). Parsed once per version of the file."""
         try:
             st = card_path.stat()
@@ -91,14 +133,14 @@ class ModelStore:
             self._cards[key] = self._parse_card(card_path)
         card = self._cards[key]
         model_path = card_path.with_suffix(".keras")
-        if not model_path.is_file() and card is not None:
+        if not model_path.is_file() and card is not None and not shipped:
             self._recover(card_path.stem)  # a first save that crashed after writing its card
         try:
             size = model_path.stat().st_size
         except OSError:
             log.warning("skipping %s: %s is missing", card_path.name, model_path.name)
             return None
-        return card.with_runtime(card_path.stem, size) if card is not None else None
+        return card.with_runtime(card_path.stem, size, shipped=shipped) if card is not None else None
 
     def _parse_card(self, card_path: Path) -> ModelCard | None:
         try:
@@ -111,21 +153,33 @@ class ModelStore:
             return None
         return card
 
+    def _layer(self, root: Path | None, *, shipped: bool) -> dict[str, ModelCard]:
+        if root is None or not root.is_dir():
+            return {}
+        return {p.stem: c for p in sorted(root.glob("*.json"))
+                if _is_id(p.stem) and (c := self._read_card(p, shipped=shipped)) is not None}
+
     def list(self, task: str | None = None) -> list[ModelCard]:
-        """Valid-looking cards (file present), newest first. Hashes are checked at load."""
-        if not self.root.is_dir():
-            return []
-        cards = [c for p in sorted(self.root.glob("*.json")) if p.name != "defaults.json"
-                 and _ID_RE.match(p.stem) and (c := self._read_card(p)) is not None]
+        """Valid-looking cards (file present), shipped and the user's, newest first. Hashes are checked at load."""
+        shipped = self._layer(self.shipped_root, shipped=True)
+        cards = list(shipped.values())
+        for model_id, card in self._layer(self.root, shipped=False).items():
+            if model_id not in shipped:
+                cards.append(card)
+            elif card.sha256 != shipped[model_id].sha256 and (model_id, card.sha256) not in self._shadow_warned:
+                # Not silently: a copy of the shipped file is harmless (an older cache adopted them), a
+                # different model is hidden behind the shipped one until it is renamed.
+                self._shadow_warned.add((model_id, card.sha256))
+                log.warning("ignoring %s in %s: that id is a shipped model's; rename both of its files "
+                            "(%s.keras, %s.json) to list it", model_id, self.root, model_id, model_id)
         if task:
             cards = [c for c in cards if c.task == task]
         return sorted(cards, key=lambda c: c.provenance.created, reverse=True)
 
     def card(self, model_id: str) -> ModelCard:
-        _, card_path = self._paths(model_id)
-        card = self._read_card(card_path) if card_path.is_file() else None
+        card = self._locate(model_id)
         if card is None:
-            raise ModelNotFoundError(f"No model {model_id!r} in {self.root}. `python -m dlapp models list` shows them.")
+            raise ModelNotFoundError(f"No model {model_id!r}. `python -m dlapp models list` shows them.")
         return card
 
     def _pending(self, model_id: str) -> Path:
@@ -146,7 +200,7 @@ class ModelStore:
         return False
 
     def _verify(self, model_path: Path, expected: str) -> None:
-        if self._pending(model_path.stem).is_file():
+        if model_path.parent == self.root and self._pending(model_path.stem).is_file():
             self._recover(model_path.stem)  # a save that crashed after writing its card: finish it first
         st = model_path.stat()
         key = (str(model_path), st.st_size, st.st_mtime_ns)
@@ -171,7 +225,7 @@ class ModelStore:
             cached = None if fresh else self._models.get((model_id, card.sha256))
             if cached is not None:
                 return cached
-            model_path, _ = self._paths(model_id)
+            model_path = self.model_path(model_id)
             self._verify(model_path, card.sha256)
             try:
                 model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
@@ -184,47 +238,71 @@ class ModelStore:
 
     def signature(self) -> tuple:
         """Changes whenever a model is added, replaced or removed, or a default changes (cheap: no file is read)."""
-        if not self.root.is_dir():
-            return ()
-        return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in self.root.glob("*.json")))
+        return tuple(sorted((str(p), p.stat().st_mtime_ns) for root in (self.shipped_root, self.root)
+                            if root is not None and root.is_dir() for p in root.glob("*.json")))
 
     def find_by_key(self, cache_key: str) -> ModelCard | None:
         return next((c for c in self.list() if c.provenance.cache_key == cache_key), None)
 
     # ------------------------------------------------------------ defaults
 
-    def defaults(self) -> dict[str, str]:
+    @staticmethod
+    def _read_defaults(root: Path | None) -> dict[str, str]:
+        if root is None:
+            return {}
         try:
-            data = json.loads((self.root / "defaults.json").read_text())
+            data = json.loads((root / DEFAULTS_FILE).read_text())
             return {k: v for k, v in data.items() if k in TASK_NAMES and isinstance(v, str)}
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):  # AttributeError: JSON that is not an object
             return {}
 
+    def shipped_defaults(self) -> dict[str, str]:
+        """The shipped defaults.json (task -> id), as shipped."""
+        return self._read_defaults(self.shipped_root)
+
+    def defaults(self) -> dict[str, str]:
+        """Task -> default model id: the user's choice where it names a listed model of that task, else the
+        shipped one. Entries naming missing models (a deleted one, a crash mid-delete) are ignored."""
+        tasks = {c.id: c.task for c in self.list()}
+        user, shipped = self._read_defaults(self.root), self.shipped_defaults()
+        out = {}
+        for task in TASK_NAMES:
+            chosen = next((m for m in (user.get(task), shipped.get(task)) if m and tasks.get(m) == task), None)
+            if chosen:
+                out[task] = chosen
+        return out
+
+    def _ranked(self, task: str) -> list[ModelCard]:
+        """The task's models in the order a default is picked: the user's choice, the shipped default,
+        then shipped models before the user's, each most accurate first (never a toy of another data set
+        just because it scored 100%, as long as a shipped model is there)."""
+        user, shipped = self._read_defaults(self.root).get(task), self.shipped_defaults().get(task)
+        return sorted(self.list(task), key=lambda c: (c.id != user, c.id != shipped, not c.shipped, -c.test_accuracy))
+
     def default_id(self, task: str) -> str:
-        """The default model for a task; falls back to the most accurate loadable one.
+        """The default model for a task (see `_ranked`), the first that loads.
 
         Raises:
             ModelNotFoundError: there is no usable model for the task.
         """
-        wanted = self.defaults().get(task)
-        candidates = self.list(task)
-        ordered = sorted(candidates, key=lambda c: (c.id != wanted, -c.test_accuracy))
-        for card in ordered:
+        for card in self._ranked(task):
             try:
                 self.load(card.id)
                 return card.id
             except ModelLoadError as exc:
                 log.warning("default candidate %s unusable: %s", card.id, exc)
-        raise ModelNotFoundError(f"No usable {task} model in {self.root}. Train one: python -m dlapp train --help")
+        raise ModelNotFoundError(f"No usable {task} model. Train one: python -m dlapp train --help")
 
     def set_default(self, task: str, model_id: str) -> None:
+        """Record the user's default for `task` (in the user's folder; the shipped defaults.json is never written)."""
         card = self.card(model_id)
         if card.task != task:
             raise UsageError(f"{model_id} is for the {card.task} task, not the {task} task.")
         with self._lock:
-            defaults = self.defaults()
+            defaults = self._read_defaults(self.root)
             defaults[task] = model_id
-            write_json_atomic(self.root / "defaults.json", defaults)
+            self.root.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(self.root / DEFAULTS_FILE, defaults)
 
     # ------------------------------------------------------------ writing
 
@@ -235,6 +313,8 @@ class ModelStore:
             ModelSaveError: the disk is full, read-only, or the write failed; the previous files are intact.
         """
         model_path, card_path = self._paths(model_id)
+        self._refuse_shipped(model_id, "replaced", "Save under another id (--name); to change the shipped models "
+                             "on purpose, set DLAPP_MODEL_DIR to their folder.")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             with self._lock:
@@ -254,7 +334,7 @@ class ModelStore:
                         raise
                 self._models = {k: v for k, v in self._models.items() if k[0] != model_id}
         except OSError as exc:
-            raise ModelSaveError(f"Could not save model {model_id} to {self.root}: {exc.strerror or exc}. "
+            raise ModelSaveError(f"Could not save model {model_id}: {exc.strerror or exc}. "
                                  "Any previous version is intact; free some disk space and try again.") from None
         return self.card(model_id)
 
@@ -273,8 +353,6 @@ class ModelStore:
             ModelLoadError: the file does not load as a Keras model (nothing is kept).
             ModelSaveError: the copy failed; any previous version is intact.
         """
-        import shutil
-
         self._write(model_id, lambda p: shutil.copyfile(source, p), card)
         try:
             self.load(model_id)
@@ -283,72 +361,99 @@ class ModelStore:
             raise
         return self.card(model_id)
 
-    def adopt_missing(self, source_dir: Path) -> list[str]:
-        """Copy in the models of `source_dir` (e.g. the shipped ones) that this cache lacks.
+    def _refuse_shipped(self, model_id: str, what: str, instead: str) -> None:
+        if self.is_shipped(model_id):
+            raise UsageError(f"{model_id} is a shipped model: it is read-only and can't be {what}. {instead}")
 
-        Used when the cache lives elsewhere (a Space's persistent storage), so a first start
-        still has working defaults. Broken sources are logged and skipped.
+    def delete(self, model_id: str) -> str:
+        """Delete one of the user's models; returns what happened, naming the model that now answers
+        for its task when it was the default.
+
+        Raises:
+            UsageError: a shipped model (read-only) or a reserved id.
+            ModelNotFoundError: no such model.
         """
-        source = ModelStore(source_dir)
-        if source.root.resolve() == self.root.resolve():
-            return []
-        have = {c.id for c in self.list()}
-        adopted = []
-        for card in source.list():
-            if card.id in have:
-                continue
-            try:
-                self.import_file(source.root / f"{card.id}.keras", card, card.id)
-                for suffix in BESIDE:
-                    if (extra := source.root / f"{card.id}{suffix}").is_file():
-                        _atomic_write(self.root / extra.name, lambda p, src=extra: shutil.copyfile(src, p),
-                                      suffix=suffix)
-                adopted.append(card.id)
-            except (ModelLoadError, ModelSaveError) as exc:
-                log.warning("not adopting %s: %s", card.id, exc)
-        defaults = self.defaults()
-        for task, model_id in source.defaults().items():
-            if task not in defaults and model_id in adopted:
-                self.set_default(task, model_id)
-        return adopted
-
-    def delete(self, model_id: str) -> None:
+        self._refuse_shipped(model_id, "deleted", "Your own models can be; to stop it answering, make another "
+                             "model its task's default.")
         model_path, card_path = self._paths(model_id)
         if not card_path.exists() and not model_path.exists():
             raise ModelNotFoundError(f"No model {model_id!r} to delete.")
+        card = self._locate(model_id)
+        answering = self._ranked(card.task) if card is not None else []
+        was_default = bool(answering) and answering[0].id == model_id  # the model its task's requests got
         with self._lock:
-            card_path.unlink(missing_ok=True)  # card first: a half-deleted model is never listed
+            # Card first, the commit point: from then on the model is not listed. A crash before the
+            # other two steps leaves an orphan file and a stale default, which `tidy` clears at the next start.
+            card_path.unlink(missing_ok=True)
+            self._drop_stale_defaults()
             model_path.unlink(missing_ok=True)
             for suffix in BESIDE:
                 (self.root / f"{model_id}{suffix}").unlink(missing_ok=True)
             self._models = {k: v for k, v in self._models.items() if k[0] != model_id}
-            defaults = self.defaults()
-            if model_id in defaults.values():
-                write_json_atomic(self.root / "defaults.json", {k: v for k, v in defaults.items() if v != model_id})
+        if not was_default:
+            return f"Deleted {model_id}."
+        ranked = self._ranked(card.task)
+        if not ranked:
+            return f"Deleted {model_id}. No {card.task} model is left: train one."
+        now = ranked[0]
+        return (f"Deleted {model_id}. The {card.task} default is now {now.id}"
+                + (" (shipped)." if now.shipped else "."))
+
+    def _drop_stale_defaults(self) -> bool:
+        """Remove the user's defaults that name a model no longer listed for their task."""
+        user = self._read_defaults(self.root)
+        tasks = {c.id: c.task for c in self.list()}
+        kept = {task: m for task, m in user.items() if tasks.get(m) == task}
+        if kept == user:
+            return False
+        write_json_atomic(self.root / DEFAULTS_FILE, kept)
+        return True
+
+    def tidy(self) -> int:
+        """Clear what a crash mid-delete leaves in the user's folder: a model file without its card
+        (never listed, never removed otherwise) and defaults naming missing models. Safe while other
+        processes use the folder: a save writes its card before its model file appears."""
+        if not self.root.is_dir():
+            return 0
+        removed = 0
+        with self._lock:
+            for p in self.root.glob("*.keras"):
+                if _is_id(p.stem) and not p.with_suffix(".json").exists():
+                    log.warning("removing %s: its card is gone (a delete that was interrupted)", p.name)
+                    p.unlink(missing_ok=True)
+                    removed += 1
+            if self._drop_stale_defaults():
+                log.warning("dropped defaults naming deleted models from %s", DEFAULTS_FILE)
+                removed += 1
+        return removed
 
     def clean_temp_files(self) -> int:
-        """Finish or remove the leftovers of saves that crashed (they are never listed anyway)."""
+        """At app start: finish or remove the leftovers of saves that crashed (they are never listed
+        anyway), then `tidy`. Not while another process may be saving (it would lose its pending file)."""
         removed = 0
         for p in self.root.glob(".pending-*.keras") if self.root.is_dir() else []:
             model_id = p.name[len(".pending-"):-len(".keras")]
-            if _ID_RE.match(model_id) and self._recover(model_id):
+            if _is_id(model_id) and self._recover(model_id):
                 continue
             p.unlink(missing_ok=True)  # crashed before its card was written: the old model is intact
             removed += 1
         for p in self.root.glob(".tmp-*") if self.root.is_dir() else []:
             p.unlink(missing_ok=True)
             removed += 1
-        return removed
+        return removed + self.tidy()
 
-
-_STORES: dict[Path, ModelStore] = {}
+_STORES: dict[tuple[Path, Path], ModelStore] = {}
 _STORES_LOCK = threading.Lock()
 
 
 def get_store(root: Path | None = None) -> ModelStore:
-    """The process-wide store for `root` (default: DLAPP_MODEL_DIR or models/)."""
-    root = Path(root or settings_mod.load().model_dir).resolve()
+    """The process-wide store for `root` (default: DLAPP_MODEL_DIR or ~/.cache/dlapp/models) over the
+    shipped models; tidied when first opened (see `ModelStore.tidy`)."""
+    settings = settings_mod.load()
+    root = Path(root or settings.model_dir).resolve()
+    shipped = settings.shipped_model_dir.resolve()
     with _STORES_LOCK:
-        if root not in _STORES:
-            _STORES[root] = ModelStore(root)
-        return _STORES[root]
+        if (root, shipped) not in _STORES:
+            _STORES[(root, shipped)] = store = ModelStore(root, shipped)
+            store.tidy()
+        return _STORES[(root, shipped)]

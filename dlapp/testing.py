@@ -46,12 +46,27 @@ def __getattr__(name: str) -> Any:
 # --- the real app ---------------------------------------------------------------------------------------------------
 
 def copy_shipped_models(dest: Path) -> Path:
-    """Copy the shipped models (models/*.keras, *.json; *.examples.npz where present) into `dest`, so nothing touches the
-    repo's models/."""
+    """Copy the shipped models into `dest` as git tracks them (HEAD's version of a changed file; an untracked
+    one is never copied), so tests see what a fresh clone has. Outside a checkout: the installed models."""
     dest.mkdir(parents=True, exist_ok=True)
-    for p in (REPO / "models").iterdir():
-        if p.is_file() and (p.suffix in (".keras", ".json") or p.name.endswith(".examples.npz")):
-            shutil.copy2(p, dest / p.name)
+    try:
+        git = ["git", "-C", str(REPO)]
+        tracked = subprocess.run([*git, "ls-files", "-z", "models"], capture_output=True, check=True).stdout
+        changed = subprocess.run([*git, "ls-files", "-z", "-m", "models"], capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        from .settings import shipped_model_dir
+
+        for p in shipped_model_dir().glob("*"):
+            if p.is_file() and p.suffix in (".keras", ".json"):
+                shutil.copy2(p, dest / p.name)
+        return dest
+    changed_paths = set(changed.decode().split("\0"))
+    for rel in filter(None, tracked.decode().split("\0")):
+        target = dest / Path(rel).name
+        if rel in changed_paths:
+            target.write_bytes(subprocess.run([*git, "show", f"HEAD:{rel}"], capture_output=True, check=True).stdout)
+        else:
+            shutil.copy2(REPO / rel, target)
     return dest
 
 
@@ -62,7 +77,10 @@ def free_port() -> int:
 
 
 class AppServer:
-    """`python app.py` on a free loopback port over `model_dir`; its output goes to a log beside `model_dir`."""
+    """`python app.py` on a free loopback port with `model_dir` as the user's models (the shipped ones are read
+    from DLAPP_SHIPPED_MODEL_DIR or models/, never written); its output goes to a log beside `model_dir`.
+    Its user cache (XDG_CACHE_HOME) is a folder beside `model_dir` too, so it never touches ~/.cache.
+    An `env` value of None removes that variable."""
 
     QUIET = {"GRADIO_ANALYTICS_ENABLED": "False"}  # dlapp quiets TensorFlow itself (see dlapp/backend.py)
 
@@ -72,7 +90,12 @@ class AppServer:
         self.model_dir = model_dir
         self.log = model_dir.parent / f"app-{self.port}.log"
         full_env = {**self.QUIET, **os.environ, "GRADIO_SERVER_PORT": str(self.port),
-                    "GRADIO_SERVER_NAME": "127.0.0.1", "DLAPP_MODEL_DIR": str(model_dir), **(env or {})}
+                    "GRADIO_SERVER_NAME": "127.0.0.1", "DLAPP_MODEL_DIR": str(model_dir),
+                    "XDG_CACHE_HOME": str(model_dir.parent / "cache"), **(env or {})}
+        full_env = {k: v for k, v in full_env.items() if v is not None}
+        model_dir.mkdir(parents=True, exist_ok=True)
+        self.shipped_dir = Path(full_env["DLAPP_SHIPPED_MODEL_DIR"]) if full_env.get("DLAPP_SHIPPED_MODEL_DIR") \
+            else None
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen([sys.executable, str(script)], cwd=REPO, env=full_env,
                                          stdout=log, stderr=subprocess.STDOUT)
@@ -105,6 +128,13 @@ class AppServer:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"app not {what} in {timeout}s:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.5)
+
+    def store(self):
+        """A ModelStore over the same folders as the app's (this process's own instance)."""
+        from .settings import shipped_model_dir
+        from .store import ModelStore
+
+        return ModelStore(self.model_dir, self.shipped_dir or shipped_model_dir())
 
     def alive(self) -> bool:
         return self.proc.poll() is None

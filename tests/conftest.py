@@ -1,5 +1,8 @@
 """Shared fixtures: a private copy of the shipped models, and the real app on a free port.
 
+Every test runs with a user cache of its own (XDG_CACHE_HOME, DLAPP_MODEL_DIR in a temporary folder) and the
+shipped models as git tracks them (DLAPP_SHIPPED_MODEL_DIR, a copy): no test reads or writes ~/.cache or models/.
+
 The helpers behind them (and the synthetic inputs) live in dlapp.testing, which tests import directly.
 """
 
@@ -16,6 +19,32 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from dlapp.testing import AppServer, copy_shipped_models  # noqa: E402  after the environment defaults
 
 
+@pytest.fixture(scope="session")
+def shipped_dir(tmp_path_factory) -> Path:
+    """A private copy of the shipped models as git tracks them (tests never touch the repo's models/)."""
+    return copy_shipped_models(tmp_path_factory.mktemp("shipped"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_session(tmp_path_factory, shipped_dir):
+    """Before any server a module or session fixture starts: the session's own user cache and shipped models."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("session-cache")))
+        mp.delenv("DLAPP_MODEL_DIR", raising=False)
+        mp.setenv("DLAPP_SHIPPED_MODEL_DIR", str(shipped_dir))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_cache(tmp_path_factory, shipped_dir, monkeypatch) -> None:
+    """A fresh user cache for each test, over the git-tracked shipped models; app servers and subprocesses
+    that a test starts inherit it."""
+    cache = tmp_path_factory.mktemp("user-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setenv("DLAPP_MODEL_DIR", str(cache / "dlapp" / "models"))
+    monkeypatch.setenv("DLAPP_SHIPPED_MODEL_DIR", str(shipped_dir))
+
+
 @pytest.fixture()
 def model_dir(tmp_path, monkeypatch) -> Path:
     """An empty model cache for this test, set as DLAPP_MODEL_DIR."""
@@ -26,16 +55,9 @@ def model_dir(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shipped_dir(tmp_path_factory) -> Path:
-    """A private copy of the shipped models (tests never touch the repo's models/)."""
-    return copy_shipped_models(tmp_path_factory.mktemp("shipped"))
-
-
-@pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
-    """The real app (python app.py) on a free port, over a copy of the shipped models. Mark users `app`."""
-    models = copy_shipped_models(tmp_path_factory.mktemp("app") / "models")
-    server = AppServer(models)
+    """The real app (python app.py) on a free port: an empty user cache over the shipped models. Mark users `app`."""
+    server = AppServer(tmp_path_factory.mktemp("app") / "models")
     yield server
     server.stop()
     # Every error a visitor can cause is answered with a message and logged as one line, never a traceback.

@@ -98,9 +98,8 @@ def a_test_photo(tmp_path) -> Path:
 
 def expected_top(app_server, path, model_id=None) -> str:
     from dlapp.inference import get_predictor
-    from dlapp.store import ModelStore
 
-    return get_predictor("image", model_id, store=ModelStore(app_server.model_dir)).classify(path, k=1)[0][0]
+    return get_predictor("image", model_id, store=app_server.store()).classify(path, k=1)[0][0]
 
 
 def test_upload_an_image_and_read_the_top_label(page, app_server, tmp_path):
@@ -292,12 +291,12 @@ def picker_options(page, elem_id) -> list[str]:
     return options
 
 
-def test_new_and_deleted_models_reach_the_pickers_without_a_reload(page, app_server):
+def test_new_and_deleted_models_reach_the_pickers_without_a_reload(page, app_server, shipped_dir):
     from playwright.sync_api import expect
 
     copy = {ext: app_server.model_dir / f"cifar10-fast-copy{ext}" for ext in (".keras", ".json")}
     for ext, dest in copy.items():
-        shutil.copy(app_server.model_dir / f"cifar10-fast{ext}", dest)
+        shutil.copy(shipped_dir / f"cifar10-fast{ext}", dest)
     try:
         for _ in range(40):  # the models timer ticks every 3 s
             if any("cifar10-fast-copy" in o for o in picker_options(page, "image-model")):
@@ -434,23 +433,32 @@ def open_tidy_up(page, *, threshold: int) -> None:
 def test_tidy_up_deletes_weak_models_and_keeps_the_defaults(browser, fresh_server):
     from playwright.sync_api import expect
 
+    for shipped, mine in (("cifar10-seed", "my-seed"), ("cifar10-fast", "my-fast")):  # the user's own weak models
+        for ext in (".keras", ".json"):
+            source = fresh_server.store().model_path(shipped).with_suffix(ext)
+            shutil.copy(source, fresh_server.model_dir / (mine + ext))
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     try:
         page.goto(fresh_server.url)
         page.locator("#image-input").wait_for(timeout=60_000)
+        tab(page, "Models")
+        expect(page.locator("#models-table")).to_contain_text("my-seed")  # the timer's refresh, before typing
         open_tidy_up(page, threshold=80)
         page.locator("#models-prune").click()
         toast(page, "Tick the confirmation box")  # nothing goes without the tick
-        assert (fresh_server.model_dir / "cifar10-seed.keras").exists()
+        assert (fresh_server.model_dir / "my-seed.keras").exists()
         page.reload()  # a fresh page: the refused click's error overlay would cover the checkbox
         page.locator("#image-input").wait_for(timeout=60_000)
+        tab(page, "Models")
+        expect(page.locator("#models-table")).to_contain_text("my-seed")
         open_tidy_up(page, threshold=80)
         page.locator("#models-confirm input").check()
         page.locator("#models-prune").click()
         expect(page.locator("#models-status")).to_contain_text("Deleted 2 model(s)")
-        left = {p.stem for p in fresh_server.model_dir.glob("*.keras")}
-        assert left == {"cifar10-best", "imdb-best", "imdb-fast"}  # 77% and 70% went; defaults and 90% stay
-        expect(page.locator("#models-table")).not_to_contain_text("cifar10-seed")
+        assert not list(fresh_server.model_dir.glob("my-*"))  # 77% and 70% went
+        ids = {c.id for c in fresh_server.store().list()}
+        assert {"cifar10-seed", "cifar10-fast"} <= ids  # shipped ones are read-only: kept
+        expect(page.locator("#models-table")).not_to_contain_text("my-seed")
     finally:
         page.close()
 

@@ -109,16 +109,14 @@ while True:
     assert not list(root.glob(".tmp-*"))
 
 
-def test_a_new_cache_adopts_the_shipped_models(tmp_path, shipped_dir):
-    """A Space's persistent storage starts empty: it must still get working defaults."""
-    fresh = ModelStore(tmp_path / "persistent")
-    adopted = fresh.adopt_missing(shipped_dir)
+def test_a_new_cache_lists_the_shipped_models_without_copying_them(tmp_path, shipped_dir):
+    """A Space's persistent storage (or a new user's cache) starts empty: it still has working defaults."""
+    fresh = ModelStore(tmp_path / "persistent", shipped_dir)
     source = ModelStore(shipped_dir)
-    assert sorted(adopted) == sorted(c.id for c in source.list())
-    assert fresh.defaults() == source.defaults()
-    for model_id in adopted:
-        assert fresh.card(model_id).sha256 == source.card(model_id).sha256
-    assert fresh.adopt_missing(shipped_dir) == []  # idempotent
+    assert sorted(c.id for c in fresh.list()) == sorted(c.id for c in source.list())
+    assert all(c.shipped for c in fresh.list())
+    assert fresh.defaults() == json.loads((shipped_dir / "defaults.json").read_text())
+    assert not (tmp_path / "persistent").exists()  # nothing copied, nothing written
 
 
 def test_cards_round_trip_and_are_saved_as_schema_2(store):

@@ -65,14 +65,15 @@ def test_a_retrained_backbone_is_never_answered_from_the_cache(with_backbone, tm
     from dlapp.layers import trained_network  # importing it registers dlapp's layers
     from dlapp.store import get_store
 
-    folder = class_folder(tmp_path / "colours", per_class=8, size=32)
-    config = TrainConfig(str(folder), preset="transfer", epochs=2)
-    first = train(config)
-    assert train(config).cached  # same data, same preset, same backbone
     store = get_store()
     backbone = keras.saving.load_model(with_backbone / "cifar10-best.keras", safe_mode=True)
+    store.save(backbone, store.card("cifar10-best"), "my-best")  # the user's own (a shipped one is read-only)
+    folder = class_folder(tmp_path / "colours", per_class=8, size=32)
+    config = TrainConfig(str(folder), preset="transfer", epochs=2, backbone="my-best")
+    first = train(config)
+    assert train(config).cached  # same data, same preset, same backbone
     dense = trained_network(backbone).layers[-1]
     dense.set_weights([w + 0.01 for w in dense.get_weights()])  # "retrained"
-    store.save(backbone, store.card("cifar10-best"), "cifar10-best")
+    store.save(backbone, store.card("my-best"), "my-best")
     again = train(config)
     assert not again.cached and again.card.provenance.cache_key != first.card.provenance.cache_key

@@ -168,12 +168,14 @@ def training_progress() -> Iterator[dict]:
 
 
 def list_models() -> list[dict]:
-    """Every cached model: id, task, data set, subset, preset, classes, test accuracy, size, creation time, default."""
+    """Every model, shipped and the user's: id, task, data set, subset, preset, classes, test accuracy, size,
+    creation time, default, and whether it is shipped (read-only)."""
     store = get_store()
     defaults = set(store.defaults().values())
     return [{"id": c.id, "task": c.task, "dataset": c.dataset.name, "subset_per_class": c.dataset.subset_per_class,
              "preset": c.preset, "class_names": list(c.class_names), "test_accuracy": c.test_accuracy,
-             "size_bytes": c.size_bytes, "created": c.provenance.created, "default": c.id in defaults}
+             "size_bytes": c.size_bytes, "created": c.provenance.created, "default": c.id in defaults,
+             "shipped": c.shipped}
             for c in store.list()]
 
 
@@ -189,10 +191,10 @@ def set_default_model(model_id: str, password: str = "") -> str:
 
 @user_errors
 def delete_model(model_id: str, password: str = "") -> str:
-    """Delete a cached model for good (needs the password on a public deployment)."""
+    """Delete one of your models for good (needs the password on a public deployment); shipped models are
+    read-only. Says which model now answers for its task when it was the default."""
     authorize("delete", password, settings_mod.load())
-    get_store().delete(model_id)
-    return f"Deleted {model_id}."
+    return get_store().delete(model_id)
 
 
 @user_errors

@@ -47,8 +47,6 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
     store = get_store(settings.model_dir)
     store.clean_temp_files()
     expire_collections()  # visitors' sample collections left by a crash (a closed tab removes its own)
-    if settings.space_id and store.root != settings_mod.SHIPPED_MODEL_DIR.resolve():
-        store.adopt_missing(settings_mod.SHIPPED_MODEL_DIR)  # persistent storage starts with the shipped models
     if settings.hub_models:
         from ..hub import pull_configured
 

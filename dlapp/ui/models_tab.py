@@ -14,7 +14,7 @@ from ..training.calibrate import MIN_FIT
 from . import api, explained, plots
 from .common import user_errors
 
-HEADERS = ["id", "task", "data", "preset", "test accuracy", "size (MB)", "created", "default"]
+HEADERS = ["id", "task", "data", "preset", "test accuracy", "size (MB)", "created", "from", "default"]
 
 
 @dataclass
@@ -45,7 +45,8 @@ def rows() -> list[list]:
     store = get_store()
     defaults = set(store.defaults().values())
     return [[c.id, c.task, c.dataset.label, c.preset, f"{c.test_accuracy:.2%}", round(c.size_bytes / 2**20, 1),
-             c.provenance.created[:16].replace("T", " "), "★" if c.id in defaults else ""] for c in store.list()]
+             c.provenance.created[:16].replace("T", " "), "shipped" if c.shipped else "yours",
+             "★" if c.id in defaults else ""] for c in store.list()]
 
 
 def layout() -> ModelsTab:
@@ -204,7 +205,8 @@ def wire(tab: ModelsTab) -> None:
             raise UsageError("Tick the confirmation box to delete models.")
         store = get_store()
         keep = set(store.defaults().values())
-        weak = [c.id for c in store.list() if c.id not in keep and c.test_accuracy * 100 < (threshold or 0)]
+        weak = [c.id for c in store.list() if c.id not in keep and not c.shipped  # shipped ones are read-only
+                and c.test_accuracy * 100 < (threshold or 0)]
         for model_id in weak:
             api.delete_model(model_id, password)
         note = f"Deleted {len(weak)} model(s): {', '.join(weak)}." if weak else "No model is below that accuracy."
