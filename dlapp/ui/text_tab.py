@@ -8,6 +8,7 @@ import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
@@ -16,8 +17,12 @@ from ..inference import get_predictor
 from ..limits import MAX_CSV_ROWS, PREDICT_CONCURRENCY
 from ..samples import EXAMPLE_REVIEWS
 from ..store import get_store
+from ..tasks.text import NO_KNOWN_WORD, NO_VERDICT
 from . import plots
 from .common import default_model, file_path, layer_rows, model_picker, user_errors
+
+if TYPE_CHECKING:
+    from ..explain.text import ReviewExplanation
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula triggers (CSV injection)
 
@@ -95,16 +100,22 @@ def model_info(model_id: str | None) -> str:
             f"({card.dataset.label}); other languages and topics get guesses.")
 
 
-def word_highlights(tokens: list[tuple[str, float]], label: str, positive: str, unread: list[str]) -> list:
-    """(word, category) pairs for gr.HighlightedText, in reading order."""
-    sign = 1.0 if label == positive else -1.0  # scores push towards the predicted label
-    top = max((abs(s) for _, s in tokens), default=0.0) or 1.0
+def word_highlights(ex: ReviewExplanation, positive: str) -> list:
+    """(word, category) pairs for gr.HighlightedText: every word as written, in reading order."""
+    sign = 1.0 if ex.label == positive else -1.0  # scores push towards the predicted label
+    top = max((abs(w.score) for w in ex.words if w.score is not None), default=0.0) or 1.0
     out: list[tuple[str, str | None]] = []
-    for word, score in tokens:
-        towards_positive = sign * score / top
+    unread = [w.text for w in ex.words if w.past_cut]
+    for w in ex.words:
+        if w.past_cut:
+            continue
+        if w.score is None:  # nothing in it the model can read: an unknown alphabet, an emoji
+            out.append((w.text + " ", "not read"))
+            continue
+        towards_positive = sign * w.score / top
         strength = abs(towards_positive)
         kind = None if strength < 0.1 else ("positive" if towards_positive > 0 else "negative")
-        out.append((word + " ", f"strongly {kind}" if kind and strength > 0.5 else kind))
+        out.append((w.text + " ", f"strongly {kind}" if kind and strength > 0.5 else kind))
     out += [(w + " ", "not read") for w in unread[:_UNREAD_SHOWN]]
     if len(unread) > _UNREAD_SHOWN:
         out.append((f"… {len(unread) - _UNREAD_SHOWN:,} more words", "not read"))
@@ -118,18 +129,25 @@ def explain_sentiment(text: str, model_id: str | None):
 
     predictor = get_predictor("text", model_id or None)
     ex = explain_review(predictor.model, text, class_names=tuple(predictor.class_names))
+    if not ex.known:  # its answer would be the padding's: nothing to explain, no trajectory
+        return word_highlights(ex, predictor.class_names[1]), NO_KNOWN_WORD, None, []
     note = (f"The model read the first **{ex.read:,}** of this review's {ex.total:,} words; the grey ones "
             "after that did not count." if ex.unread else f"The model read all {ex.total:,} words.")
+    if any(w.score is None and not w.past_cut for w in ex.words):
+        note += " Grey words have no letter it can read (it knows English words without accents)."
     steps = reading_trajectory(predictor.model, text)
     rows = [[sentence[:160] + ("…" if len(sentence) > 160 else ""), f"{p:.0%}"] for sentence, p in steps]
-    return (word_highlights(ex.tokens, ex.label, predictor.class_names[1], list(ex.unread)), note,
+    return (word_highlights(ex, predictor.class_names[1]), note,
             plots.trajectory_png([p for _, p in steps], predictor.class_names[1]), rows)
 
 
 @user_errors
-def analyze_sentiment(text: str, model_id: str | None) -> dict[str, float]:
-    """Both labels with their probabilities (the winner first)."""
+def analyze_sentiment(text: str, model_id: str | None) -> dict[str, float] | str:
+    """Both labels with their probabilities (the winner first); NO_VERDICT (no confidences) for a
+    review in which the model knows no word."""
     predictor = get_predictor("text", model_id or None)
+    if not predictor.known_words([text or ""])[0]:
+        return NO_VERDICT
     p = float(predictor.positive_probability([text or ""])[0])
     negative, positive = predictor.class_names
     return {positive: p, negative: 1 - p}
