@@ -19,7 +19,7 @@ from ..samples import EXAMPLE_REVIEWS
 from ..store import get_store
 from ..tasks.text import NO_KNOWN_WORD, NO_VERDICT
 from . import plots
-from .common import default_model, file_path, layer_rows, model_picker, user_errors
+from .common import cleared, default_model, file_path, layer_rows, model_picker, user_errors
 
 if TYPE_CHECKING:
     from ..explain.text import ReviewExplanation
@@ -57,7 +57,7 @@ def layout() -> TextTab:
             button = gr.Button("Analyze", variant="primary", elem_id="analyze-button")
         with gr.Column(scale=1):
             label = gr.Label(num_top_classes=2, label="Sentiment", elem_id="sentiment-label")
-            words = gr.HighlightedText(label="Which words drove it (as the model reads them)", show_legend=True,
+            words = gr.HighlightedText(label="Which words drove it", show_legend=True,
                                        color_map=WORD_COLOURS, combine_adjacent=False, elem_id="review-words")
             note = gr.Markdown(elem_id="review-note")
     examples = gr.Examples([[r] for r in EXAMPLE_REVIEWS], inputs=[text], label="Examples (click one)")
@@ -95,7 +95,7 @@ def model_info(model_id: str | None) -> str:
     card = get_store().card(model_id)
     n = card.hyperparameters.get("sequence_length")
     reads = f"the first **{n:,} words** of a review" if n else "a review"
-    return (f"This model reads {reads} (lower-cased, without punctuation) and tells "
+    return (f"This model reads {reads} (lower-cased, without punctuation or accented letters) and tells "
             f"**{' from '.join(card.class_names)}**. It learned from English movie reviews "
             f"({card.dataset.label}); other languages and topics get guesses.")
 
@@ -131,10 +131,19 @@ def explain_sentiment(text: str, model_id: str | None):
     ex = explain_review(predictor.model, text, class_names=tuple(predictor.class_names))
     if not ex.known:  # its answer would be the padding's: nothing to explain, no trajectory
         return word_highlights(ex, predictor.class_names[1]), NO_KNOWN_WORD, None, []
-    note = (f"The model read the first **{ex.read:,}** of this review's {ex.total:,} words; the grey ones "
-            "after that did not count." if ex.unread else f"The model read all {ex.total:,} words.")
-    if any(w.score is None and not w.past_cut for w in ex.words):
-        note += " Grey words have no letter it can read (it knows English words without accents)."
+    # Counted in words as written ("était" is one word, though the model reads it as the token "tait").
+    total, read = len(ex.words), sum(not w.past_cut for w in ex.words)
+    unreadable = sum(w.score is None and not w.past_cut for w in ex.words)  # Chinese, emoji: no a-z in them
+    letters = "it knows only the letters a to z, without accents"
+    if read < total:
+        note = (f"The model read the first **{read:,}** of this review's {total:,} words; the grey ones after "
+                "that did not count." + (f" It cannot read {unreadable:,} grey ones before that: {letters}."
+                                         if unreadable else ""))
+    elif unreadable:
+        note = (f"The model read {read - unreadable:,} of this review's {total:,} words; it cannot read the grey "
+                f"ones: {letters}.")
+    else:
+        note = f"The model read all {total:,} words."
     steps = reading_trajectory(predictor.model, text)
     rows = [[sentence[:160] + ("…" if len(sentence) > 160 else ""), f"{p:.0%}"] for sentence, p in steps]
     return (word_highlights(ex, predictor.class_names[1]), note,
@@ -210,13 +219,17 @@ def wire(tab: TextTab) -> None:
     private = {"api_visibility": "private"}
     explained = [tab.words, tab.note, tab.trajectory, tab.sentences]
     # The verdict first (merged into batches by the predictor), then, as its own event, why.
+    # After an error, the last review's verdict and explanation go: they are no answer to this one.
     for event in (tab.button.click(analyze_sentiment, [tab.text, tab.model], tab.label, api_name="analyze_sentiment",
                                    concurrency_limit=PREDICT_CONCURRENCY),
                   tab.text.submit(analyze_sentiment, [tab.text, tab.model], tab.label, **private),
                   tab.examples.load_input_event.then(analyze_sentiment, [tab.text, tab.model], tab.label, **private)):
-        event.success(explain_sentiment, [tab.text, tab.model], explained, **private)
+        event.success(explain_sentiment, [tab.text, tab.model], explained, **private
+                      ).failure(cleared(len(explained)), None, explained, **private)
+        event.failure(cleared(1 + len(explained)), None, [tab.label, *explained], **private)
     tab.model.change(model_info, tab.model, tab.info, **private)
     # The layer table loads the model: only when someone opens it, and again when the model changes.
     tab.inside.expand(user_errors(lambda m: layer_rows("text", m)), tab.model, tab.layers, **private)
     tab.model.change(user_errors(lambda m: layer_rows("text", m)), tab.model, tab.layers, **private)
-    tab.csv_button.click(analyze_csv, [tab.csv_in, tab.model], [tab.csv_out, tab.preview], api_name="analyze_csv")
+    tab.csv_button.click(analyze_csv, [tab.csv_in, tab.model], [tab.csv_out, tab.preview], api_name="analyze_csv"
+                         ).failure(cleared(2), None, [tab.csv_out, tab.preview], **private)
