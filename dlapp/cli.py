@@ -198,9 +198,13 @@ def _predict(args) -> int:
     from .inference import get_predictor
 
     if args.text:
-        for text, (label, p) in zip(args.text, get_predictor("text", args.model).sentiment_batch(args.text),
-                                    strict=True):
-            print(f"{label} ({p:.1%}): {text[:60]}")
+        from .tasks.text import NO_VERDICT
+
+        predictor = get_predictor("text", args.model)
+        for text, (label, p), known in zip(args.text, predictor.sentiment_batch(args.text),
+                                           predictor.known_words(args.text), strict=True):
+            print(f"{label} ({p:.1%}): {text[:60]}" if known else f"{NO_VERDICT} (it knows none of its words): "
+                  f"{text[:60]}")
         return 0
     clf = get_predictor("image", args.model)
     failed = 0

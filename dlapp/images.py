@@ -8,19 +8,22 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from .errors import InvalidImageError
+from .limits import JPEG_REDUCED_MAX
 
 ImageSource = str | Path | bytes | Image.Image | np.ndarray
 _EXTREME_ASPECT = 2.0  # beyond this, center-cropping would throw most of the picture away
 
 
 def open_image(source: ImageSource, *, max_pixels: int) -> Image.Image:
-    """Open `source` as an upright RGB or L image (first frame if animated).
+    """Open `source` as an upright RGB or L image (first frame if animated), of at most
+    `max_pixels`. A baseline JPEG of up to JPEG_REDUCED_MAX times that (a 48 or 200 MP phone
+    photo) is decoded reduced, at 1/2, 1/4 or 1/8 of its size, so it never holds more pixels.
 
     Raises:
-        InvalidImageError: unreadable, truncated, not an image, or over `max_pixels`.
+        InvalidImageError: unreadable, truncated, not an image, or over its pixel cap.
     """
     if isinstance(source, np.ndarray):
         if source.ndim >= 2:  # the same cap as for files, before converting a single pixel
@@ -38,8 +41,10 @@ def open_image(source: ImageSource, *, max_pixels: int) -> Image.Image:
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own cap below is stricter
                 img = Image.open(fp)
         except Image.DecompressionBombError as exc:  # so large Pillow will not even read the header
-            fp.close()
-            raise InvalidImageError(_too_large(str(exc), max_pixels)) from None
+            img = _open_jpeg(fp)  # Pillow's guard (179 MP) is below a 200 MP phone's JPEG; ours follows
+            if img is None:
+                fp.close()
+                raise InvalidImageError(_too_large(str(exc), max_pixels)) from None
         except UnidentifiedImageError:
             fp.close()
             raise InvalidImageError("This file is not an image format we can read "
@@ -50,7 +55,8 @@ def open_image(source: ImageSource, *, max_pixels: int) -> Image.Image:
     width, height = img.size
     if width < 1 or height < 1:
         raise InvalidImageError("This image has no pixels.")
-    _check_pixels(width, height, max_pixels)  # from the header, before decoding a single pixel
+    if not _decode_reduced(img, max_pixels):
+        _check_pixels(width, height, max_pixels)  # from the header, before decoding a single pixel
     try:
         if getattr(img, "is_animated", False):
             img.seek(0)
@@ -63,11 +69,39 @@ def open_image(source: ImageSource, *, max_pixels: int) -> Image.Image:
         raise InvalidImageError(_DAMAGED) from None
 
 
-def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+def _open_jpeg(fp) -> Image.Image | None:
+    """`fp` opened as a JPEG without Pillow's decompression-bomb check (the caller checks the
+    size itself), or None if it is no JPEG."""
+    try:
+        fp.seek(0)
+        return JpegImagePlugin.JpegImageFile(fp)
+    except (OSError, ValueError, SyntaxError):
+        return None
+
+
+def _decode_reduced(img: Image.Image, max_pixels: int) -> bool:
+    """Whether `img` is a baseline JPEG over `max_pixels` that libjpeg will decode reduced under
+    it (Pillow's draft: 1/2, 1/4 or 1/8 per side, in the DCT, never at full size). Raises
+    InvalidImageError for a JPEG too large even so. A progressive JPEG is never reduced: libjpeg
+    keeps its every DCT coefficient in memory (2 to 6 bytes per pixel) whatever the scale."""
+    width, height = img.size
+    if img.format != "JPEG" or width * height <= max_pixels:
+        return False
+    if img.info.get("progressive"):
+        _check_pixels(width, height, max_pixels, what="a progressive JPEG")
+    limit = max_pixels * JPEG_REDUCED_MAX
+    if width * height > limit:
+        _check_pixels(width, height, limit, what="a JPEG")
+    scale = next(s for s in (2, 4, 8) if -(-width // s) * -(-height // s) <= max_pixels)
+    img.draft(img.mode, (width // scale, height // scale))  # at least that size: Pillow picks exactly `scale`
+    return img.size[0] * img.size[1] <= max_pixels
+
+
+def _check_pixels(width: int, height: int, max_pixels: int, *, what: str = "an image") -> None:
     if width * height > max_pixels:
         raise InvalidImageError(
             f"This image is {width}×{height} ({width * height / 1e6:.1f} megapixels); "
-            f"the limit is {max_pixels / 1e6:.0f} megapixels. Please resize it first."
+            f"the limit is {max_pixels / 1e6:.0f} megapixels for {what}. Please resize it first."
         )
 
 

@@ -9,6 +9,8 @@ PREDICT_CONCURRENCY = 16  # prediction calls served at once; their model calls m
 #                           waiting callers mean bigger, cheaper batches, not more threads fighting for 2 cores
 LIVE_TIME_LIMIT_S = 300  # one visitor's live webcam stream holds a worker at most this long, then stops
 MAX_TOP_K = 100  # labels returned per image; more than any dlapp model has classes
+JPEG_REDUCED_MAX = 8  # a baseline JPEG may have 8x DLAPP_MAX_IMAGE_PIXELS (200 MP: the largest phone cameras),
+#                       since it is decoded at 1/2-1/8 scale under that cap (images.py); other formats may not
 
 # ---------------------------------------------------------------- training settings (ranges)
 BATCH_SIZE_RANGE = (1, 4096)  # 4096 uint8 32×32 images are 12 MB; larger batches only exhaust memory

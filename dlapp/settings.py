@@ -79,7 +79,7 @@ class Settings:
     admin_password: str | None  # DLAPP_ADMIN_PASSWORD (or the older DLAPP_TRAINING_PASSWORD): gates every change
     max_epochs: int  # DLAPP_MAX_EPOCHS: cap per training run
     max_train_examples: int  # DLAPP_MAX_TRAIN_EXAMPLES: cap on training-set size (0 = none)
-    max_image_pixels: int  # DLAPP_MAX_IMAGE_PIXELS: decompression-bomb guard
+    max_image_pixels: int  # DLAPP_MAX_IMAGE_PIXELS: pixels decoded per image (decompression-bomb guard)
     max_text_chars: int  # DLAPP_MAX_TEXT_CHARS: longest review accepted
     max_upload_mb: int  # DLAPP_MAX_UPLOAD_MB: largest upload the web app takes
     space_id: str | None  # SPACE_ID: set by Hugging Face Spaces
@@ -112,7 +112,8 @@ def load() -> Settings:
         admin_password=os.environ.get("DLAPP_ADMIN_PASSWORD") or os.environ.get("DLAPP_TRAINING_PASSWORD") or None,
         max_epochs=_int("DLAPP_MAX_EPOCHS", 200 if space_id is None else 5),
         max_train_examples=_int("DLAPP_MAX_TRAIN_EXAMPLES", 0 if space_id is None else 5000),
-        max_image_pixels=_int("DLAPP_MAX_IMAGE_PIXELS", 25_000_000),  # 25 MP: any phone photo
+        # 25 MP decoded (75 MB as RGB); larger phone JPEGs, up to 200 MP, decode reduced under it (images.py)
+        max_image_pixels=_int("DLAPP_MAX_IMAGE_PIXELS", 25_000_000),
         max_text_chars=_int("DLAPP_MAX_TEXT_CHARS", 50_000),  # IMDB's longest review is ~14k
         max_upload_mb=_int("DLAPP_MAX_UPLOAD_MB", 50),
         space_id=space_id,

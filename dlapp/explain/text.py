@@ -19,7 +19,9 @@ Measured by benchmarks/explain_text_bench.py: faithfulness (deleting the top wor
 
 from __future__ import annotations
 
+import bisect
 import re
+import string
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,8 +31,8 @@ import numpy as np
 from .. import settings as settings_mod
 from ..backend import keras, tf
 from ..errors import UsageError
-from ..layers import Temperature
-from ..tasks.text import check_text
+from ..layers import Temperature, standardize_review
+from ..tasks.text import FIRST_KNOWN_ID, check_text
 
 STEPS = 32  # intervals of the first pass, one batch; on imdb-best 65 rows cost ~1.4x what 33 rows do
 TOLERANCE = 0.05  # completeness gap allowed, as a share of the logit change (the paper's 5% check)
@@ -41,6 +43,16 @@ REFINE_COVER = 0.8
 MAX_SENTENCES = 60  # trajectory points: one batched call of <= 60 prefixes, and a plot that stays readable
 BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)  # IMDB's line breaks; the model reads them as spaces
 SENTENCE_END = re.compile(r"[.!?]+(?=[\s\"')\]]|<|$)|<br\s*/?>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word as the review writes it, with what the model made of it."""
+
+    text: str  # as written: "était", "Great!"
+    tokens: tuple[str, ...]  # the model's tokens inside it ("était" -> ("tait",)); () if it can read none of it
+    score: float | None  # the sum of its read tokens' scores; None if the model read none of it
+    past_cut: bool  # after the last token the model reads
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,8 @@ class ReviewExplanation:
     unread: list[str]  # the tokens after the cut, which the model never sees
     baseline_probability: float  # P(label) with every read token's input zeroed (IG's baseline)
     logit_change: float  # logit of `label` at the review minus at the baseline; the scores sum to it
+    known: int  # read tokens that are in the model's vocabulary; 0: it knows no word of the review
+    words: list[Word]  # every word as written, in order, with its tokens' summed score
 
 
 # ---------------------------------------------------------------- what the model reads
@@ -87,6 +101,58 @@ def standardized_tokens(model, text: str) -> list[str]:
     """Every token of the standardised review, in order, as the model's vectorizer splits it
     (including those past the cut). Raises InvalidTextError for empty or oversized text."""
     return _split(model, [check_text(text, max_chars=settings_mod.load().max_text_chars)])[0]
+
+
+# ---------------------------------------------------------------- the words as written
+
+# standardize_review (layers.py), replayed in Python so that each token keeps where it came from.
+# TensorFlow's ops are ASCII-only: tf.strings.lower leaves "É" as it is, and RE2's \w and \s are
+# [0-9A-Za-z_] and [\t\n\f\r ], so every other letter becomes a space ("était" is read as "tait").
+# The saved models keep reading that way (changing it would change what they answer); only the
+# display maps the model's tokens back to the words as written.
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_REVIEW_BREAK = re.compile(r"<br[\t\n\f\r ]*/?>")  # RE2's \s, not Python's (which has \v and Unicode spaces)
+_REVIEW_STEPS = (_REVIEW_BREAK, re.compile(r"<[^>]{0,40}>"), re.compile(r"[^0-9A-Za-z_\t\n\f\r ']"))
+_TOKEN = re.compile(r"[^\t\n\f\r ]+")
+
+
+def _token_spans(text: str) -> tuple[list[tuple[str, int, int]], list[tuple[int, int]]]:
+    """standardize_review + whitespace split on `text`: (token, start, end) in the original text
+    per token, and the spans of the <br /> tags (line breaks, not words)."""
+    chars, where = text.translate(_ASCII_LOWER), list(range(len(text)))
+    breaks: list[tuple[int, int]] = []
+    for pattern in _REVIEW_STEPS:
+        pieces, index, last = [], [], 0
+        for m in pattern.finditer(chars):
+            if pattern is _REVIEW_BREAK:
+                breaks.append((where[m.start()], where[m.end() - 1] + 1))
+            pieces += [chars[last:m.start()], " "]
+            index += where[last:m.start()] + [-1]  # each replacement is one space: it never joins two words
+            last = m.end()
+        chars, where = "".join(pieces) + chars[last:], index + where[last:]
+    return [(m[0], where[m.start()], where[m.end() - 1] + 1) for m in _TOKEN.finditer(chars)], breaks
+
+
+def _words_as_written(model, text: str, tokens: list[str], scores: list[float], read: int) -> list[Word]:
+    """Every word of `text` as written (split at whitespace and <br />), with the tokens the model
+    made of it and their summed score. Where the replay cannot be checked against the model's own
+    tokens (a model with another standardizer), the tokens themselves are the words, as before."""
+    if _vectorizer(model).get_config()["standardize"] is standardize_review:
+        spans, breaks = _token_spans(text)
+        if [t for t, _, _ in spans] == tokens:
+            blanked = list(text)
+            for a, b in breaks:
+                blanked[a:b] = " " * (b - a)
+            found = [(m.start(), m[0]) for m in re.finditer(r"\S+", "".join(blanked))]
+            starts = [a for a, _ in found]
+            owned: list[list[int]] = [[] for _ in found]
+            for i, (_, a, _) in enumerate(spans):
+                owned[bisect.bisect_right(starts, a) - 1].append(i)  # a token never spans whitespace
+            cut = spans[read][1] if read < len(spans) else len(text) + 1
+            return [Word(word, tuple(tokens[i] for i in mine),
+                         sum(scores[i] for i in mine if i < read) if any(i < read for i in mine) else None,
+                         past_cut=start >= cut) for (start, word), mine in zip(found, owned, strict=True)]
+    return [Word(t, (t,), scores[i] if i < read else None, past_cut=i >= read) for i, t in enumerate(tokens)]
 
 
 # ---------------------------------------------------------------- the model, cut where IG looks
@@ -253,11 +319,13 @@ def explain_review(model, text: str, *, class_names: Sequence[str] = ("negative"
         raise UsageError("The vectorizer's tokens do not match its standardize + split.")
     positive = p >= 0.5  # as SentimentAnalyzer decides
     sign = 1.0 if positive else -1.0  # scores and logits towards the predicted label
+    signed = [sign * float(s) for s in scores[:read]]
     return ReviewExplanation(
         label=class_names[1] if positive else class_names[0], probability=p if positive else 1.0 - p,
-        tokens=[(w, sign * float(s)) for w, s in zip(words[:read], scores[:read], strict=True)],
+        tokens=list(zip(words[:read], signed, strict=True)),
         read=read, total=len(words), unread=words[read:],
-        baseline_probability=p_base if positive else 1.0 - p_base, logit_change=sign * change)
+        baseline_probability=p_base if positive else 1.0 - p_base, logit_change=sign * change,
+        known=int((ids >= FIRST_KNOWN_ID).sum()), words=_words_as_written(model, text, words, signed, read))
 
 
 # ---------------------------------------------------------------- reading trajectory

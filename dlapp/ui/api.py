@@ -201,18 +201,26 @@ def delete_model(model_id: str, password: str = "") -> str:
 def explain_sentiment(text: str, model_id: str | None = None) -> dict:
     """Why a review got its label: Integrated Gradients per word, in reading order.
 
-    Returns {"label", "probability", "tokens": [[word, score], ...] (score > 0 pushed towards
-    the label), "read" (words the model reads), "total" (words in the review), "unread": the
-    words after the cut, which did not count}.
+    Returns {"label", "probability", "tokens": [[token, score], ...] as the model reads them (score
+    > 0 pushed towards the label), "words": [{"word" as written, "read_as": its tokens, "score": their
+    sum, or None where the model read none of it}, ...], "read" (tokens the model reads), "total"
+    (tokens in the review), "unread": the tokens after the cut, which did not count, "known": read
+    tokens in the model's vocabulary, "note"}. A review in which the model knows no word gets
+    label and probability None (no verdict), and the note says why.
     """
     from ..explain.text import explain_review
     from ..inference import get_predictor
+    from ..tasks.text import NO_KNOWN_WORD
 
     predictor = get_predictor("text", model_id or None)
     ex = explain_review(predictor.model, text, class_names=tuple(predictor.class_names))
-    return {"label": ex.label, "probability": ex.probability,
+    verdict = ex.known > 0
+    return {"label": ex.label if verdict else None, "probability": ex.probability if verdict else None,
             "tokens": [[w, round(float(sc), 5)] for w, sc in ex.tokens],
-            "read": ex.read, "total": ex.total, "unread": list(ex.unread)}
+            "words": [{"word": w.text, "read_as": list(w.tokens),
+                       "score": None if w.score is None else round(w.score, 5)} for w in ex.words],
+            "read": ex.read, "total": ex.total, "unread": list(ex.unread), "known": ex.known,
+            "note": "" if verdict else NO_KNOWN_WORD}
 
 
 def register() -> None:

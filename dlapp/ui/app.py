@@ -28,6 +28,33 @@ CSS = """
 }
 """
 
+# Gradio lists every error of a page in one toast, so three clicks on the same bad picture showed
+# its sentence three times, under "Error (3)". Each sentence is shown once (the items are only
+# hidden: Gradio's own code still owns and removes them).
+ONE_TOAST_PER_MESSAGE = """
+() => {
+  const tidy = () => {
+    for (const body of document.querySelectorAll('.toast-body')) {
+      const seen = new Set();
+      const items = [...body.querySelectorAll('.toast-message-item')];
+      for (const item of items) {
+        const text = item.textContent.trim();
+        item.style.display = seen.has(text) ? 'none' : '';
+        seen.add(text);
+      }
+      for (const line of body.querySelectorAll('.toast-separator')) {
+        const before = line.previousElementSibling, after = items.slice(items.indexOf(before) + 1);
+        line.style.display = before?.style.display !== 'none' && after.some(i => i.style.display !== 'none')
+          ? '' : 'none';
+      }
+      const count = body.querySelector('.toast-count');
+      if (count) count.style.display = seen.size === items.length ? '' : 'none';
+    }
+  };
+  new MutationObserver(tidy).observe(document.body, {childList: true, subtree: true, characterData: true});
+}
+"""
+
 
 def _header(settings: settings_mod.Settings) -> str:
     where = "this machine"
@@ -114,5 +141,6 @@ def launch(**overrides) -> None:
         show_error=True,
         footer_links=["api"],
         css=CSS,
+        js=ONE_TOAST_PER_MESSAGE,
         **overrides,
     )

@@ -82,6 +82,12 @@ def user_errors(fn):
     return wrapper
 
 
+def cleared(n: int):
+    """An event handler that empties `n` outputs: run on .failure(), so that after an error no
+    answer to the previous input stays on screen as if it were the answer to this one."""
+    return lambda: (None,) * n if n > 1 else None
+
+
 def model_choices(task: str) -> list[tuple[str, str]]:
     """Dropdown choices: (label with data set and accuracy, model id)."""
     return [(f"{c.id}  ·  {c.dataset.label}  ·  test acc {c.test_accuracy:.1%}", c.id) for c in get_store().list(task)]

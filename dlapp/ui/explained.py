@@ -36,7 +36,7 @@ def reviews_html(model, class_names: list[str], examples: list[tuple[str, str, s
     blocks = []
     for text, true, predicted in examples[:_REVIEWS_SHOWN]:
         ex = explain_review(model, text, class_names=tuple(class_names))
-        words = word_highlights(ex.tokens, ex.label, class_names[1], list(ex.unread))
+        words = word_highlights(ex, class_names[1])
         more = f" … ({len(words) - _WORDS_SHOWN:,} more)" if len(words) > _WORDS_SHOWN else ""
         spans = "".join(_span(word, kind) for word, kind in words[:_WORDS_SHOWN]) + more
         blocks.append(f'<div class="dlapp-review"><b>{html.escape(true)} → {html.escape(predicted)}</b> '

@@ -18,6 +18,7 @@ from ..tasks.image import NONE_OF_THESE
 from .common import (
     DecisionLabel,
     SafeImage,
+    cleared,
     default_model,
     file_path,
     layer_rows,
@@ -204,19 +205,27 @@ def wire(tab: ImageTab) -> None:
         return gr.update(choices=names, value=names[0] if names else None)
 
     def explain_current(image, model, class_name):
-        return explain_image(image, model, class_name) if image else (None, None)
+        return explain_image(image, model, class_name) if image and class_name else (None, None)
+
+    def clear_answer():
+        """After an error: no answer to the previous picture stays on screen as if it were this one's."""
+        return None, None, None, None, None, gr.update(choices=[], value=None)
+
+    answer = [tab.label, tab.seen, tab.cam, tab.heat, tab.stages, tab.explain_class]
 
     def inside_current(image, model):
         return inside_model(image, model) if model else (None, None, None)
 
     # Up to PREDICT_CONCURRENCY calls at once: the predictor's Batcher merges them into one model call.
     # Explanations follow as their own events, so /classify_image costs no more than before.
-    tab.button.click(classify_image, [tab.image, tab.model], [tab.label, tab.seen], api_name="classify_image",
-                     concurrency_limit=PREDICT_CONCURRENCY).then(choices, tab.label, tab.explain_class, **private)
+    classified = tab.button.click(classify_image, [tab.image, tab.model], [tab.label, tab.seen],
+                                  api_name="classify_image", concurrency_limit=PREDICT_CONCURRENCY)
+    classified.success(choices, tab.label, tab.explain_class, **private)
+    classified.failure(clear_answer, None, answer, **private)
     tab.explain_api.click(explain_image, [tab.image, tab.model, tab.explain_name], [tab.cam, tab.heat],
                           api_name="explain_image", concurrency_limit=PREDICT_CONCURRENCY)
     tab.explain_class.change(explain_current, [tab.image, tab.model, tab.explain_class], [tab.cam, tab.heat],
-                             **private)
+                             **private).failure(cleared(2), None, [tab.cam, tab.heat], **private)
 
     def auto(image, model):
         if not image:
@@ -225,12 +234,14 @@ def wire(tab: ImageTab) -> None:
         return {tab.label: label, tab.seen: seen}
 
     # Classify as soon as a photo arrives (upload, webcam, paste or an example) or the model changes.
-    gr.on([tab.image.change, tab.model.change], auto, [tab.image, tab.model],
-          [tab.label, tab.seen, tab.cam, tab.heat, tab.stages], **private
-          ).then(choices, tab.label, tab.explain_class, **private
-                 ).then(inside_current, [tab.image, tab.model], [tab.stages, tab.filters, tab.layers], **private)
+    shown = gr.on([tab.image.change, tab.model.change], auto, [tab.image, tab.model],
+                  [tab.label, tab.seen, tab.cam, tab.heat, tab.stages], **private)
+    shown.success(choices, tab.label, tab.explain_class, **private
+                  ).then(inside_current, [tab.image, tab.model], [tab.stages, tab.filters, tab.layers], **private)
+    shown.failure(clear_answer, None, answer, **private)
     tab.model.change(model_info, tab.model, tab.info, **private)
-    tab.batch_button.click(classify_many, [tab.files, tab.model], tab.table, api_name="classify_images")
+    tab.batch_button.click(classify_many, [tab.files, tab.model], tab.table, api_name="classify_images"
+                           ).failure(cleared(1), None, tab.table, **private)
     # The browser takes a frame every stream_every seconds, but only when the last one was answered.
     tab.live.stream(classify_frame, [tab.live, tab.model], [tab.live_label, tab.live_note], stream_every=0.2,
                     time_limit=LIVE_TIME_LIMIT_S, concurrency_limit=PREDICT_CONCURRENCY, show_progress="hidden",

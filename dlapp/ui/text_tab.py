@@ -8,6 +8,7 @@ import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
@@ -16,8 +17,12 @@ from ..inference import get_predictor
 from ..limits import MAX_CSV_ROWS, PREDICT_CONCURRENCY
 from ..samples import EXAMPLE_REVIEWS
 from ..store import get_store
+from ..tasks.text import NO_KNOWN_WORD, NO_VERDICT
 from . import plots
-from .common import default_model, file_path, layer_rows, model_picker, user_errors
+from .common import cleared, default_model, file_path, layer_rows, model_picker, user_errors
+
+if TYPE_CHECKING:
+    from ..explain.text import ReviewExplanation
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula triggers (CSV injection)
 
@@ -52,7 +57,7 @@ def layout() -> TextTab:
             button = gr.Button("Analyze", variant="primary", elem_id="analyze-button")
         with gr.Column(scale=1):
             label = gr.Label(num_top_classes=2, label="Sentiment", elem_id="sentiment-label")
-            words = gr.HighlightedText(label="Which words drove it (as the model reads them)", show_legend=True,
+            words = gr.HighlightedText(label="Which words drove it", show_legend=True,
                                        color_map=WORD_COLOURS, combine_adjacent=False, elem_id="review-words")
             note = gr.Markdown(elem_id="review-note")
     examples = gr.Examples([[r] for r in EXAMPLE_REVIEWS], inputs=[text], label="Examples (click one)")
@@ -90,21 +95,27 @@ def model_info(model_id: str | None) -> str:
     card = get_store().card(model_id)
     n = card.hyperparameters.get("sequence_length")
     reads = f"the first **{n:,} words** of a review" if n else "a review"
-    return (f"This model reads {reads} (lower-cased, without punctuation) and tells "
+    return (f"This model reads {reads} (lower-cased, without punctuation or accented letters) and tells "
             f"**{' from '.join(card.class_names)}**. It learned from English movie reviews "
             f"({card.dataset.label}); other languages and topics get guesses.")
 
 
-def word_highlights(tokens: list[tuple[str, float]], label: str, positive: str, unread: list[str]) -> list:
-    """(word, category) pairs for gr.HighlightedText, in reading order."""
-    sign = 1.0 if label == positive else -1.0  # scores push towards the predicted label
-    top = max((abs(s) for _, s in tokens), default=0.0) or 1.0
+def word_highlights(ex: ReviewExplanation, positive: str) -> list:
+    """(word, category) pairs for gr.HighlightedText: every word as written, in reading order."""
+    sign = 1.0 if ex.label == positive else -1.0  # scores push towards the predicted label
+    top = max((abs(w.score) for w in ex.words if w.score is not None), default=0.0) or 1.0
     out: list[tuple[str, str | None]] = []
-    for word, score in tokens:
-        towards_positive = sign * score / top
+    unread = [w.text for w in ex.words if w.past_cut]
+    for w in ex.words:
+        if w.past_cut:
+            continue
+        if w.score is None:  # nothing in it the model can read: an unknown alphabet, an emoji
+            out.append((w.text + " ", "not read"))
+            continue
+        towards_positive = sign * w.score / top
         strength = abs(towards_positive)
         kind = None if strength < 0.1 else ("positive" if towards_positive > 0 else "negative")
-        out.append((word + " ", f"strongly {kind}" if kind and strength > 0.5 else kind))
+        out.append((w.text + " ", f"strongly {kind}" if kind and strength > 0.5 else kind))
     out += [(w + " ", "not read") for w in unread[:_UNREAD_SHOWN]]
     if len(unread) > _UNREAD_SHOWN:
         out.append((f"… {len(unread) - _UNREAD_SHOWN:,} more words", "not read"))
@@ -118,18 +129,34 @@ def explain_sentiment(text: str, model_id: str | None):
 
     predictor = get_predictor("text", model_id or None)
     ex = explain_review(predictor.model, text, class_names=tuple(predictor.class_names))
-    note = (f"The model read the first **{ex.read:,}** of this review's {ex.total:,} words; the grey ones "
-            "after that did not count." if ex.unread else f"The model read all {ex.total:,} words.")
+    if not ex.known:  # its answer would be the padding's: nothing to explain, no trajectory
+        return word_highlights(ex, predictor.class_names[1]), NO_KNOWN_WORD, None, []
+    # Counted in words as written ("était" is one word, though the model reads it as the token "tait").
+    total, read = len(ex.words), sum(not w.past_cut for w in ex.words)
+    unreadable = sum(w.score is None and not w.past_cut for w in ex.words)  # Chinese, emoji: no a-z in them
+    letters = "it knows only the letters a to z, without accents"
+    if read < total:
+        note = (f"The model read the first **{read:,}** of this review's {total:,} words; the grey ones after "
+                "that did not count." + (f" It cannot read {unreadable:,} grey ones before that: {letters}."
+                                         if unreadable else ""))
+    elif unreadable:
+        note = (f"The model read {read - unreadable:,} of this review's {total:,} words; it cannot read the grey "
+                f"ones: {letters}.")
+    else:
+        note = f"The model read all {total:,} words."
     steps = reading_trajectory(predictor.model, text)
     rows = [[sentence[:160] + ("…" if len(sentence) > 160 else ""), f"{p:.0%}"] for sentence, p in steps]
-    return (word_highlights(ex.tokens, ex.label, predictor.class_names[1], list(ex.unread)), note,
+    return (word_highlights(ex, predictor.class_names[1]), note,
             plots.trajectory_png([p for _, p in steps], predictor.class_names[1]), rows)
 
 
 @user_errors
-def analyze_sentiment(text: str, model_id: str | None) -> dict[str, float]:
-    """Both labels with their probabilities (the winner first)."""
+def analyze_sentiment(text: str, model_id: str | None) -> dict[str, float] | str:
+    """Both labels with their probabilities (the winner first); NO_VERDICT (no confidences) for a
+    review in which the model knows no word."""
     predictor = get_predictor("text", model_id or None)
+    if not predictor.known_words([text or ""])[0]:
+        return NO_VERDICT
     p = float(predictor.positive_probability([text or ""])[0])
     negative, positive = predictor.class_names
     return {positive: p, negative: 1 - p}
@@ -192,13 +219,17 @@ def wire(tab: TextTab) -> None:
     private = {"api_visibility": "private"}
     explained = [tab.words, tab.note, tab.trajectory, tab.sentences]
     # The verdict first (merged into batches by the predictor), then, as its own event, why.
+    # After an error, the last review's verdict and explanation go: they are no answer to this one.
     for event in (tab.button.click(analyze_sentiment, [tab.text, tab.model], tab.label, api_name="analyze_sentiment",
                                    concurrency_limit=PREDICT_CONCURRENCY),
                   tab.text.submit(analyze_sentiment, [tab.text, tab.model], tab.label, **private),
                   tab.examples.load_input_event.then(analyze_sentiment, [tab.text, tab.model], tab.label, **private)):
-        event.success(explain_sentiment, [tab.text, tab.model], explained, **private)
+        event.success(explain_sentiment, [tab.text, tab.model], explained, **private
+                      ).failure(cleared(len(explained)), None, explained, **private)
+        event.failure(cleared(1 + len(explained)), None, [tab.label, *explained], **private)
     tab.model.change(model_info, tab.model, tab.info, **private)
     # The layer table loads the model: only when someone opens it, and again when the model changes.
     tab.inside.expand(user_errors(lambda m: layer_rows("text", m)), tab.model, tab.layers, **private)
     tab.model.change(user_errors(lambda m: layer_rows("text", m)), tab.model, tab.layers, **private)
-    tab.csv_button.click(analyze_csv, [tab.csv_in, tab.model], [tab.csv_out, tab.preview], api_name="analyze_csv")
+    tab.csv_button.click(analyze_csv, [tab.csv_in, tab.model], [tab.csv_out, tab.preview], api_name="analyze_csv"
+                         ).failure(cleared(2), None, [tab.csv_out, tab.preview], **private)
