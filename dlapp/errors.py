@@ -57,6 +57,14 @@ class HubError(DlappError, OSError):
     """A Hugging Face Hub pull or push failed; the message says why."""
 
 
+class ExportCheckError(DlappError, RuntimeError):
+    """An export re-loaded in a fresh process does not answer as the Keras model does; it is not offered."""
+
+
+class MissingDependencyError(DlappError, ImportError):
+    """An optional package (the export runtimes: `pip install 'dlapp[export]'`) is not installed."""
+
+
 class CollectionFullError(UsageError):
     """A visitor's sample collection is at one of its caps (classes, samples, bytes); see limits.py."""
 

@@ -49,3 +49,11 @@ COLLECTION_MAX_SIDE = 256  # px, the longer side as stored: models read 32-64 px
 COLLECTION_JPEG_QUALITY = 90  # stored samples: invisible loss at 32-64 px, ~20 KB for a 256-px webcam frame
 COLLECTION_MAX_NAME = 40  # characters in a class name: fits a label, a dropdown and a folder name
 COLLECTION_MAX_AGE_H = 24  # hours untouched before expire_collections() removes an abandoned collection
+
+# ---------------------------------------------------------------- export (dlapp/export/)
+EXPORT_MIN_AGREEMENT = 0.995  # top-1 agreement a float export needs with the Keras model on held-out examples:
+#                               float32 round-off flips at most a near-tie in a few hundred
+EXPORT_MAX_INT8_DROP = 0.01  # accuracy a full-integer int8 export may lose (1 point): more is a broken quantization
+EXPORT_CALIBRATION_IMAGES = 200  # training images that set int8 ranges (cifar10-fast: 76.05% vs 76.35% float)
+EXPORT_CHECK_EXAMPLES = 1_000  # held-out examples a float export is checked on (int8: the whole test split)
+EXPORT_CHECK_TIMEOUT_S = 900  # the fresh checking process: 10k CIFAR-10 images one at a time fit easily
