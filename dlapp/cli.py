@@ -1,4 +1,4 @@
-"""`python -m dlapp`: train, evaluate, predict, models, hub. Same engine as the web app.
+"""`python -m dlapp`: train, evaluate, predict, models, hub, export. Same engine as the web app.
 
 Exit codes: 0 success, 2 usage error (argparse), 1 failure with a one-line reason.
 """
@@ -96,7 +96,29 @@ def _parser() -> argparse.ArgumentParser:
     hu.add_argument("repo_id")
     hu.add_argument("--private", action="store_true")
     hu.set_defaults(parser=hu)
+    _add_export(sub)
     return p
+
+
+def _add_export(sub) -> None:
+    from .export import FORMATS
+
+    x = sub.add_parser("export", help="export a model for a phone, a browser or another runtime, checked first",
+                       description="Export a cached model as a .zip (model, example script, README with the "
+                       "check's figures) after checking it in a fresh process against the Keras model.")
+    x.add_argument("model", help="model id (python -m dlapp models list)")
+    x.add_argument("--format", required=True, choices=FORMATS)
+    x.add_argument("--out", type=Path, help="the .zip to write, or a folder (default: .exports/ in your model folder)")
+    x.add_argument("--examples", type=_positive, help="held-out examples to check on (default: 1000; int8: the "
+                   "whole test split)")
+    x.set_defaults(parser=x)
+
+
+def _export(args) -> int:
+    from .export import export_model
+
+    print(export_model(args.model, args.format, args.out, examples=args.examples).summary())
+    return 0
 
 
 # ---------------------------------------------------------------- commands
@@ -335,7 +357,7 @@ def _hub(args) -> int:
 
 
 COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "explain": _explain, "models": _models,
-            "hub": _hub}
+            "hub": _hub, "export": _export}
 
 
 def _usage_errors(args) -> None:
@@ -354,6 +376,10 @@ def _usage_errors(args) -> None:
         from .hub import check_repo_id
 
         check_repo_id(args.repo_id)
+    if args.command == "export":
+        from .export import check_request
+
+        check_request(args.model, args.format, args.out)
 
 
 def main(argv: list[str] | None = None) -> int:

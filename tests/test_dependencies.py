@@ -21,7 +21,8 @@ def version(v: str) -> tuple[int, ...]:
 def test_runtime_pins_are_exact_and_match_what_is_installed():
     from importlib.metadata import version as installed
 
-    for pkg, pinned in {**pins("requirements.txt"), **pins("requirements-test.txt")}.items():
+    for pkg, pinned in {**pins("requirements.txt"), **pins("requirements-test.txt"),
+                        **pins("requirements-export.txt")}.items():
         assert installed(pkg) == pinned, f"{pkg}: pinned {pinned}, installed {installed(pkg)}"
 
 
@@ -37,3 +38,15 @@ def test_pyproject_pins_the_same_runtime_dependencies():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     declared = dict(dep.lower().split("==") for dep in project["dependencies"])
     assert declared == pins("requirements.txt")
+
+
+def test_export_extra_pins_the_export_runtimes_everywhere():
+    # pip install 'dlapp[export]', requirements-export.txt and requirements-test.txt (so CI runs the export tests)
+    import tomllib
+
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["export"]
+    export = pins("requirements-export.txt")
+    assert dict(dep.lower().split("==") for dep in extra) == export
+    assert set(export) == {"tf2onnx", "onnx", "onnxruntime", "ai-edge-litert"}
+    test = pins("requirements-test.txt")
+    assert {pkg: test.get(pkg) for pkg in export} == export

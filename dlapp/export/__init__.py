@@ -24,6 +24,8 @@ from ..errors import ExportCheckError, MissingDependencyError, UsageError
 
 FORMATS: tuple[str, ...] = ("keras", "savedmodel", "litert", "litert-int8", "onnx")
 TEXT_FORMATS: tuple[str, ...] = ("keras", "savedmodel", "litert", "onnx")  # int8 crashes the converter on an RNN
+# The export runtimes, as requirements-export.txt and pyproject.toml's "export" extra pin them (a test checks).
+EXPORT_PINS = {"tf2onnx": "1.17.0", "onnx": "1.23.2", "onnxruntime": "1.32.0", "ai-edge-litert": "2.3.0"}
 # format -> (module, pip name) the export and its check need beyond TensorFlow
 NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
     "litert": (("ai_edge_litert", "ai-edge-litert"),),
@@ -67,6 +69,14 @@ def missing_packages(fmt: str) -> list[str]:
     return [pip for module, pip in NEEDS.get(fmt, ()) if importlib.util.find_spec(module) is None]
 
 
+def missing_message(fmt: str, packages: list[str]) -> str:
+    """What to install, exactly, when `packages` (pip names) are missing for `fmt`."""
+    exact = " ".join(f"{p}=={EXPORT_PINS[p]}" for p in packages)
+    return (f"Exporting to {fmt} needs {', '.join(packages)}, which {'is' if len(packages) == 1 else 'are'} not "
+            f"installed. Install the export runtimes with: pip install 'dlapp[export]' (from a checkout: "
+            f"pip install -r requirements-export.txt), or just: pip install {exact}")
+
+
 def default_path(model_id: str, fmt: str) -> Path:
     """Where an archive goes without `out`: the user's model folder, in .exports/ (never the checkout)."""
     return settings_mod.load().model_dir / ".exports" / f"{model_id}-{fmt}.zip"
@@ -74,6 +84,34 @@ def default_path(model_id: str, fmt: str) -> Path:
 
 def _size(path: Path) -> int:
     return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def check_request(model_id: str, fmt: str, out: Path | str | None = None, *, store=None) -> Path:
+    """The archive path for an export request, checked without loading TensorFlow.
+
+    Raises:
+        UsageError: an invalid model id, an unknown format or one that does not apply to the model's
+            task, or an `out` that is not a .zip (nor a folder).
+    """
+    from ..errors import ModelNotFoundError
+    from ..store import check_model_id, get_store
+
+    check_model_id(model_id)
+    if fmt not in FORMATS:
+        raise UsageError(f"Unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}.")
+    try:
+        task = (store or get_store()).card(model_id).task
+    except ModelNotFoundError:
+        task = None  # said when the export starts, as every command says it
+    if task is not None and fmt not in formats_for(task):
+        raise UsageError(f"{model_id} is a {task} model; it exports to {', '.join(formats_for(task))} "
+                         "(full-integer int8 of a recurrent network crashes TensorFlow's converter).")
+    target = Path(out) if out is not None else default_path(model_id, fmt)
+    if target.is_dir():
+        target = target / f"{model_id}-{fmt}.zip"
+    if target.suffix != ".zip":
+        raise UsageError(f"An export is a .zip archive; {target.name} does not end in .zip.")
+    return target
 
 
 def export_model(model_id: str, fmt: str, out: Path | str | None = None, *, examples: int | None = None,
@@ -96,23 +134,12 @@ def export_model(model_id: str, fmt: str, out: Path | str | None = None, *, exam
     from ..store import get_store
 
     store = store or get_store()
+    target = check_request(model_id, fmt, out, store=store)
     card = store.card(model_id)
-    if fmt not in FORMATS:
-        raise UsageError(f"Unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}.")
-    if fmt not in formats_for(card.task):
-        raise UsageError(f"{model_id} is a {card.task} model; it exports to {', '.join(formats_for(card.task))} "
-                         f"(full-integer int8 of a recurrent network crashes TensorFlow's converter).")
     if missing := missing_packages(fmt):
-        from .build import missing_message
-
-        raise MissingDependencyError(missing_message(" and ".join(missing)))
+        raise MissingDependencyError(missing_message(fmt, missing))
     if examples is not None and examples < 1:
         raise UsageError(f"Check on at least 1 example, got {examples}.")
-    target = Path(out) if out is not None else default_path(model_id, fmt)
-    if target.is_dir():
-        target = target / f"{model_id}-{fmt}.zip"
-    if target.suffix != ".zip":
-        raise UsageError(f"An export is a .zip archive; {target.name} does not end in .zip.")
 
     from . import verify
     from .archive import readme, write_labels
@@ -218,5 +245,5 @@ def _zip_atomic(folder: Path, target: Path) -> None:
         raise
 
 
-__all__ = ["FORMATS", "TEXT_FORMATS", "ExportCheckError", "ExportResult", "MissingDependencyError",
+__all__ = ["EXPORT_PINS", "FORMATS", "TEXT_FORMATS", "ExportCheckError", "ExportResult", "MissingDependencyError",
            "default_path", "export_model", "formats_for", "missing_packages"]

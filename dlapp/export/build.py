@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +97,9 @@ def write_onnx(fn, path: Path) -> None:
     try:
         import tf2onnx
     except ImportError:
-        raise MissingDependencyError(missing_message("tf2onnx")) from None
+        from . import missing_message
+
+        raise MissingDependencyError(missing_message("onnx", ["tf2onnx"])) from None
     from keras.src.export.tf2onnx_lib import patch_tf2onnx
 
     patch_tf2onnx()  # tf2onnx 1.17 still calls NumPy 1 names; Keras's own ONNX export patches them the same way
@@ -166,12 +167,3 @@ def write_text_rules(model, folder: Path) -> None:
     vocabulary, rules = text_rules(model)
     (folder / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False))
     (folder / "standardize.json").write_text(json.dumps(rules, indent=2) + "\n")
-
-
-def missing_message(package: str) -> str:
-    return (f"Exporting to this format needs {package}, which is not installed. Install the export "
-            "runtimes with: pip install 'dlapp[export]' (or pip install -r requirements-export.txt).")
-
-
-def scratch() -> tempfile.TemporaryDirectory:
-    return tempfile.TemporaryDirectory(prefix="dlapp-export-")
