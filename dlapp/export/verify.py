@@ -89,14 +89,25 @@ def held_out(card, data_dir: Path | None, *, limit: int | None, seed: int = 0) -
     return HeldOut(x, y, "the CIFAR-10 test images shipped in dlapp/examples/", len(paths))
 
 
+_LAST: dict[tuple, np.ndarray] = {}  # one entry: exporting a model to several formats asks for its answers once
+
+
 def keras_probabilities(model, x: np.ndarray, task: str) -> np.ndarray:
+    """The Keras model's probabilities for `x` (N, K), batches of 256."""
+    import hashlib
+
     from ..backend import tf
 
+    key = (id(model), x.shape, hashlib.sha256(x.tobytes()).hexdigest())
+    if key in _LAST:
+        return _LAST[key]
     out = []
     for i in range(0, len(x), 256):
         batch = tf.constant(x[i:i + 256].astype(object)) if task == "text" else x[i:i + 256]
         out.append(np.asarray(model(batch, training=False), np.float32))
-    return np.concatenate(out)
+    _LAST.clear()
+    _LAST[key] = np.concatenate(out)
+    return _LAST[key]
 
 
 def run_fresh(fmt: str, folder: Path, x: np.ndarray) -> tuple[np.ndarray, float]:
