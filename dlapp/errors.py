@@ -59,3 +59,7 @@ class HubError(DlappError, OSError):
 
 class CollectionFullError(UsageError):
     """A visitor's sample collection is at one of its caps (classes, samples, bytes); see limits.py."""
+
+
+class StorageFullError(DlappError, OSError):
+    """The storage budget for visitors' data (DLAPP_STORAGE_MB, budget.py) is full of data still in use."""
