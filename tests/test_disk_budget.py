@@ -5,7 +5,6 @@ checkpoint that says so, keeps the previous checkpoint and leaves no partial fil
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -92,3 +91,169 @@ def test_full_disk_at_a_checkpoint_says_so_and_keeps_the_previous_one(small_disk
     filler.unlink()
     result = train(TrainConfig(colours, preset="seed-cifar10", epochs=3, batch_size=8, image_size=16), resume=True)
     assert [h["epoch"] for h in result.card.history] == [1, 2, 3]  # resumed from the kept checkpoint
+
+
+# ---------------------------------------------------------------- one budget across sessions (item 4)
+
+def age(path: Path, seconds: float) -> None:
+    """Make `path` and everything in it look untouched for `seconds` (as an idle session's folder would)."""
+    t = time.time() - seconds
+    for p in [*Path(path).rglob("*"), Path(path)]:
+        os.utime(p, (t, t))
+
+
+def test_collections_share_one_budget_and_idle_ones_make_room(private_tmp, monkeypatch):
+    from dlapp import limits
+
+    monkeypatch.setenv("DLAPP_STORAGE_MB", "1")
+    a, b = Collection.create(), Collection.create()  # two sessions (an API client's never closes)
+    a.add_class("x"), b.add_class("x")
+    report = a.add_images("x", [noise(i) for i in range(40)])  # far more than the whole budget
+    assert 0 < report.added < 40 and "storage for visitors' data is full" in report.message
+    assert tree_bytes(private_tmp) <= 1 * MB
+    # B's session is as entitled as A's, but A's data is in use: B is told so, nothing of A's goes.
+    with pytest.raises(StorageFullError, match="in use"):
+        b.add_image("x", noise(100))
+    assert len(a.samples("x")) == report.added
+    # Once A is idle, it is what makes room (the oldest first), and A's session is told why it is gone.
+    age(a.root, limits.STORAGE_IN_USE_S + 60)
+    b.add_images("x", [noise(200 + i) for i in range(3)])
+    assert len(b.samples("x")) == 3 and not a.root.exists() and a.deleted
+    with pytest.raises(ValueError, match="removed to make room"):
+        a.add_image("x", noise(1))
+    assert tree_bytes(private_tmp) <= 1 * MB
+
+
+def test_abandoned_items_go_first_then_the_longest_idle(private_tmp, model_dir, monkeypatch):
+    from dlapp import limits
+
+    monkeypatch.setenv("DLAPP_STORAGE_MB", "1")
+    idle = limits.STORAGE_IN_USE_S + 60
+    live = Collection.create()
+    live.add_class("x")
+    live.add_images("x", [noise(i) for i in range(4)])
+    age(live.root, 10 * idle)  # the oldest item, but someone's session still holds it
+    leftover = private_tmp / "dlapp-collection-crashed"  # a collection whose server died
+    (leftover / "classes" / "x").mkdir(parents=True)
+    (leftover / "classes" / "x" / "1.jpg").write_bytes(os.urandom(300_000))
+    upload = private_tmp / "dlapp-upload-old"  # staged for a run that is over
+    upload.mkdir()
+    (upload / "data.zip").write_bytes(os.urandom(300_000))
+    killed = model_dir / ".runs" / "0123456789abcdef"  # the checkpoint of a killed run
+    killed.mkdir(parents=True)
+    (killed / "checkpoint.keras").write_bytes(os.urandom(300_000))
+    for p in (leftover, upload, killed):
+        age(p, idle)
+    assert budget.usage()["total"] > 1 * MB
+    budget.make_room(700_000)  # room for it needs all three abandoned items gone, not the oldest (live) one
+    assert not leftover.exists() and not upload.exists() and not killed.exists()
+    assert len(live.samples("x")) == 4  # in use: kept while the abandoned ones were enough
+    assert budget.usage()["total"] + 700_000 <= 1 * MB
+
+
+def test_idle_collections_expire_even_while_their_session_lasts(private_tmp):
+    from dlapp import limits
+
+    c = Collection.create()
+    c.add_class("x")
+    c.add_image("x", noise(0))
+    age(c.root, limits.COLLECTION_MAX_AGE_H * 3600 + 60)
+    assert budget.expire() >= 1
+    assert not c.root.exists() and tree_bytes(private_tmp) == 0
+
+
+# ---------------------------------------------------------------- checkpoints of stopped, failed and killed runs
+
+def web_job(config, *, on_event):
+    """Run a job as the web app does (TrainingManager's thread body, here in the test's thread)."""
+    job = TrainingJob(config)
+    record = job.on_event
+    job.on_event = lambda e: (record(e), on_event(job, e))
+    TrainingManager()._run(job)
+    return job
+
+
+def test_web_runs_stopped_or_failed_mid_training_leave_no_checkpoint(model_dir, colours):
+    config = TrainConfig(colours, preset="seed-cifar10", epochs=3, batch_size=8, image_size=16)
+    stopped = web_job(config, on_event=lambda job, e: e.kind == "epoch" and job.cancel.set())
+    assert stopped.state == "cancelled"
+
+    def crash(job, e):
+        if e.kind == "epoch":
+            raise RuntimeError("the machine broke")
+
+    failed = web_job(config, on_event=crash)
+    assert failed.state == "failed" and "the machine broke" in failed.message
+    assert tree_bytes(model_dir) == 0  # 24 MB per stopped `best` run, before
+
+
+def test_the_cli_keeps_a_stopped_runs_checkpoint_for_resume(model_dir, colours):
+    cancel = threading.Event()
+    config = TrainConfig(colours, preset="seed-cifar10", epochs=3, batch_size=8, image_size=16)
+    with pytest.raises(TrainingCancelled):
+        train(config, on_event=lambda e: e.kind == "epoch" and cancel.set(), cancel=cancel)
+    kept = sorted(p.name for p in model_dir.rglob("*") if p.is_file())
+    assert kept == ["checkpoint.keras", "state.json"]  # the last complete epoch only: what resume needs
+
+
+# ---------------------------------------------------------------- the real app: start-up pruning, Gradio's cache
+
+LAUNCH = """
+import sys
+sys.path.insert(0, {repo!r})
+from dlapp import limits
+# The app's own clean-up, on a test's time scale: the code that runs is the app's, only the ages are shorter.
+limits.GRADIO_CACHE_AGE_S, limits.GRADIO_CACHE_SWEEP_S = 30, 1
+limits.STORAGE_IN_USE_S, limits.STORAGE_SWEEP_S = 1, 1
+from dlapp.ui import launch
+launch()
+"""
+
+
+def upload(server: AppServer, name: str, data: bytes) -> Path:
+    """POST a file to Gradio's raw upload route, as anyone can (no password, no session)."""
+    import httpx
+
+    r = httpx.post(server.url + "gradio_api/upload", files={"files": (name, data)}, timeout=60)
+    r.raise_for_status()
+    return Path(r.json()[0])
+
+
+def wait_until(check, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not within the deadline"
+        time.sleep(0.5)
+
+
+@pytest.mark.app
+def test_app_prunes_at_start_and_bounds_gradio_uploads(tmp_path):
+    models = copy_shipped_models(tmp_path / "models")
+    private, gradio_dir = tmp_path / "tmp", tmp_path / "gradio"
+    private.mkdir()
+    killed = models / ".runs" / "0123456789abcdef"  # a run killed a week ago
+    killed.mkdir(parents=True)
+    (killed / "checkpoint.keras").write_bytes(os.urandom(500_000))
+    staged = private / "dlapp-upload-refused"  # staged by a crashed server
+    staged.mkdir()
+    (staged / "data.zip").write_bytes(os.urandom(500_000))
+    from dlapp import limits
+
+    age(killed, limits.RUNS_MAX_AGE_H * 3600 + 60)
+    age(staged, 3600)
+    script = tmp_path / "launch.py"
+    script.write_text(LAUNCH.format(repo=str(REPO)))
+    server = AppServer(models, {"TMPDIR": str(private), "GRADIO_TEMP_DIR": str(gradio_dir), "DLAPP_STORAGE_MB": "2"},
+                       script=script)
+    try:
+        assert not killed.exists() and not staged.exists()  # pruned at start-up
+        # A flood through Gradio's upload route: the budget's sweeper removes the oldest files...
+        files = [upload(server, f"junk{i}.bin", os.urandom(800_000)) for i in range(4)]
+        assert all(f.is_relative_to(gradio_dir) for f in files)
+        wait_until(lambda: tree_bytes(gradio_dir) <= 2 * MB)
+        assert not files[0].exists() and files[-1].exists()  # oldest first; the newest is younger than its age
+        # ...and Gradio's own clean-up (delete_cache) removes every upload once it is older than its age.
+        wait_until(lambda: not any(f.exists() for f in files), timeout=120)
+        assert tree_bytes(gradio_dir) < 100_000  # Gradio's own files (the examples) stay
+    finally:
+        server.stop()
