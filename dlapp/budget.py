@@ -42,6 +42,7 @@ _MB = 2**20
 _lock = threading.RLock()  # one make_room at a time: two visitors never both take the last free bytes
 _held: dict[Path, int] = {}  # path -> how many holders; never removed while held
 _sources: dict[str, Callable[[], Iterable[str | Path]]] = {}  # kind -> the files it keeps (watch_files)
+_last_expire = float("-inf")  # time.monotonic() of make_room's last expire()
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,16 @@ def items() -> list[Item]:
     from .store import get_store
 
     tmp = Path(tempfile.gettempdir())
-    live = {p.absolute() for p in collection.live_roots()}
+    live = collection.live_usage()
     out: list[Item] = []
-    for root in {*tmp.glob(f"{COLLECTION_PREFIX}*"), *live}:
-        out += _folder("collection", root, abandoned=root.absolute() not in live)
+    for root, size in live.items():
+        try:
+            out.append(Item("collection", root, size, root.stat().st_mtime, abandoned=False))  # touched on change
+        except OSError:
+            continue
+    for root in tmp.glob(f"{COLLECTION_PREFIX}*"):
+        if root.absolute() not in live:  # a collection whose session or server is gone
+            out += _folder("collection", root, abandoned=True)
     now = time.time()
     for root in tmp.glob(f"{UPLOAD_PREFIX}*"):  # staged, then read by its run; unused once that ends
         out += _folder("upload", root, abandoned=lambda i: not _is_held(i.path)
@@ -133,8 +140,11 @@ def make_room(nbytes: int, *, keep: Path | None = None, what: str = "this") -> N
     Raises:
         StorageFullError: even after removing everything removable, `nbytes` do not fit.
     """
+    global _last_expire
     with _lock:
-        expire()
+        if time.monotonic() - _last_expire > limits.STORAGE_SWEEP_S:  # not before every webcam frame
+            expire()
+            _last_expire = time.monotonic()
         limit = limit_bytes()
         found = items()
         used = sum(i.size for i in found)

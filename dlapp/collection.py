@@ -408,9 +408,15 @@ def _encoded(image: ImageSource) -> bytes:
     return buf.getvalue()
 
 
-def live_roots() -> list[Path]:
-    """The folders of the collections open in this process (not deleted); the budget counts them as in use."""
-    return [c.root for c in list(_LIVE.values()) if not c.deleted]
+def live_usage() -> dict[Path, int]:
+    """The folders of the collections open in this process (not deleted) and their bytes on disk, from memory
+    (the budget asks before every sample: walking 2,000 files each time would be quadratic)."""
+    out = {}
+    for c in list(_LIVE.values()):
+        if not c.deleted:
+            zipped = c.root / "dataset.zip"
+            out[c.root.absolute()] = c.total_bytes() + (zipped.stat().st_size if zipped.is_file() else 0)
+    return out
 
 
 def delete_live(root: Path, why: str) -> bool:
