@@ -9,7 +9,8 @@ Four kinds of item count against it:
 `make_room(n)` is called before something new is stored. When the budget would overflow, it removes
 abandoned items first (a collection whose session is gone, a staged upload or checkpoint no run
 uses), then the items idle the longest; it never removes what a run in progress holds (`hold`), nor
-anything used within limits.STORAGE_IN_USE_S, which is someone's work in progress. If that is not
+anything used within limits.STORAGE_IN_USE_S (GRADIO_UPLOAD_IN_USE_S for Gradio's uploads), which is
+someone's work in progress. If that is not
 enough, it raises StorageFullError with a message for people. `expire()` removes what has been idle
 too long whatever the usage; the web app calls it (with `make_room(0)`) at start-up and every
 limits.STORAGE_SWEEP_S (`start_sweeper`). Trained models are not visitors' data and never count.
@@ -153,7 +154,7 @@ def make_room(nbytes: int, *, keep: Path | None = None, what: str = "this") -> N
         now = time.time()
         protected = [p for p in (keep,) if p is not None]
         removable = [i for i in found if not _is_held(i.path, also=protected)
-                     and (i.abandoned or now - i.last_used > limits.STORAGE_IN_USE_S)]
+                     and (i.abandoned or now - i.last_used > _in_use_s(i))]
         for item in sorted(removable, key=lambda i: (not i.abandoned, i.last_used)):
             if used + nbytes <= limit:
                 break
@@ -222,6 +223,10 @@ def _folder(kind: ItemKind, root: Path, *, abandoned) -> list[Item]:
     item = Item(kind, root, size, last, abandoned=False)
     flag = abandoned(item) if callable(abandoned) else abandoned
     return [Item(kind, root, size, last, abandoned=bool(flag))]
+
+
+def _in_use_s(item: Item) -> float:
+    return limits.GRADIO_UPLOAD_IN_USE_S if item.kind == "gradio" else limits.STORAGE_IN_USE_S
 
 
 def _is_held(path: Path, *, also: Iterable[Path] = ()) -> bool:

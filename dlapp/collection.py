@@ -414,8 +414,13 @@ def live_usage() -> dict[Path, int]:
     out = {}
     for c in list(_LIVE.values()):
         if not c.deleted:
-            zipped = c.root / "dataset.zip"
-            out[c.root.absolute()] = c.total_bytes() + (zipped.stat().st_size if zipped.is_file() else 0)
+            zips = 0  # to_zip's outputs (the training zip, downloads) beside the samples
+            for z in c.root.glob("*.zip"):
+                try:
+                    zips += z.stat().st_size
+                except OSError:  # replaced meanwhile
+                    continue
+            out[c.root.absolute()] = c.total_bytes() + zips
     return out
 
 

@@ -204,7 +204,7 @@ sys.path.insert(0, {repo!r})
 from dlapp import limits
 # The app's own clean-up, on a test's time scale: the code that runs is the app's, only the ages are shorter.
 limits.GRADIO_CACHE_AGE_S, limits.GRADIO_CACHE_SWEEP_S = 30, 1
-limits.STORAGE_IN_USE_S, limits.STORAGE_SWEEP_S = 1, 1
+limits.STORAGE_IN_USE_S, limits.GRADIO_UPLOAD_IN_USE_S, limits.STORAGE_SWEEP_S = 1, 1, 1
 from dlapp.ui import launch
 launch()
 """
@@ -255,5 +255,53 @@ def test_app_prunes_at_start_and_bounds_gradio_uploads(tmp_path):
         # ...and Gradio's own clean-up (delete_cache) removes every upload once it is older than its age.
         wait_until(lambda: not any(f.exists() for f in files), timeout=120)
         assert tree_bytes(gradio_dir) < 100_000  # Gradio's own files (the examples) stay
+    finally:
+        server.stop()
+
+
+@pytest.mark.browser
+@pytest.mark.app
+def test_a_visitor_filling_the_builder_past_the_budget_is_told_so(tmp_path):
+    """The Train tab's builder, in Chromium, on a server with a 7 MB budget: 30 pictures (6 MB or more in
+    Gradio's upload cache, in use by the request, and 1.7 MB stored) do not all fit."""
+    import re
+    import shutil
+
+    from PIL import Image
+    from playwright.sync_api import expect, sync_playwright
+
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    for i in range(30):
+        Image.fromarray(noise(i)).save(pictures / f"{i:02d}.png")
+    private = tmp_path / "tmp"
+    private.mkdir()
+    server = AppServer(copy_shipped_models(tmp_path / "models"),
+                       {"TMPDIR": str(private), "GRADIO_TEMP_DIR": str(tmp_path / "gradio"), "DLAPP_STORAGE_MB": "7"})
+    shots = REPO / "test-artifacts" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage"]
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=args)
+            for width in (1280, 390):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.goto(server.url)
+                page.locator("#image-input").wait_for(timeout=60_000)
+                page.get_by_role("tab", name="Train").click()
+                page.locator("#train-data input").click()
+                page.get_by_role("option", name=re.compile("your own classes")).click()
+                page.locator("#collect-name textarea, #collect-name input").first.fill(f"noise{width}")
+                page.locator("#collect-add").click()
+                expect(page.locator("#collect-counts")).to_contain_text(f"noise{width}: 0", timeout=30_000)
+                page.locator("#collect-files input[type=file]").set_input_files(sorted(map(str, pictures.iterdir())))
+                toast = page.locator(".toast-body").filter(has_text="storage for visitors' data is full").first
+                expect(toast).to_be_visible(timeout=60_000)
+                page.screenshot(path=str(shots / f"screenshot-storage-full-{width}.png"), full_page=True)
+                added = int(re.search(rf"noise{width}: (\d+)", page.locator("#collect-counts").inner_text()).group(1))
+                assert 0 <= added < 30
+                page.close()
+            browser.close()
+        assert tree_bytes(private) <= 7 * MB
     finally:
         server.stop()
