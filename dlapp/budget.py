@@ -10,10 +10,10 @@ Four kinds of item count against it:
 abandoned items first (a collection whose session is gone, a staged upload or checkpoint no run
 uses), then the items idle the longest; it never removes what a run in progress holds (`hold`), nor
 anything used within limits.STORAGE_IN_USE_S (GRADIO_UPLOAD_IN_USE_S for Gradio's uploads), which is
-someone's work in progress. If that is not
-enough, it raises StorageFullError with a message for people. `expire()` removes what has been idle
-too long whatever the usage; the web app calls it (with `make_room(0)`) at start-up and every
-limits.STORAGE_SWEEP_S (`start_sweeper`). Trained models are not visitors' data and never count.
+someone's work in progress. If that is not enough, it raises StorageFullError with a message for people.
+`expire()` removes what has been idle too long whatever the usage; the web app calls `sweep()` (both)
+at start-up and every limits.STORAGE_SWEEP_S (`start_sweeper`). Trained models are not visitors' data
+and never count.
 """
 
 from __future__ import annotations
@@ -183,20 +183,30 @@ def expire(now: float | None = None) -> int:
     return removed
 
 
+def sweep() -> None:
+    """Expire idle items and bring what is stored back under the budget; never raises (start-up, the sweeper):
+    when everything left is in use, that is logged, and the next `make_room` says so to its visitor."""
+    global _last_expire
+    try:
+        with _lock:
+            expire()
+            _last_expire = time.monotonic()
+            make_room(0, what="data already stored")
+    except StorageFullError as exc:
+        log.warning("storage budget: %s", exc)
+    except Exception:  # never let the sweeper die: it is the only bound on Gradio's raw uploads
+        log.exception("storage sweep failed")
+
+
 def start_sweeper(interval_s: float | None = None) -> threading.Thread:
-    """A daemon thread that calls `expire()` and `make_room(0)` every limits.STORAGE_SWEEP_S: files that
-    arrive without dlapp's code running (Gradio's upload route) are brought back under the budget too."""
-    def sweep() -> None:
+    """A daemon thread that calls `sweep()` every limits.STORAGE_SWEEP_S: files that arrive without
+    dlapp's code running (Gradio's upload route) are brought back under the budget too."""
+    def loop() -> None:
         while True:
-            try:
-                make_room(0, what="data already stored")
-            except StorageFullError as exc:
-                log.warning("storage budget: %s", exc)
-            except Exception:  # never let the sweeper die: it is the only bound on Gradio's raw uploads
-                log.exception("storage sweep failed")
+            sweep()
             time.sleep(interval_s if interval_s is not None else limits.STORAGE_SWEEP_S)
 
-    thread = threading.Thread(target=sweep, name="dlapp-storage-sweeper", daemon=True)
+    thread = threading.Thread(target=loop, name="dlapp-storage-sweeper", daemon=True)
     thread.start()
     return thread
 

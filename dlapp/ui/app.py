@@ -47,7 +47,7 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
     store = get_store(settings.model_dir)
     store.clean_temp_files()
     expire_collections()  # visitors' sample collections left by a crash (a closed tab removes its own)
-    budget.make_room(0, what="data already stored")  # start-up: stale uploads and checkpoints (killed runs) go
+    budget.sweep()  # start-up: stale uploads, idle collections and checkpoints of killed runs go first
     if settings.space_id and store.root != settings_mod.SHIPPED_MODEL_DIR.resolve():
         store.adopt_missing(settings_mod.SHIPPED_MODEL_DIR)  # persistent storage starts with the shipped models
     if settings.hub_models:
