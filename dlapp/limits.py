@@ -47,9 +47,10 @@ COLLECTION_MAX_AGE_H = 24  # hours untouched before expire_collections() removes
 
 # ---------------------------------------------------------------- storage (budget.py; the total is DLAPP_STORAGE_MB)
 STORAGE_IN_USE_S = 300  # an item used in the last 5 minutes is someone's work in progress: never removed for room
-GRADIO_UPLOAD_IN_USE_S = 60  # a file on Gradio's upload route is read by the request right after it: a flood of
-#                                them holds the budget for a minute at most, not STORAGE_IN_USE_S
-STORAGE_SWEEP_S = 30  # the web app re-checks the budget this often: the only bound on Gradio's raw upload route
+GRADIO_UPLOAD_IN_USE_S = 30  # a file on Gradio's upload route is read by the request right after it: a flood of
+#                                them holds the budget for half a minute, not STORAGE_IN_USE_S
+STORAGE_SWEEP_S = 10  # the web app re-checks the budget this often: the only bound on Gradio's raw upload route,
+#                       which takes ~85 MB/s with no password, so a burst overshoots by (30 + 10) s of it at most
 RUNS_MAX_AGE_H = 7 * 24  # a run checkpoint kept for `--resume` (CLI) is removed after a week unused
 GRADIO_CACHE_AGE_S = 1800  # Gradio's upload cache: a file is read by the request right after its upload, and a
 #                            download link is followed within minutes; half an hour spares slow visitors
