@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from . import budget
 from .data import dataset_task
 from .errors import DlappError, TrainingBusyError, TrainingCancelled, hide_paths
 from .limits import POINT_EVERY_S
@@ -113,7 +114,11 @@ class TrainingManager:
 
     def _run(self, job: TrainingJob) -> None:
         try:
-            job.result = train(job.config, on_event=job.on_event, cancel=job.cancel, force=job.force)
+            # The web app has no resume, so a stopped or failed run leaves no checkpoint behind; its data
+            # (a staged upload) is held so that the storage budget never removes it mid-run.
+            with budget.hold(Path(job.config.dataset)):
+                job.result = train(job.config, on_event=job.on_event, cancel=job.cancel, force=job.force,
+                                   keep_checkpoint=False)
             job.state = "done"
             job.message = (f"Reused an identical cached model: {job.result.model_id}" if job.result.cached
                            else f"Saved {job.result.model_id}: test accuracy {job.result.card.test_accuracy:.1%}")

@@ -49,3 +49,14 @@ COLLECTION_MAX_SIDE = 256  # px, the longer side as stored: models read 32-64 px
 COLLECTION_JPEG_QUALITY = 90  # stored samples: invisible loss at 32-64 px, ~20 KB for a 256-px webcam frame
 COLLECTION_MAX_NAME = 40  # characters in a class name: fits a label, a dropdown and a folder name
 COLLECTION_MAX_AGE_H = 24  # hours untouched before expire_collections() removes an abandoned collection
+
+# ---------------------------------------------------------------- storage (budget.py; the total is DLAPP_STORAGE_MB)
+STORAGE_IN_USE_S = 300  # an item used in the last 5 minutes is someone's work in progress: never removed for room
+GRADIO_UPLOAD_IN_USE_S = 30  # a file on Gradio's upload route is read by the request right after it: a flood of
+#                                them holds the budget for half a minute, not STORAGE_IN_USE_S
+STORAGE_SWEEP_S = 10  # the web app re-checks the budget this often: the only bound on Gradio's raw upload route,
+#                       which takes ~85 MB/s with no password, so a burst overshoots by (30 + 10) s of it at most
+RUNS_MAX_AGE_H = 7 * 24  # a run checkpoint kept for `--resume` (CLI) is removed after a week unused
+GRADIO_CACHE_AGE_S = 1800  # Gradio's upload cache: a file is read by the request right after its upload, and a
+#                            download link is followed within minutes; half an hour spares slow visitors
+GRADIO_CACHE_SWEEP_S = 300  # how often Gradio looks for cache files past that age

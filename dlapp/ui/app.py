@@ -9,7 +9,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import inference
+from .. import budget, inference, limits
 from .. import settings as settings_mod
 from ..collection import expire_collections
 from ..devices import describe_device
@@ -74,6 +74,7 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
     store = get_store(settings.model_dir)
     store.clean_temp_files()
     expire_collections()  # visitors' sample collections left by a crash (a closed tab removes its own)
+    budget.sweep()  # start-up: stale uploads, idle collections and checkpoints of killed runs go first
     if settings.hub_models:
         from ..hub import pull_configured
 
@@ -84,7 +85,10 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
         prefer = store.card(image_default).dataset.name
     example_paths = export_example_images(examples_dir, prefer)
 
-    with gr.Blocks(title="dlapp: deep learning in your browser") as demo:
+    # Gradio keeps every upload (its route needs no password) until this removes it; the budget's sweeper
+    # (launch) also counts these files, so a flood is removed sooner than this age.
+    with gr.Blocks(title="dlapp: deep learning in your browser",
+                   delete_cache=(limits.GRADIO_CACHE_SWEEP_S, limits.GRADIO_CACHE_AGE_S)) as demo:
         gr.Markdown(_header(settings))
         with gr.Tabs():
             with gr.Tab("Image", id="image"):
@@ -121,7 +125,14 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
                            mdl.reliability, mdl.cell_title, mdl.cell_images, mdl.cell_reviews, models_seen],
                           show_progress="hidden", api_visibility="private", queue=False)
     demo.examples_dir = examples_dir
+    budget.watch_files("gradio", lambda: _gradio_files(demo))
     return demo
+
+
+def _gradio_files(demo: gr.Blocks) -> list[str]:
+    """The files Gradio's cache holds for this app (uploads, outputs), less those it keeps for good (examples)."""
+    kept = set().union(*(getattr(b, "keep_in_cache", set()) for b in list(demo.blocks.values())))
+    return [f for files in list(demo.temp_file_sets) for f in list(files) if f not in kept]
 
 
 def launch(**overrides) -> None:
@@ -131,6 +142,7 @@ def launch(**overrides) -> None:
     demo = build_app()
     # Default models load and compile while the server starts, not in the first visitors' requests.
     threading.Thread(target=inference.warm_up, name="warm-up", daemon=True).start()
+    budget.start_sweeper()  # also the bound on Gradio's upload route, which runs none of dlapp's code
     # Two cores: a few predictions at once keep latency low; the queue absorbs bursts.
     demo.queue(default_concurrency_limit=4, max_size=256)
     demo.launch(

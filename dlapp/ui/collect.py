@@ -117,7 +117,7 @@ def view(c: Collection | None, target: str | None, *, check: bool = True) -> dic
 
 
 def _ensure(c: Collection | None) -> Collection:
-    return c if c is not None else Collection.create()
+    return c if c is not None and not c.deleted else Collection.create()  # removed by the budget: a fresh one
 
 
 # ---------------------------------------------------------------- handlers (return dicts keyed by name)
