@@ -7,15 +7,19 @@ others get goes through `access.authorize` (see access.py).
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from gradio import FileData
+from gradio import utils as gradio_utils
 
 from .. import limits
 from .. import settings as settings_mod
@@ -29,34 +33,119 @@ from ..training import TrainConfig, plan
 from .common import user_errors
 
 UPLOAD = "upload"  # the `dataset` value that means "the file in `upload`"
+STAGING_PREFIX = "dlapp-upload-"  # a staged training upload's folder in the temp dir (see stage_upload)
 
 
 def session_of(request: gr.Request | None) -> str | None:
     return getattr(request, "session_hash", None) if request is not None else None
 
 
-def stage_upload(upload: Any) -> str:
-    """Copy an upload out of Gradio's cache under its own name (its suffix picks the loader),
-    and run the cheap checks now, so a hostile or malformed file is refused at once.
+@dataclass(frozen=True)
+class AppFile:
+    """A file this app wrote itself (the Train tab's collection .zip), handed to `start_training` in-process.
+    No API call can make one (clients send JSON), so it is the one upload not checked as a visitor's."""
+
+    path: Path
+
+
+# One answer for every upload refused as not received: it says nothing of the server's files.
+NOT_RECEIVED = ("The upload did not arrive with this request. Send the file itself (with gradio_client: "
+                "handle_file(path)), not a path or a name on the server.")
+
+
+def received_file(upload: Any) -> tuple[Path, str]:
+    """The file Gradio received from the visitor for this request, and the name the visitor gave it.
+
+    Gradio checks the files of its components, and FileData that carries its `meta` key, against its
+    upload folder; a bare {"path": ...} dict or a string reaches this function unchecked. So the path
+    must lie inside Gradio's upload folder (where it writes what it receives; GRADIO_TEMP_DIR), once
+    every link and `..` is resolved, and be a plain file, not a link. Everything refused gets the
+    same NOT_RECEIVED, so a client learns nothing about the server's files, not even whether one exists.
+
+    Raises:
+        UsageError: no upload, or one Gradio did not receive.
+    """
+    if not upload:
+        raise UsageError(f"Upload your data first: {', '.join(upload_suffixes())}.")
+    raw = upload.get("path") if isinstance(upload, dict) else upload if isinstance(upload, str) else None
+    if not isinstance(raw, str) or not raw or "\0" in raw:
+        raise UsageError(NOT_RECEIVED)
+    folder = Path(os.path.realpath(gradio_utils.get_upload_folder()))
+    path = Path(os.path.realpath(raw))
+    try:
+        plain = not os.path.islink(raw) and stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        plain = False
+    if not plain or path == folder or not path.is_relative_to(folder):
+        raise UsageError(NOT_RECEIVED)
+    given = upload.get("orig_name") if isinstance(upload, dict) else None
+    name = Path(str(given)).name if given and "\0" not in str(given) else ""
+    return path, name if name not in ("", ".", "..") else path.name
+
+
+def stage_upload(source: Path, name: str, *, max_bytes: int | None = None) -> Path:
+    """Copy an upload into a `dlapp-upload-*` folder of its own, under `name` (its suffix picks the
+    loader): Gradio may clean its cache while a training reads the file. The one place where
+    uploads for training are written to disk; `discard_upload` removes what it made.
+
+    Opens `source` without following a link, and copies at most `max_bytes` (None: no cap).
+
+    Raises:
+        UsageError: `source` is not a plain file, or is larger than `max_bytes`.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)  # no link, no FIFO wait
+    try:
+        fd = os.open(source, flags)
+    except OSError:
+        raise UsageError(NOT_RECEIVED) from None
+    with os.fdopen(fd, "rb") as src:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(NOT_RECEIVED)
+        folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX))
+        dest = folder / name
+        try:
+            with open(dest, "wb") as out:
+                copied = 0
+                while chunk := src.read(1 << 20):
+                    copied += len(chunk)
+                    if max_bytes is not None and copied > max_bytes:
+                        raise UsageError(f"The upload is larger than {max_bytes / 2**20:,.0f} MB, the limit.")
+                    out.write(chunk)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+    return dest
+
+
+def discard_upload(staged: Path) -> None:
+    """Remove a file `stage_upload` made, with its folder (whatever the training's outcome)."""
+    folder = Path(staged).parent
+    if folder.name.startswith(STAGING_PREFIX):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def checked_upload(upload: Any) -> Path:
+    """Stage the visitor's upload (or the app's own AppFile) and run the cheap checks now, so a hostile
+    or malformed file is refused at once; a refused one leaves nothing behind.
 
     Raises:
         UsageError, InvalidDatasetError.
     """
-    if isinstance(upload, dict):  # FileData from an API client
-        path, name = Path(upload["path"]), upload.get("orig_name") or Path(upload["path"]).name
-    elif upload:
-        path = Path(upload if isinstance(upload, str) else getattr(upload, "name", upload))
-        name = path.name
+    if isinstance(upload, AppFile):
+        staged = stage_upload(upload.path, upload.path.name)
     else:
-        raise UsageError(f"Upload your data first: {', '.join(upload_suffixes())}.")
-    fmt = upload_format(Path(name))
-    dest = Path(tempfile.mkdtemp(prefix="dlapp-upload-")) / Path(name).name
-    shutil.copyfile(path, dest)
-    fmt.check(dest)
-    blocking = [p.message for p in data_problems(dest) if p.blocking]
-    if blocking:
-        raise UsageError(" ".join(blocking))
-    return str(dest)
+        source, name = received_file(upload)
+        upload_format(Path(name))  # an unknown suffix is refused before anything is copied
+        staged = stage_upload(source, name, max_bytes=settings_mod.load().max_upload_mb * 2**20)
+    try:
+        upload_format(staged).check(staged)
+        blocking = [p.message for p in data_problems(staged) if p.blocking]
+        if blocking:
+            raise UsageError(" ".join(blocking))
+    except BaseException:
+        discard_upload(staged)
+        raise
+    return staged
 
 
 def data_problems_apply(path: Path) -> bool:
@@ -94,19 +183,26 @@ def start_training(task: str = "image", dataset: str = "cifar10", upload: FileDa
     """
     authorize("train", password, settings_mod.load())
     if dataset == UPLOAD:
-        source = stage_upload(upload)
+        staged = checked_upload(upload)
     elif dataset in BUILTINS:
-        source = dataset
+        staged = None
     else:
         raise UsageError(f"Unknown dataset {dataset!r}; use one of {', '.join([*BUILTINS, UPLOAD])}.")
-    actual = dataset_task(source)
-    if actual != task:
-        raise UsageError(f"{Path(source).name} is {actual} data, not {task} data; choose task {actual!r}.")
-    config = TrainConfig(dataset=source, preset=preset or "fast", subset=int(subset) if subset else None,
-                         epochs=_int(epochs), batch_size=_int(batch_size), learning_rate=_float(learning_rate),
-                         validation_split=_float(validation_split), cell=cell or None)
-    plan(config)  # settings errors surface now, not in the background thread
-    job = get_manager().start(config, owner=session_of(request))
+    source = str(staged) if staged else dataset
+    try:
+        actual = dataset_task(source)
+        if actual != task:
+            raise UsageError(f"{Path(source).name} is {actual} data, not {task} data; choose task {actual!r}.")
+        config = TrainConfig(dataset=source, preset=preset or "fast", subset=int(subset) if subset else None,
+                             epochs=_int(epochs), batch_size=_int(batch_size), learning_rate=_float(learning_rate),
+                             validation_split=_float(validation_split), cell=cell or None)
+        plan(config)  # settings errors surface now, not in the background thread
+        job = get_manager().start(config, owner=session_of(request),
+                                  on_end=(lambda: discard_upload(staged)) if staged else None)
+    except BaseException:
+        if staged:
+            discard_upload(staged)  # refused: the staged copy goes at once
+        raise
     return job.snapshot()
 
 
