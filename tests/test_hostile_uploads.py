@@ -275,11 +275,14 @@ def bombs(tmp_path_factory) -> dict[str, Path]:
         "csv": gz_bomb(d / "cell.csv.gz", b'text,label\n"', b"a", 2**30, b'",1\nok,0\n'),
         "jsonl": gz_bomb(d / "cell.jsonl.gz", b'{"text": "', b"a", 2**30, b'", "label": 1}\n'),
         "rows": gz_bomb(d / "rows.csv.gz", b"text,label\n", b"", 0, b"a,1\nb,0\n" * 5_000_000),  # 10 million rows
+        "bytes": gz_bomb(d / "long.csv.gz", b"text,label\n", b"", 0,  # 1,400 rows of 100k characters: 140 MB
+                         b"".join(b"a" * 100_000 + b",%d\n" % (i % 3) for i in range(1_400))),
     }
 
 
 @pytest.mark.parametrize("kind,fragment", [("csv", "longer than"), ("jsonl", "longer than"),
-                                           ("rows", f"more than {limits.MAX_TEXT_ROWS:,} rows")])
+                                           ("rows", f"more than {limits.MAX_TEXT_ROWS:,} rows"),
+                                           ("bytes", f"more than {limits.MAX_TABLE_BYTES >> 20} MB of text")])
 def test_compressed_bombs_are_read_as_a_stream(server, client, bombs, kind, fragment):
     assert bombs[kind].stat().st_size < 2 * 2**20  # about 1 MB on the wire
     grew, message = peak_rss_growth(server, lambda: error_of(
