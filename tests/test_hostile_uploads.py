@@ -21,8 +21,6 @@ from gradio_client import Client, handle_file
 from dlapp import limits
 from dlapp.testing import AppServer, class_folder, copy_shipped_models, error_of, png_bytes, wait_for_training, zip_with
 
-pytestmark = pytest.mark.app
-
 MARKER = "SECRET-b7e1"  # in a file on the server that no visitor uploaded: it must never come back, nor be copied
 RSS_BOUND_MB = 300  # what one hostile upload may add to the server's peak memory
 NOT_RECEIVED = "The upload did not arrive with this request"  # dlapp.ui.api.NOT_RECEIVED, the same for every path
@@ -178,6 +176,7 @@ def hostile_paths(server, secret: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.app
 @pytest.mark.parametrize("form", ["bare dict", "with meta", "string"])
 def test_start_training_takes_no_path_a_client_sends(server, secret, form):
     before_bytes = tree_bytes(server.tmp)
@@ -199,6 +198,7 @@ def test_start_training_takes_no_path_a_client_sends(server, secret, form):
     assert tree_bytes(server.tmp) - before_bytes < 2**20  # /dev/zero wrote nothing
 
 
+@pytest.mark.app
 def test_every_file_endpoint_refuses_a_server_path(server, secret):
     """Every handler with a file input (public or private: the browser calls both by fn_index)."""
     config = httpx.get(f"{server.url}config", timeout=30).json()
@@ -223,6 +223,7 @@ def test_every_file_endpoint_refuses_a_server_path(server, secret):
     assert call(server, "start_training", train_data({"path": str(secret), "orig_name": "x.csv"}))[0] == "error"
 
 
+@pytest.mark.app
 def test_a_received_file_over_the_size_cap_is_refused_and_nothing_stays(server):
     folder = upload_folder(server) / "f00d"
     folder.mkdir(exist_ok=True)
@@ -235,6 +236,7 @@ def test_a_received_file_over_the_size_cap_is_refused_and_nothing_stays(server):
     assert staged(server) == []
 
 
+@pytest.mark.app
 def test_the_trainings_own_upload_still_trains_and_is_removed_when_it_ends(server, client, tmp_path):
     folder = class_folder(tmp_path / "colours", classes=("blue", "red"), per_class=8, size=16)
     archive = zip_with({f"colours/{p.parent.name}/{p.name}": p.read_bytes() for p in folder.rglob("*.png")},
@@ -253,6 +255,7 @@ def test_the_trainings_own_upload_still_trains_and_is_removed_when_it_ends(serve
     assert staged(server) == []  # so does a cancelled one
 
 
+@pytest.mark.app
 def test_refused_uploads_leave_no_staged_copy(server, client, tmp_path):
     bad_labels = tmp_path / "labels.csv"
     bad_labels.write_text("text,label\ngood,1\nbad,2\nmeh,3\n")
@@ -280,6 +283,7 @@ def bombs(tmp_path_factory) -> dict[str, Path]:
     }
 
 
+@pytest.mark.app
 @pytest.mark.parametrize("kind,fragment", [("csv", "longer than"), ("jsonl", "longer than"),
                                            ("rows", f"more than {limits.MAX_TEXT_ROWS:,} rows"),
                                            ("bytes", f"more than {limits.MAX_TABLE_BYTES >> 20} MB of text")])
@@ -293,6 +297,7 @@ def test_compressed_bombs_are_read_as_a_stream(server, client, bombs, kind, frag
     assert staged(server) == []
 
 
+@pytest.mark.app
 def test_analyze_csv_stops_reading_at_its_row_limit(server, client, tmp_path):
     rows = tmp_path / "rows.csv"
     with open(rows, "w") as f:
@@ -303,6 +308,7 @@ def test_analyze_csv_stops_reading_at_its_row_limit(server, client, tmp_path):
     assert f"more than {limits.MAX_CSV_ROWS:,} rows" in message, message
 
 
+@pytest.mark.app
 def test_a_45_mb_cell_gets_a_specific_message(server, client, tmp_path):
     huge = tmp_path / "huge.csv"
     huge.write_text('text,label\n"' + "word " * 9_000_000 + '",1\nfine,0\n')
@@ -317,6 +323,7 @@ def test_a_45_mb_cell_gets_a_specific_message(server, client, tmp_path):
 
 # ---------------------------------------------------------------- item 11: line endings and junk; item 7: deep zips
 
+@pytest.mark.app
 def test_old_mac_line_endings_are_read(server, client, tmp_path):
     mac = tmp_path / "mac.csv"
     mac.write_bytes(b"text,label\rA lovely film,pos\rDreadful and dull,neg\r\rFine,meh\r")
@@ -328,6 +335,7 @@ def test_old_mac_line_endings_are_read(server, client, tmp_path):
     assert "found 3 (meh, neg, pos)" in message, message
 
 
+@pytest.mark.app
 @pytest.mark.parametrize("junk", ["random", "xlsx", "png"])
 def test_binary_junk_says_what_is_wrong(server, client, tmp_path, junk):
     path = tmp_path / "reviews.csv"
@@ -341,6 +349,7 @@ def test_binary_junk_says_what_is_wrong(server, client, tmp_path, junk):
         assert {"random": "binary data", "xlsx": "spreadsheet", "png": "PNG picture"}[junk] in message, message
 
 
+@pytest.mark.app
 def test_a_path_2500_folders_deep_in_a_zip(server, client, tmp_path):
     deep = tmp_path / "deep.zip"
     with zipfile.ZipFile(deep, "w") as zf:
@@ -353,7 +362,42 @@ def test_a_path_2500_folders_deep_in_a_zip(server, client, tmp_path):
     assert staged(server) == []
 
 
+@pytest.mark.app
 def test_the_app_survived(server, client):
     """Last: every attack above was answered, and the server serves on."""
     assert client.predict("A wonderful film", None, api_name="/analyze_sentiment")["label"] == "positive"
     assert staged(server) == []
+
+
+# ---------------------------------------------------------------- the same readers without the app (the fast tier)
+
+def test_tables_read_old_mac_line_endings_and_name_binary_junk(tmp_path):
+    from dlapp.data.custom import load_text_table
+    from dlapp.errors import InvalidDatasetError
+    from dlapp.ui.text_tab import read_table
+
+    mac = tmp_path / "mac.csv"
+    mac.write_bytes(b"text,label\r" + b"".join(b"review %d,%s\r" % (i, b"pos" if i % 2 else b"neg") for i in range(20)))
+    assert load_text_table(mac).class_names == ("neg", "pos")
+    assert len(read_table(mac)[1]) == 20
+    junk = tmp_path / "junk.csv"
+    junk.write_bytes(bytes(range(256)) * 40)
+    for read in (load_text_table, read_table):
+        with pytest.raises(InvalidDatasetError, match="is not a text table: it looks like binary data"):
+            read(junk)
+
+
+def test_tables_stop_at_the_row_limit_and_bound_a_cell(tmp_path):
+    from dlapp.data.custom import load_text_table
+    from dlapp.errors import InvalidDatasetError
+
+    rows = gz_bomb(tmp_path / "rows.csv.gz", b"text,label\n", b"", 0, b"a,1\nb,0\n" * (limits.MAX_TEXT_ROWS + 1))
+    with pytest.raises(InvalidDatasetError, match=f"more than {limits.MAX_TEXT_ROWS:,} rows"):
+        load_text_table(rows)
+    cell = gz_bomb(tmp_path / "cell.jsonl.gz", b'{"text": "', b"a", 64 * 2**20, b'", "label": 1}\n')
+    with pytest.raises(InvalidDatasetError, match="line 1: longer than"):
+        load_text_table(cell)
+    quoted = tmp_path / "quoted.csv"  # one cell over many short lines: the cell limit, not the line limit
+    quoted.write_text('text,label\n"' + "word\n" * 30_000 + '",1\n')
+    with pytest.raises(InvalidDatasetError, match="a cell is longer than"):
+        load_text_table(quoted)
