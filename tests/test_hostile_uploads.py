@@ -23,7 +23,7 @@ from dlapp.testing import AppServer, class_folder, copy_shipped_models, error_of
 
 MARKER = "SECRET-b7e1"  # in a file on the server that no visitor uploaded: it must never come back, nor be copied
 RSS_BOUND_MB = 300  # what one hostile upload may add to the server's peak memory
-NOT_RECEIVED = "The upload did not arrive with this request"  # dlapp.ui.api.NOT_RECEIVED, the same for every path
+NOT_RECEIVED = "The upload did not arrive with this request"  # dlapp.ui.common.NOT_RECEIVED, the same for any path
 
 
 # ---------------------------------------------------------------- the app, and ways to talk to it
@@ -209,13 +209,18 @@ def test_every_file_endpoint_refuses_a_server_path(server, secret):
         kinds = [components.get(i, {}).get("type") for i in dep["inputs"]]
         if dep.get("backend_fn") is False or not any(k in file_types for k in kinds):
             continue
-        for path in (str(secret), "/etc/passwd", str(upload_folder(server) / "link-to-secret.csv")):
+        picture = secret.with_name("secret.png")  # a real picture on the server, outside the upload folder
+        picture.write_bytes(png_bytes())
+        for path in (str(secret), str(picture), "/etc/passwd", str(upload_folder(server) / "link-to-secret.csv")):
             for meta in ({}, {"meta": {"_type": "gradio.FileData"}}):
                 value = {"path": path, "orig_name": "x.png", **meta}
                 data = [([value] if components[i]["props"].get("file_count") == "multiple" else value)
                         if k in file_types else None for i, k in zip(dep["inputs"], kinds, strict=True)]
                 answer = join(server, dep["id"], data)
                 assert MARKER not in answer and "root:x:" not in answer, (dep.get("api_name"), answer[:500])
+                # refused before the handler runs, whatever the handler would do with it
+                assert '"success":true' not in answer.replace(" ", ""), (dep.get("api_name"), data, answer[-500:])
+                assert "process_completed" in answer or "no end" in answer, answer[-500:]  # the handler was reached
         tried.append(dep.get("api_name") or dep["id"])
     assert {"classify_image", "classify_images", "explain_image", "analyze_csv"} <= set(tried), tried
     assert len(tried) >= 7, tried  # the collection builder's files, paste and .zip inputs too

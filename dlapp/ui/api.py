@@ -19,7 +19,6 @@ from typing import Any
 
 import gradio as gr
 from gradio import FileData
-from gradio import utils as gradio_utils
 
 from .. import limits
 from .. import settings as settings_mod
@@ -30,7 +29,7 @@ from ..errors import UsageError
 from ..jobs import get_manager
 from ..store import get_store
 from ..training import TrainConfig, plan
-from .common import user_errors
+from .common import NOT_RECEIVED, received_path, user_errors
 
 UPLOAD = "upload"  # the `dataset` value that means "the file in `upload`"
 STAGING_PREFIX = "dlapp-upload-"  # a staged training upload's folder in the temp dir (see stage_upload)
@@ -48,36 +47,20 @@ class AppFile:
     path: Path
 
 
-# One answer for every upload refused as not received: it says nothing of the server's files.
-NOT_RECEIVED = ("The upload did not arrive with this request. Send the file itself (with gradio_client: "
-                "handle_file(path)), not a path or a name on the server.")
-
-
 def received_file(upload: Any) -> tuple[Path, str]:
-    """The file Gradio received from the visitor for this request, and the name the visitor gave it.
-
-    Gradio checks the files of its components, and FileData that carries its `meta` key, against its
-    upload folder; a bare {"path": ...} dict or a string reaches this function unchecked. So the path
-    must lie inside Gradio's upload folder (where it writes what it receives; GRADIO_TEMP_DIR), once
-    every link and `..` is resolved, and be a plain file, not a link. Everything refused gets the
-    same NOT_RECEIVED, so a client learns nothing about the server's files, not even whether one exists.
+    """The file Gradio received from the visitor for this request (see common.received_path), and
+    the name the visitor gave it. /start_training's `upload` is a FileData dict or a string that
+    Gradio passes on as it came, unless it carries FileData's `meta` key.
 
     Raises:
-        UsageError: no upload, or one Gradio did not receive.
+        UsageError: no upload, or one Gradio did not receive (always NOT_RECEIVED, whatever the path).
     """
     if not upload:
         raise UsageError(f"Upload your data first: {', '.join(upload_suffixes())}.")
-    raw = upload.get("path") if isinstance(upload, dict) else upload if isinstance(upload, str) else None
-    if not isinstance(raw, str) or not raw or "\0" in raw:
-        raise UsageError(NOT_RECEIVED)
-    folder = Path(os.path.realpath(gradio_utils.get_upload_folder()))
-    path = Path(os.path.realpath(raw))
     try:
-        plain = not os.path.islink(raw) and stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        plain = False
-    if not plain or path == folder or not path.is_relative_to(folder):
-        raise UsageError(NOT_RECEIVED)
+        path = received_path(upload.get("path") if isinstance(upload, dict) else upload)
+    except gr.Error:
+        raise UsageError(NOT_RECEIVED) from None
     given = upload.get("orig_name") if isinstance(upload, dict) else None
     name = Path(str(given)).name if given and "\0" not in str(given) else ""
     return path, name if name not in ("", ".", "..") else path.name
