@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 import zipfile
 import zlib
@@ -272,6 +274,23 @@ def test_refused_uploads_leave_no_staged_copy(server, client, tmp_path):
         error_of(client.predict, task=task, dataset="upload", upload=handle_file(str(upload)), preset="fast",
                  epochs=1, api_name="/start_training")
     assert staged(server) == before == []
+
+
+@pytest.mark.app
+def test_uploads_staged_by_a_killed_app_are_removed(server, client, tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid no process has now, as after a kill -9 mid-run
+    left = server.tmp / f"dlapp-upload-{dead.pid}-abc123"
+    left.mkdir()
+    (left / "big.zip").write_bytes(b"x" * 1000)
+    alive = server.tmp / f"dlapp-upload-{os.getpid()}-abc123"  # another app's run, still going
+    alive.mkdir()
+    fake = tmp_path / "fake.zip"
+    fake.write_text("not a zip")
+    error_of(client.predict, task="image", dataset="upload", upload=handle_file(str(fake)), preset="fast",
+             epochs=1, api_name="/start_training")
+    assert staged(server) == [alive]
+    alive.rmdir()
 
 
 # ---------------------------------------------------------------- items 2 and 3: bounded reading, in memory

@@ -84,7 +84,8 @@ def stage_upload(source: Path, name: str, *, max_bytes: int | None = None) -> Pa
     with os.fdopen(fd, "rb") as src:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UsageError(NOT_RECEIVED)
-        folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX))
+        sweep_staged_uploads()
+        folder = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-"))  # the pid: see sweep_staged_uploads
         dest = folder / name
         try:
             with open(dest, "wb") as out:
@@ -105,6 +106,25 @@ def discard_upload(staged: Path) -> None:
     folder = Path(staged).parent
     if folder.name.startswith(STAGING_PREFIX):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_staged_uploads() -> None:
+    """Remove the staged uploads of app processes that are gone (killed mid-run, crashed): each folder
+    names the pid that made it, and several apps (tests, a restart) may share one temp dir."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{STAGING_PREFIX}*-*"):
+        pid = folder.name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def checked_upload(upload: Any) -> Path:
@@ -275,6 +295,7 @@ def explain_sentiment(text: str, model_id: str | None = None) -> dict:
 
 def register() -> None:
     """Declare the endpoints that have no button of their own (inside a Blocks context)."""
+    sweep_staged_uploads()  # what a killed run of this app left behind
     gr.api(start_training, api_name="start_training", concurrency_limit=4)
     gr.api(stop_training, api_name="stop_training", concurrency_limit=None)
     gr.api(training_status, api_name="training_status", concurrency_limit=None, queue=False)
