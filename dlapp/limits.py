@@ -25,6 +25,15 @@ ZIP_MAX_MEMBERS = 5_000  # a demo data set of class folders; 10k tiny files is a
 ZIP_MAX_TOTAL_BYTES = 512 * 1024 * 1024  # uncompressed
 ZIP_MAX_RATIO = 200  # uncompressed:compressed; real images compress < 2x, bombs > 1000x
 MAX_TEXT_ROWS = 200_000  # rows in an uploaded .csv/.jsonl; IMDB's whole training split is 25k
+MAX_TABLE_BYTES = 128 * 2**20  # text in one uploaded .csv/.jsonl, counted after decompressing: twice IMDB's
+#                                 50,000 reviews (66 MB); a 1 MB .gz can hold 1 GB, so it is counted as it is read
+MAX_TABLE_CELL_CHARS = 131_072  # one CSV cell (csv's own default field limit): 2.6x the longest review a model
+#                                 takes (DLAPP_MAX_TEXT_CHARS, 50k); beyond it a cell is an attack, not a review
+MAX_TABLE_LINE_CHARS = 4 * MAX_TABLE_CELL_CHARS  # one line of a .csv/.jsonl: a review at its limit plus other
+#                                                  columns; a longer line is refused before it is read whole
+ZIP_MAX_DEPTH = 32  # folders in one archive path: class folders sit 1-3 deep; 2,500 deep is an attack on the file
+#                     system (its paths run past PATH_MAX, 4,096 bytes)
+ZIP_MAX_NAME_BYTES = 255  # one file or folder name in an archive, in UTF-8: NAME_MAX of Linux file systems
 
 # ---------------------------------------------------------------- live training
 POINT_EVERY_S = 0.5  # curve resolution: a point per half second keeps plots live but small

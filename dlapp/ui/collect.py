@@ -19,7 +19,7 @@ from ..collection import Collection
 from ..data.checks import check_image_folder
 from ..errors import UsageError
 from . import api
-from .common import file_path, user_errors
+from .common import CheckedImage, file_path, user_errors
 
 RECORD_EVERY_S = 0.25  # a burst of about 4 frames a second: enough variety, not hundreds of near-copies
 GALLERY_EVERY = 4  # while recording, redraw the thumbnails every 4th frame (counts update on every frame)
@@ -62,12 +62,12 @@ def layout() -> Builder:
                     rename = gr.Button("Rename", size="sm", elem_id="collect-rename")
                     remove_class = gr.Button("Remove class", size="sm", variant="stop", elem_id="collect-remove")
         with gr.Row():
-            webcam = gr.Image(label="Webcam: press record to add frames", sources=["webcam"], streaming=True,
+            webcam = CheckedImage(label="Webcam: press record to add frames", sources=["webcam"], streaming=True,
                               type="numpy", height=240, elem_id="collect-webcam")
             with gr.Column():
                 files = gr.File(label="Add image files", file_count="multiple", file_types=["image"],
                                 elem_id="collect-files", height=120)
-                paste = gr.Image(label="…or paste / drop one picture", sources=["clipboard", "upload"],
+                paste = CheckedImage(label="…or paste / drop one picture", sources=["clipboard", "upload"],
                                  type="filepath", height=120, elem_id="collect-paste")
         counts = gr.Markdown(elem_id="collect-counts")
         gallery = gr.Gallery(label="Samples of the selected class (click one to select it)", columns=6,

@@ -16,6 +16,7 @@ from ..limits import LIVE_TIME_LIMIT_S, MAX_BATCH, PREDICT_CONCURRENCY
 from ..store import get_store
 from ..tasks.image import NONE_OF_THESE
 from .common import (
+    CheckedImage,
     DecisionLabel,
     SafeImage,
     cleared,
@@ -75,7 +76,7 @@ def layout(example_paths: list[Path]) -> ImageTab:
                 label="Examples (CIFAR-10 test images; click one)")
     with gr.Accordion("Live webcam: classify continuously", open=False, elem_id="image-live"):
         with gr.Row():
-            live = gr.Image(label="Webcam (press record to start)", sources=["webcam"], streaming=True,
+            live = CheckedImage(label="Webcam (press record to start)", sources=["webcam"], streaming=True,
                             type="numpy", height=280, elem_id="image-live-input")
             with gr.Column():
                 live_label = DecisionLabel(num_top_classes=3, label="Live answer", elem_id="image-live-label")

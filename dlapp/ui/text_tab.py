@@ -4,7 +4,6 @@ verdict moves sentence by sentence, plus CSV batch mode."""
 from __future__ import annotations
 
 import csv
-import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
+from ..data.tables import csv_rows
 from ..errors import InvalidDatasetError, UsageError
 from ..inference import get_predictor
 from ..limits import MAX_CSV_ROWS, PREDICT_CONCURRENCY
@@ -170,17 +170,24 @@ def safe_cell(value: str) -> str:
 def read_table(path: Path) -> tuple[list[str] | None, list[list[str]], int]:
     """(header or None, rows, index of the review column): a `text` column, else the first one.
 
+    Read as a stream (data/tables.py: bounded bytes, lines and cells; any line endings), and
+    no further than one row past the limit.
+
     Raises:
-        InvalidDatasetError: empty, too long, or without a single non-empty review.
+        InvalidDatasetError: not a readable CSV, empty, too long, or without a single non-empty review.
     """
-    raw = path.read_bytes().decode("utf-8-sig", errors="replace")
-    rows = list(csv.reader(io.StringIO(raw)))
+    rows: list[list[str]] = []
+    for row in csv_rows(path):
+        rows.append(row)
+        if len(rows) > MAX_CSV_ROWS + 1:  # the header and MAX_CSV_ROWS reviews, and one more to know it is over
+            break
     if not rows:
         raise InvalidDatasetError("The CSV is empty.")
     names = [h.strip().lower() for h in rows[0]]
     header, body, col = (rows[0], rows[1:], names.index("text")) if "text" in names else (None, rows, 0)
     if len(body) > MAX_CSV_ROWS:
-        raise InvalidDatasetError(f"The CSV has {len(body):,} rows; the limit is {MAX_CSV_ROWS:,}.")
+        raise InvalidDatasetError(f"The CSV has more than {MAX_CSV_ROWS:,} rows; the limit is {MAX_CSV_ROWS:,}. "
+                                  "Split it into smaller files.")
     if not any(col < len(r) and r[col].strip() for r in body):
         raise InvalidDatasetError("The CSV has no non-empty reviews.")
     return header, body, col

@@ -313,7 +313,7 @@ def wire(tab: TrainTab) -> None:
     def start(task, dataset, upload, subset, preset, cell, epochs, batch, lr, split, password, collection,
               request: gr.Request):
         if dataset == COLLECTION:  # the collection goes the way of an uploaded .zip, checks and all
-            dataset, upload = api.UPLOAD, collect.training_zip(collection)
+            dataset, upload = api.UPLOAD, api.AppFile(Path(collect.training_zip(collection)))
         snap = api.start_training(task, dataset, upload, subset, preset, cell, epochs, batch, lr, split, password,
                                   request=request)
         return f"Training #{snap['id']} started."
