@@ -287,6 +287,10 @@ def test_live_curves_draw_while_training_and_stop_keeps_the_bar(browser, app_ser
         assert acc.evaluate("gd => gd._fullLayout.yaxis.range") == [0, 1]
         assert acc.evaluate("gd => gd.data.find(t => t.name === 'train').x.every(Number.isInteger)")
         screenshot(page, "polish-train-running-1280")
+        page.set_viewport_size({"width": 390, "height": 1000})
+        page.wait_for_timeout(1500)  # the charts follow the new width
+        screenshot(page, "polish-train-running-390", full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 1000})
         page.locator("#train-stop").click()
         for _ in range(200):
             state, _ = progress(page)
