@@ -163,3 +163,22 @@ def test_a_closed_deployment_tells_visitors_what_they_can_do(monkeypatch, passwo
     assert "DLAPP_TRAINING" not in text  # no environment variables thrown at a visitor
     assert ("password" in text) == bool(password)
     assert models_tab.can_change(s) == bool(password)
+
+
+def test_no_heading_over_no_misclassified_examples(shipped_dir, monkeypatch):
+    """A run whose result lists no mistakes shows no "Misclassified test examples" heading over nothing."""
+    monkeypatch.setenv("DLAPP_MODEL_DIR", str(shipped_dir))
+    import gradio as gr
+
+    from dlapp.store import get_store
+    from dlapp.training.events import TrainResult
+    from dlapp.ui import train_tab
+
+    with gr.Blocks():
+        tab = train_tab.layout()
+    job = TrainingJob(TrainConfig("cifar10"))
+    card = get_store(shipped_dir).card("cifar10-fast")
+    job.state, job.result = "done", TrainResult("cifar10-fast", card, cached=False)
+    assert train_tab._result_outputs(tab, job)[tab.cell_title] == ""
+    job.result.misclassified.append({"x": np.zeros((32, 32, 3), np.uint8), "true": "cat", "predicted": "dog"})
+    assert "Misclassified test examples" in train_tab._result_outputs(tab, job)[tab.cell_title]
