@@ -126,7 +126,7 @@ class TrainingManager:
             job.message = (f"Reused an identical cached model: {job.result.model_id}" if job.result.cached
                            else f"Saved {job.result.model_id}: test accuracy {job.result.card.test_accuracy:.1%}")
         except TrainingCancelled:
-            job.state, job.message = "cancelled", "Stopped. The previous model is still serving."
+            job.state, job.message = "cancelled", "Stopped. Nothing was saved: the models here are as they were."
         except DlappError as exc:
             job.state, job.error = "failed", hide_paths(str(exc))
             job.message = job.error

@@ -15,22 +15,35 @@ from ..collection import expire_collections
 from ..devices import describe_device
 from ..samples import export_example_images
 from ..store import get_store
-from . import api, image_tab, models_tab, text_tab, train_tab
+from . import api, image_tab, models_tab, plots, text_tab, train_tab
 from .common import default_model, picker_update
 
 log = logging.getLogger(__name__)
 
 CSS = """
 #train-status p { margin: 0.2em 0; }
+.dlapp-caption p { margin: 0; }
+/* A confusion matrix keeps cells wide enough for its numbers at the chart's font size: a phone scrolls it. */
+.dlapp-cells { overflow-x: auto; }
+.dlapp-cells .js-plotly-plot { min-width: 460px; }
+#review-sentences th .header { white-space: nowrap !important; word-break: normal !important; }
+/* Gradio's gallery scrolls inside a box of fixed height, which hid the later feature-map stages. */
+#image-stages .grid-wrap { height: auto !important; max-height: none !important; overflow: visible !important; }
 /* Gradio's gallery keeps columns at least 100 px wide, which overflows a phone: thumbnails may shrink. */
 @media (max-width: 640px) {
   #collect-gallery .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }
+  #image-stages .grid-container { grid-template-columns: minmax(0, 1fr) !important; }
 }
 """
 
 # Gradio lists every error of a page in one toast, so three clicks on the same bad picture showed
 # its sentence three times, under "Error (3)". Each sentence is shown once (the items are only
 # hidden: Gradio's own code still owns and removes them).
+def both_scripts(*scripts: str) -> str:
+    """One page-load script running each of `scripts` (launch takes a single `() => {...}`)."""
+    return "() => {\n" + "\n".join(f"  ({js.strip()})();" for js in scripts) + "\n}"
+
+
 ONE_TOAST_PER_MESSAGE = """
 () => {
   const tidy = () => {
@@ -153,6 +166,6 @@ def launch(**overrides) -> None:
         show_error=True,
         footer_links=["api"],
         css=CSS,
-        js=ONE_TOAST_PER_MESSAGE,
+        js=both_scripts(ONE_TOAST_PER_MESSAGE, plots.CLICK_JS),  # repeated toasts; confusion-cell clicks
         **overrides,
     )

@@ -36,7 +36,7 @@ class TextTab:
     label: gr.Label
     words: gr.HighlightedText
     note: gr.Markdown
-    trajectory: gr.Image
+    trajectory: gr.Plot
     sentences: gr.Dataframe
     inside: gr.Accordion
     layers: gr.Dataframe
@@ -62,9 +62,9 @@ def layout() -> TextTab:
             note = gr.Markdown(elem_id="review-note")
     examples = gr.Examples([[r] for r in EXAMPLE_REVIEWS], inputs=[text], label="Examples (click one)")
     with gr.Accordion("How the verdict moves as the review is read", open=False, elem_id="review-trajectory"):
-        trajectory = gr.Image(show_label=False, interactive=False, buttons=[], elem_id="review-trajectory-plot")
+        trajectory = gr.Plot(show_label=False, elem_id="review-trajectory-plot")
         sentences = gr.Dataframe(headers=["after sentence", "P(positive)"], interactive=False, wrap=True,
-                                 column_widths=["80%", "20%"], max_height=320, elem_id="review-sentences")
+                                 column_widths=["64%", "36%"], max_height=320, elem_id="review-sentences")
     with gr.Accordion("Inside the model: its layers", open=False, elem_id="text-inside") as inside:
         layers = gr.Dataframe(headers=["layer", "type", "output shape", "parameters"], interactive=False,
                               wrap=True, elem_id="text-layers")
@@ -147,7 +147,7 @@ def explain_sentiment(text: str, model_id: str | None):
     steps = reading_trajectory(predictor.model, text)
     rows = [[sentence[:160] + ("…" if len(sentence) > 160 else ""), f"{p:.0%}"] for sentence, p in steps]
     return (word_highlights(ex, predictor.class_names[1]), note,
-            plots.trajectory_png([p for _, p in steps], predictor.class_names[1]), rows)
+            plots.trajectory_figure([p for _, p in steps], predictor.class_names[1]), rows)
 
 
 @user_errors
