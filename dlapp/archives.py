@@ -7,26 +7,41 @@ and count real bytes while extracting because headers can lie.
 
 from __future__ import annotations
 
+import errno
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
 from .errors import InvalidDatasetError
+from .limits import ZIP_MAX_DEPTH as MAX_DEPTH
 from .limits import ZIP_MAX_MEMBERS as MAX_MEMBERS
+from .limits import ZIP_MAX_NAME_BYTES as MAX_NAME_BYTES
 from .limits import ZIP_MAX_RATIO as MAX_RATIO
 from .limits import ZIP_MAX_TOTAL_BYTES as MAX_TOTAL_BYTES
 
 _CHUNK = 1 << 20
 
 
+def _shown(name: str, keep: int = 60) -> str:
+    """An entry's name for a message: a hostile one can be thousands of characters long."""
+    return repr(name if len(name) <= keep else f"{name[:keep // 2]}…{name[-keep // 2:]}")
+
+
 def _check_member(info: zipfile.ZipInfo) -> PurePosixPath:
     name = info.filename.replace("\\", "/")
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-        raise InvalidDatasetError(f"Archive entry {info.filename!r} points outside the archive; refusing to extract.")
+        raise InvalidDatasetError(f"Archive entry {_shown(info.filename)} points outside the archive; "
+                                  "refusing to extract.")
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
-        raise InvalidDatasetError(f"Archive entry {info.filename!r} is a symbolic link; links are not allowed.")
+        raise InvalidDatasetError(f"Archive entry {_shown(info.filename)} is a symbolic link; links are not allowed.")
+    if (depth := len(path.parts) - (not info.is_dir())) > MAX_DEPTH:  # the folders above a file, or a folder's own
+        raise InvalidDatasetError(f"Archive entry {_shown(info.filename)} is {depth:,} folders deep; the "
+                                  f"limit is {MAX_DEPTH}. Put the class folders near the top of the .zip.")
+    if any(len(part.encode()) > MAX_NAME_BYTES for part in path.parts):
+        raise InvalidDatasetError(f"Archive entry {_shown(info.filename)} has a name longer than {MAX_NAME_BYTES} "
+                                  "bytes, more than a file system takes. Rename it.")
     return path
 
 
@@ -74,14 +89,20 @@ def extract_zip(archive: str | Path, dest: str | Path) -> Path:
         written = 0
         for rel, info in _checked_members(zf):
             target = dest.joinpath(*rel.parts)
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(target, "wb") as out:
-                while chunk := src.read(_CHUNK):
-                    written += len(chunk)
-                    if written > MAX_TOTAL_BYTES:
-                        raise InvalidDatasetError("Archive unpacks to more than its headers claim; refusing it.")
-                    out.write(chunk)
+            try:
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(target, "wb") as out:
+                    while chunk := src.read(_CHUNK):
+                        written += len(chunk)
+                        if written > MAX_TOTAL_BYTES:
+                            raise InvalidDatasetError("Archive unpacks to more than its headers claim; refusing it.")
+                        out.write(chunk)
+            except OSError as exc:
+                if exc.errno != errno.ENAMETOOLONG:
+                    raise  # a full disk is the server's problem, not the archive's
+                raise InvalidDatasetError(f"Archive entry {_shown(info.filename)} has a path too long to unpack; "
+                                          "shorten its folder and file names.") from None
     return dest

@@ -7,7 +7,9 @@ straight to `data.load_dataset` and `to_zip()` makes the .zip the Train tab take
 Every sample is decoded (with the deployment's pixel cap), shrunk so its longer side is at most
 limits.COLLECTION_MAX_SIDE, and re-encoded as a JPEG: the stored file holds pixels only (no metadata,
 nothing left of a hostile original) and is small, since models read 32-64 px anyway. Caps on classes,
-samples and bytes live in limits.py and are read at call time.
+samples and bytes live in limits.py and are read at call time; all collections together, with the
+other data visitors leave, share the server's storage budget (budget.py), which removes an idle
+collection when room is needed, or one untouched for limits.COLLECTION_MAX_AGE_H.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import tempfile
 import threading
 import time
 import unicodedata
+import weakref
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,16 +30,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import limits
+from . import budget, limits
 from . import settings as settings_mod
 from .archives import extract_zip
 from .data.custom import class_dirs, image_splits, unwrap_folder
-from .errors import CollectionFullError, InvalidImageError, UsageError
+from .errors import CollectionFullError, InvalidImageError, StorageFullError, UsageError
 from .images import ImageSource, open_image
 from .tasks.image import NONE_OF_THESE
 
-PREFIX = "dlapp-collection-"  # folder names under the temp dir; expire_collections() removes only these
+PREFIX = budget.COLLECTION_PREFIX  # folder names under the temp dir; expire_collections() removes only these
 _SUFFIX = ".jpg"
+_LIVE: weakref.WeakValueDictionary[Path, Collection] = weakref.WeakValueDictionary()  # root -> its open collection
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,8 @@ class Collection:
         self._classes: dict[str, list[str]] = {}  # class name -> its sample file names, in insertion order
         self._sizes: dict[str, int] = {}  # sample file name (unique in the collection) -> bytes on disk
         self._next = 1  # the next sample's number: names sort in insertion order and never repeat
-        self._deleted = False
+        self._deleted: str | None = None  # why it was deleted, once it is
+        _LIVE[self._root.absolute()] = self
 
     @classmethod
     def create(cls, parent: Path | None = None) -> Collection:
@@ -185,10 +190,15 @@ class Collection:
             for name in list(self._classes):
                 self.remove_class(name)
 
-    def delete(self) -> None:
-        """Remove the collection's folder, zips and all. Safe to call twice; later changes raise UsageError."""
+    @property
+    def deleted(self) -> bool:
+        return self._deleted is not None
+
+    def delete(self, reason: str = "This collection was deleted; start a new one.") -> None:
+        """Remove the collection's folder, zips and all. Safe to call twice; later changes raise UsageError
+        with `reason`."""
         with self._lock:
-            self._deleted = True
+            self._deleted = self._deleted or reason
             self._classes, self._sizes = {}, {}
             shutil.rmtree(self._root, ignore_errors=True)
 
@@ -206,6 +216,8 @@ class Collection:
         """
         self._check_room(name, 0)  # fail before decoding when full
         data = _encoded(image)
+        # Outside the lock: the budget may delete other collections, each under its own lock.
+        budget.make_room(len(data), keep=self._root, what="this picture")
         with self._lock:
             self._check_room(name, len(data))
             file = f"{self._next:06d}{_SUFFIX}"
@@ -253,7 +265,12 @@ class Collection:
 
     def to_zip(self, path: Path | None = None) -> Path:
         """Write every class as `<class>/<file>` into a .zip (default: dataset.zip in the collection's folder),
-        atomically; the Train tab reads it back as a data set, and `load_zip` as a collection."""
+        atomically; the Train tab reads it back as a data set, and `load_zip` as a collection.
+
+        Raises:
+            StorageFullError: the server's storage budget has no room for the zip.
+        """
+        budget.make_room(self.total_bytes(), keep=self._root, what="this collection's .zip")  # ~ its samples
         with self._lock:
             self._alive()
             path = Path(path) if path is not None else self._root / "dataset.zip"
@@ -313,7 +330,7 @@ class Collection:
         for n, (label, source) in enumerate(items):
             try:
                 self.add_image(name, source)
-            except CollectionFullError as exc:  # nothing after this fits either
+            except (CollectionFullError, StorageFullError) as exc:  # nothing after this fits either
                 skipped += [(rest, str(exc)) for rest, _ in items[n:]]
                 break
             except InvalidImageError as exc:
@@ -341,7 +358,7 @@ class Collection:
 
     def _alive(self) -> None:
         if self._deleted:
-            raise UsageError("This collection was deleted; start a new one.")
+            raise UsageError(self._deleted)
 
     def _touch(self) -> None:
         os.utime(self._root)  # the folder's time says when it was last used (see expire_collections)
@@ -389,6 +406,32 @@ def _encoded(image: ImageSource) -> bytes:
     buf = io.BytesIO()
     clean.save(buf, format="JPEG", quality=limits.COLLECTION_JPEG_QUALITY)
     return buf.getvalue()
+
+
+def live_usage() -> dict[Path, int]:
+    """The folders of the collections open in this process (not deleted) and their bytes on disk, from memory
+    (the budget asks before every sample: walking 2,000 files each time would be quadratic)."""
+    out = {}
+    for c in list(_LIVE.values()):
+        if not c.deleted:
+            zips = 0  # to_zip's outputs (the training zip, downloads) beside the samples
+            for z in c.root.glob("*.zip"):
+                try:
+                    zips += z.stat().st_size
+                except OSError:  # replaced meanwhile
+                    continue
+            out[c.root.absolute()] = c.total_bytes() + zips
+    return out
+
+
+def delete_live(root: Path, why: str) -> bool:
+    """Delete the open collection in `root` (under its lock), telling its session why. False if none is open."""
+    c = _LIVE.get(Path(root).absolute())
+    if c is None or c.deleted:
+        return False
+    c.delete(f"This collection was removed {why} (the server keeps visitors' data within its storage budget); "
+             "start a new one.")
+    return True
 
 
 def expire_collections(max_age_h: float | None = None, parent: Path | None = None) -> int:

@@ -96,3 +96,7 @@ def hide_paths(message: str, named: dict[str, str] | None = None) -> str:
         return (path.rstrip(".").rstrip("/").rsplit("/", 1)[-1] or "/") + trail
 
     return re.sub(r"(?<![\w.:/~-])/[^\s'\"`,;:()<>\[\]]+", last_part, message)
+
+
+class StorageFullError(DlappError, OSError):
+    """The storage budget for visitors' data (DLAPP_STORAGE_MB, budget.py) is full of data still in use."""

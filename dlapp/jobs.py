@@ -10,10 +10,12 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from . import budget
 from .data import dataset_task
 from .errors import DlappError, TrainingBusyError, TrainingCancelled, hide_paths
 from .limits import POINT_EVERY_S
@@ -96,8 +98,10 @@ class TrainingManager:
         self._lock = threading.Lock()
         self.current: TrainingJob | None = None
 
-    def start(self, config: TrainConfig, *, owner: str | None = None, force: bool = False) -> TrainingJob:
-        """Start `config` in the background.
+    def start(self, config: TrainConfig, *, owner: str | None = None, force: bool = False,
+              on_end: Callable[[], None] | None = None) -> TrainingJob:
+        """Start `config` in the background; `on_end` runs when it ends, whatever the outcome
+        (the web app removes the staged upload it trained on).
 
         Raises:
             TrainingBusyError: another training is running.
@@ -108,17 +112,21 @@ class TrainingManager:
                                         "or stop it first. Only one runs at a time.")
             job = TrainingJob(config, owner=owner, force=force)
             self.current = job
-        threading.Thread(target=self._run, args=(job,), name=f"dlapp-train-{job.id}", daemon=True).start()
+        threading.Thread(target=self._run, args=(job, on_end), name=f"dlapp-train-{job.id}", daemon=True).start()
         return job
 
-    def _run(self, job: TrainingJob) -> None:
+    def _run(self, job: TrainingJob, on_end: Callable[[], None] | None = None) -> None:
         try:
-            job.result = train(job.config, on_event=job.on_event, cancel=job.cancel, force=job.force)
+            # The web app has no resume, so a stopped or failed run leaves no checkpoint behind; its data
+            # (a staged upload) is held so that the storage budget never removes it mid-run.
+            with budget.hold(Path(job.config.dataset)):
+                job.result = train(job.config, on_event=job.on_event, cancel=job.cancel, force=job.force,
+                                   keep_checkpoint=False)
             job.state = "done"
             job.message = (f"Reused an identical cached model: {job.result.model_id}" if job.result.cached
                            else f"Saved {job.result.model_id}: test accuracy {job.result.card.test_accuracy:.1%}")
         except TrainingCancelled:
-            job.state, job.message = "cancelled", "Stopped. The previous model is still serving."
+            job.state, job.message = "cancelled", "Stopped. Nothing was saved: the models here are as they were."
         except DlappError as exc:
             job.state, job.error = "failed", hide_paths(str(exc))
             job.message = job.error
@@ -129,6 +137,8 @@ class TrainingManager:
             log.exception("training #%d crashed", job.id)
         finally:
             job.finished = time.time()
+            if on_end is not None:
+                on_end()
 
     def stop(self) -> bool:
         """Ask the running training to stop within one batch. False if none runs."""

@@ -25,6 +25,15 @@ ZIP_MAX_MEMBERS = 5_000  # a demo data set of class folders; 10k tiny files is a
 ZIP_MAX_TOTAL_BYTES = 512 * 1024 * 1024  # uncompressed
 ZIP_MAX_RATIO = 200  # uncompressed:compressed; real images compress < 2x, bombs > 1000x
 MAX_TEXT_ROWS = 200_000  # rows in an uploaded .csv/.jsonl; IMDB's whole training split is 25k
+MAX_TABLE_BYTES = 128 * 2**20  # text in one uploaded .csv/.jsonl, counted after decompressing: twice IMDB's
+#                                 50,000 reviews (66 MB); a 1 MB .gz can hold 1 GB, so it is counted as it is read
+MAX_TABLE_CELL_CHARS = 131_072  # one CSV cell (csv's own default field limit): 2.6x the longest review a model
+#                                 takes (DLAPP_MAX_TEXT_CHARS, 50k); beyond it a cell is an attack, not a review
+MAX_TABLE_LINE_CHARS = 4 * MAX_TABLE_CELL_CHARS  # one line of a .csv/.jsonl: a review at its limit plus other
+#                                                  columns; a longer line is refused before it is read whole
+ZIP_MAX_DEPTH = 32  # folders in one archive path: class folders sit 1-3 deep; 2,500 deep is an attack on the file
+#                     system (its paths run past PATH_MAX, 4,096 bytes)
+ZIP_MAX_NAME_BYTES = 255  # one file or folder name in an archive, in UTF-8: NAME_MAX of Linux file systems
 
 # ---------------------------------------------------------------- live training
 POINT_EVERY_S = 0.5  # curve resolution: a point per half second keeps plots live but small
@@ -49,6 +58,17 @@ COLLECTION_MAX_SIDE = 256  # px, the longer side as stored: models read 32-64 px
 COLLECTION_JPEG_QUALITY = 90  # stored samples: invisible loss at 32-64 px, ~20 KB for a 256-px webcam frame
 COLLECTION_MAX_NAME = 40  # characters in a class name: fits a label, a dropdown and a folder name
 COLLECTION_MAX_AGE_H = 24  # hours untouched before expire_collections() removes an abandoned collection
+
+# ---------------------------------------------------------------- storage (budget.py; the total is DLAPP_STORAGE_MB)
+STORAGE_IN_USE_S = 300  # an item used in the last 5 minutes is someone's work in progress: never removed for room
+GRADIO_UPLOAD_IN_USE_S = 30  # a file on Gradio's upload route is read by the request right after it: a flood of
+#                                them holds the budget for half a minute, not STORAGE_IN_USE_S
+STORAGE_SWEEP_S = 10  # the web app re-checks the budget this often: the only bound on Gradio's raw upload route,
+#                       which takes ~85 MB/s with no password, so a burst overshoots by (30 + 10) s of it at most
+RUNS_MAX_AGE_H = 7 * 24  # a run checkpoint kept for `--resume` (CLI) is removed after a week unused
+GRADIO_CACHE_AGE_S = 1800  # Gradio's upload cache: a file is read by the request right after its upload, and a
+#                            download link is followed within minutes; half an hour spares slow visitors
+GRADIO_CACHE_SWEEP_S = 300  # how often Gradio looks for cache files past that age
 
 # ---------------------------------------------------------------- export (dlapp/export/)
 EXPORT_MIN_AGREEMENT = 0.995  # top-1 agreement a float export needs with the Keras model on held-out examples:

@@ -82,6 +82,7 @@ class Settings:
     max_image_pixels: int  # DLAPP_MAX_IMAGE_PIXELS: pixels decoded per image (decompression-bomb guard)
     max_text_chars: int  # DLAPP_MAX_TEXT_CHARS: longest review accepted
     max_upload_mb: int  # DLAPP_MAX_UPLOAD_MB: largest upload the web app takes
+    storage_mb: int  # DLAPP_STORAGE_MB: all that visitors can make the server store, together (budget.py)
     space_id: str | None  # SPACE_ID: set by Hugging Face Spaces
     space_hardware: str | None  # SPACE_HARDWARE (e.g. cpu-basic, t4-small), when the Space sets it
     hub_models: tuple[str, ...]  # DLAPP_HUB_MODELS: comma-separated Hub repo ids to pull
@@ -116,6 +117,8 @@ def load() -> Settings:
         max_image_pixels=_int("DLAPP_MAX_IMAGE_PIXELS", 25_000_000),
         max_text_chars=_int("DLAPP_MAX_TEXT_CHARS", 50_000),  # IMDB's longest review is ~14k
         max_upload_mb=_int("DLAPP_MAX_UPLOAD_MB", 50),
+        # 2 GB: ten full collections (200 MB each), or a few uploads and checkpoints, on a Space's 50 GB disk
+        storage_mb=_int("DLAPP_STORAGE_MB", 2048),
         space_id=space_id,
         space_hardware=os.environ.get("SPACE_HARDWARE") or None,
         hub_models=tuple(r.strip() for r in hub.split(",") if r.strip()),

@@ -26,7 +26,7 @@ from typing import Any
 
 from . import settings as settings_mod
 from .card import TASK_NAMES, ModelCard
-from .errors import ModelLoadError, ModelNotFoundError, ModelSaveError, UsageError
+from .errors import ModelLoadError, ModelNotFoundError, ModelSaveError, TrainingCancelled, UsageError
 
 log = logging.getLogger(__name__)
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
@@ -306,11 +306,12 @@ class ModelStore:
 
     # ------------------------------------------------------------ writing
 
-    def _write(self, model_id: str, write_model, card: ModelCard) -> ModelCard:
+    def _write(self, model_id: str, write_model, card: ModelCard, cancel: threading.Event | None = None) -> ModelCard:
         """Atomically write the model (via `write_model(tmp_path)`), then its card with the file's sha256.
 
         Raises:
             ModelSaveError: the disk is full, read-only, or the write failed; the previous files are intact.
+            TrainingCancelled: `cancel` was set before the commit point; the previous files are intact.
         """
         model_path, card_path = self._paths(model_id)
         self._refuse_shipped(model_id, "replaced", "Save under another id (--name); to change the shipped models "
@@ -323,6 +324,10 @@ class ModelStore:
                 # between the last two is rolled forward by `_recover` (the pending file matches the card).
                 pending = self._pending(model_id)
                 _atomic_write(pending, write_model, suffix=".keras")
+                if cancel is not None and cancel.is_set():  # Stop pressed while saving: never commit
+                    pending.unlink(missing_ok=True)
+                    raise TrainingCancelled("Training was stopped while its model was being saved; nothing "
+                                            "was saved and the previous model is intact.")
                 created = card.provenance.created or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
                 card = replace(card, sha256=sha256_file(pending),
                                provenance=replace(card.provenance, created=created))
@@ -338,13 +343,14 @@ class ModelStore:
                                  "Any previous version is intact; free some disk space and try again.") from None
         return self.card(model_id)
 
-    def save(self, model, card: ModelCard, model_id: str) -> ModelCard:
+    def save(self, model, card: ModelCard, model_id: str, *, cancel: threading.Event | None = None) -> ModelCard:
         """Atomically write a Keras model then its card. On any failure the previous files are intact.
 
         Raises:
             ModelSaveError: the disk is full, read-only, or the write failed.
+            TrainingCancelled: `cancel` was set before the card (the commit point) was written.
         """
-        return self._write(model_id, lambda p: model.save(p), card)
+        return self._write(model_id, lambda p: model.save(p), card, cancel)
 
     def import_file(self, source: Path, card: ModelCard, model_id: str) -> ModelCard:
         """Copy an existing .keras file in byte for byte (atomically), then write its card.

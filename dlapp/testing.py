@@ -7,8 +7,10 @@ needs pytest only for `needs_data` and `error_of`.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import re
 import shutil
 import socket
 import struct
@@ -336,3 +338,137 @@ def class_folder(root: Path, classes=("red", "blue"), per_class=6, size=24) -> P
             arr = np.clip(np.array(colours.get(cls, (128, 128, 128))) + rng.integers(-25, 25, (size, size, 3)), 0, 255)
             Image.fromarray(arr.astype(np.uint8)).save(root / cls / f"{i}.png")
     return root
+
+
+# --- the browser (Playwright pages; playwright is imported by the tests' fixtures, not here) -------------------------
+
+SHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Flags from the machine notes: no sandbox as root, and no background traffic to the closed network.
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage"]
+
+
+@contextlib.contextmanager
+def opened(browser, url: str, width: int, *, height: int = 900):
+    """A page of the app at `width` px, ready (the Image tab has loaded), closed afterwards."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        page.goto(url)
+        page.locator("#image-input").wait_for(timeout=60_000)
+        yield page
+    finally:
+        page.close()
+
+
+def screenshot(page, name, **kwargs) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"screenshot-{name}.png"), **kwargs)
+
+
+def tab(page, name):
+    page.get_by_role("tab", name=name).click()
+
+
+def upload_photo(page, path):
+    page.locator("#image-input input[type=file]").set_input_files(str(path))
+
+
+def toast(page, text):
+    from playwright.sync_api import expect
+
+    expect(page.locator(".toast-body").filter(has_text=text).first).to_be_visible()
+
+
+def set_number(page, elem_id, value):
+    box = page.locator(f"#{elem_id} input").first
+    if not box.is_visible():  # batch size and the like sit under "Expert settings"
+        page.get_by_text("Expert settings").click()
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def progress(page) -> tuple[str, int]:
+    bar = page.locator("#train-progress .dlapp-progress")
+    return bar.get_attribute("data-state"), int(bar.get_attribute("data-points") or 0)
+
+
+def plot_points(page, elem_id: str) -> int:
+    """How many data points a Plotly chart (a gr.Plot) has drawn: its markers' SVG paths."""
+    return page.locator(f"#{elem_id} .scatterlayer .points path").count()
+
+
+def click_confusion_cell(page, elem_id: str, true: int, predicted: int) -> None:
+    """Click the centre of a cell of a Plotly confusion matrix (plots.confusion_figure), wherever it is drawn."""
+    plot = page.locator(f"#{elem_id} .js-plotly-plot")
+    plot.scroll_into_view_if_needed()
+    n = plot.evaluate("gd => gd.data[0].z.length")
+    area = page.locator(f"#{elem_id} .nsewdrag").first.bounding_box()  # the plot area, between the axes
+    x = area["x"] + (predicted + 0.5) * area["width"] / n
+    y = area["y"] + (true + 0.5) * area["height"] / n  # row 0 on top (the y axis is reversed)
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)  # Plotly finds the hovered cell on mouse moves; a click uses it
+    page.mouse.click(x, y)
+
+
+def own_classes_page(browser, url: str, width: int):
+    """The Train tab with "your own classes" picked, on a camera-enabled page."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, permissions=["camera"])
+    page = context.new_page()
+    page.goto(url)
+    page.locator("#image-input").wait_for(timeout=60_000)
+    tab(page, "Train")
+    page.locator("#train-data input").click()
+    page.get_by_role("option", name=re.compile("your own classes")).click()
+    page.locator("#collect-name").wait_for()
+    return page
+
+
+def count_of(page, name: str) -> int:
+    found = re.search(rf"{re.escape(name)}: (\d+)", page.locator("#collect-counts").inner_text())
+    return int(found.group(1)) if found else 0
+
+
+def record_until(page, webcam: str, done, timeout_s: float = 60) -> None:
+    """Press the webcam's Record, wait until `done()` holds, press Stop."""
+    box = page.locator(webcam)
+    access, record = box.get_by_text("Click to Access Webcam"), box.locator("button", has_text="Record")
+    access.or_(record).first.wait_for()  # the webcam has rendered (an accordion may just have opened)
+    if access.count():
+        access.click()
+    record.click()
+    for _ in range(int(timeout_s * 4)):
+        if done():
+            break
+        page.wait_for_timeout(250)
+    box.locator("button", has_text="Stop").click()
+    assert done(), "the webcam stream never delivered"
+
+
+def add_class(page, name: str) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#collect-name textarea, #collect-name input").first.fill(name)
+    page.locator("#collect-add").click()
+    expect(page.locator("#collect-counts")).to_contain_text(f"{name}: 0")
+
+
+# --- pictures the browser tests upload ------------------------------------------------------------------------------
+
+def a_test_photo(tmp_path: Path) -> Path:
+    """A 128-px photo to upload: a CIFAR-10 ship when the data is here, else a drawn picture."""
+    from dlapp.tasks import get_task
+
+    picks = get_task("image").examples(data_dir=DATA_DIR, per_class=1, prefer="cifar10")
+    arr = picks[8][1] if picks else np.asarray(sample_rgb())  # a ship, if the data is here
+    path = tmp_path / "photo.png"
+    Image.fromarray(arr).resize((128, 128), Image.Resampling.BICUBIC).save(path)
+    return path
+
+
+def expected_top(app_server: AppServer, path: Path, model_id: str | None = None) -> str:
+    """The top label the app's own store gives `path`: what the page must show."""
+    from dlapp.inference import get_predictor
+
+    return get_predictor("image", model_id, store=app_server.store()).classify(path, k=1)[0][0]

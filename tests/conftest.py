@@ -16,7 +16,7 @@ import pytest
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from dlapp.testing import AppServer, copy_shipped_models  # noqa: E402  after the environment defaults
+from dlapp.testing import BROWSER_ARGS, CHROMIUM, AppServer, copy_shipped_models  # noqa: E402  after the env defaults
 
 
 @pytest.fixture(scope="session")
@@ -71,3 +71,44 @@ def client(app_server):
     from gradio_client import Client
 
     return Client(app_server.url, verbose=False)
+
+
+# ---------------------------------------------------------------- the browser (tests marked `browser`)
+
+@pytest.fixture(scope="module")
+def playwright():
+    """One Playwright per module: a second sync instance inside the first refuses to start."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: run the README's test command (it installs Debian's chromium).")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def camera_browser(playwright):
+    """Chromium with its fake camera (a moving test pattern); pages grant it camera permission."""
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        *BROWSER_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    yield b
+    b.close()
+
+
+@pytest.fixture()
+def page(browser, app_server):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(app_server.url)
+    page.locator("#image-input").wait_for(timeout=60_000)
+    yield page
+    page.close()

@@ -160,5 +160,5 @@ def test_errors_show_no_server_paths(client, server):
         error_of(client.predict, "no-such-model", api_name="/set_default_model"),
     ]
     for message in messages:
-        assert "no-such-model" in message and "the model folder" in message, message  # still says what is wrong
+        assert "no-such-model" in message and "models list" in message, message  # still says what is wrong
         assert model_dir not in message and not absolute.search(message), message

@@ -4,103 +4,34 @@ Also takes the README's screenshots, into test-artifacts/screenshots/ (ignored b
 scripts/refresh_screenshots.sh copies them to docs/.
 """
 
-import contextlib
 import re
 import shutil
-from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
-from dlapp.testing import HAVE_DATA, REPO, broken_images, needs_data, sample_rgb
+from dlapp.testing import (
+    HAVE_DATA,
+    a_test_photo,
+    add_class,
+    broken_images,
+    click_confusion_cell,
+    count_of,
+    expected_top,
+    needs_data,
+    opened,
+    own_classes_page,
+    plot_points,
+    progress,
+    record_until,
+    screenshot,
+    set_number,
+    tab,
+    toast,
+    upload_photo,
+)
 
 pytestmark = pytest.mark.browser
-
-SHOTS = REPO / "test-artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Flags from the machine notes: no sandbox as root, and no background traffic to the closed network.
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    """One Playwright per module: a second sync instance inside the first refuses to start."""
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: run the README's test command (it installs Debian's chromium).")
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright):
-    b = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-    yield b
-    b.close()
-
-
-@pytest.fixture()
-def page(browser, app_server):
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=30_000)
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    page.goto(app_server.url)
-    page.locator("#image-input").wait_for(timeout=60_000)
-    yield page
-    page.close()
-
-
-@contextlib.contextmanager
-def opened(browser, url: str, width: int):
-    """A page of the app at `width` px, ready (the Image tab has loaded), closed afterwards."""
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    try:
-        page.goto(url)
-        page.locator("#image-input").wait_for(timeout=60_000)
-        yield page
-    finally:
-        page.close()
-
-
-def screenshot(page, name, **kwargs) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"screenshot-{name}.png"), **kwargs)
-
-
-def tab(page, name):
-    page.get_by_role("tab", name=name).click()
-
-
-def upload_photo(page, path):
-    page.locator("#image-input input[type=file]").set_input_files(str(path))
-
-
-def toast(page, text):
-    from playwright.sync_api import expect
-
-    expect(page.locator(".toast-body").filter(has_text=text).first).to_be_visible()
-
-
-def a_test_photo(tmp_path) -> Path:
-    from dlapp.tasks import get_task
-    from dlapp.testing import DATA_DIR
-
-    picks = get_task("image").examples(data_dir=DATA_DIR, per_class=1, prefer="cifar10")
-    arr = picks[8][1] if picks else np.asarray(sample_rgb())  # a ship, if the data is here
-    path = tmp_path / "photo.png"
-    Image.fromarray(arr).resize((128, 128), Image.Resampling.BICUBIC).save(path)
-    return path
-
-
-def expected_top(app_server, path, model_id=None) -> str:
-    from dlapp.inference import get_predictor
-
-    return get_predictor("image", model_id, store=app_server.store()).classify(path, k=1)[0][0]
-
 
 def test_upload_an_image_and_read_the_top_label(page, app_server, tmp_path):
     from playwright.sync_api import expect
@@ -146,19 +77,6 @@ def test_bad_input_gets_a_readable_error_and_the_app_keeps_serving(page, tmp_pat
     expect(page.locator("#sentiment-label")).to_contain_text("negative")
 
 
-def set_number(page, elem_id, value):
-    box = page.locator(f"#{elem_id} input").first
-    if not box.is_visible():  # batch size and the like sit under "Expert settings"
-        page.get_by_text("Expert settings").click()
-    box.fill(str(value))
-    box.press("Tab")
-
-
-def progress(page) -> tuple[str, int]:
-    bar = page.locator("#train-progress .dlapp-progress")
-    return bar.get_attribute("data-state"), int(bar.get_attribute("data-points") or 0)
-
-
 def test_picking_a_preset_fills_in_its_settings(page):
     from playwright.sync_api import expect
 
@@ -184,20 +102,19 @@ def test_train_watch_the_curve_then_use_the_new_model(page, browser, app_server,
     set_number(page, "train-epochs", 1)
     set_number(page, "train-batch", 16)
     page.locator("#train-start").click()
-    seen, pictures = [], set()
+    seen, drawn = [], set()
     for _ in range(600):
         state, points = progress(page)
         if state == "running" and (not seen or points > seen[-1]):
             seen.append(points)
-            if page.locator("#loss-plot img").count():
-                pictures.add(page.locator("#loss-plot img").first.get_attribute("src"))
+            drawn.add(plot_points(page, "loss-plot"))
         if state in ("done", "failed", "cancelled"):
             break
         page.wait_for_timeout(250)
     assert state == "done", page.locator("#train-status").inner_text()
     assert len(seen) >= 2, f"the curve never gained points while running: {seen}"
-    assert len(pictures) >= 2, "the loss curve was not redrawn while training ran"
-    expect(page.locator("#loss-plot img").first).to_be_visible()
+    assert len(drawn) >= 2, "the loss curve was not redrawn while training ran"
+    expect(page.locator("#loss-plot .js-plotly-plot")).to_be_visible()
     expect(page.locator("#train-summary")).to_contain_text("Test accuracy")
     page.wait_for_timeout(2000)  # let the plots finish drawing their last update
     screenshot(page, "train", full_page=True)
@@ -245,7 +162,7 @@ def test_stop_a_training_and_the_previous_model_still_serves(page, app_server, c
             break
         page.wait_for_timeout(250)
     assert state == "cancelled"
-    expect(page.locator("#train-status")).to_contain_text("previous model is still serving")
+    expect(page.locator("#train-status")).to_contain_text("Nothing was saved")
     assert client.predict(api_name="/list_models") == before
     tab(page, "Image")
     photo = a_test_photo(tmp_path)
@@ -463,19 +380,6 @@ def test_tidy_up_deletes_weak_models_and_keeps_the_defaults(browser, fresh_serve
         page.close()
 
 
-def click_confusion_cell(page, elem_id: str, true: int, predicted: int) -> None:
-    """Click the centre of a cell of plots.confusion_png's picture, wherever the page scaled it."""
-    from dlapp.ui.plots import CONFUSION_CELL, CONFUSION_MARGIN
-
-    img = page.locator(f"#{elem_id} img")
-    img.scroll_into_view_if_needed()
-    box = img.bounding_box()
-    natural = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
-    x = CONFUSION_MARGIN + predicted * CONFUSION_CELL + CONFUSION_CELL / 2
-    y = CONFUSION_MARGIN + true * CONFUSION_CELL + CONFUSION_CELL / 2
-    page.mouse.click(box["x"] + x * box["width"] / natural[0], box["y"] + y * box["height"] / natural[1])
-
-
 @pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
 def test_why_an_image_got_its_label_and_what_the_cnn_computes(browser, app_server, width):
     from playwright.sync_api import expect
@@ -548,7 +452,7 @@ def test_a_confusion_cell_opens_its_test_examples_explained(browser, explain_ser
         tab(page, "Models")
         pick_model(page, "imdb-fast")
         expect(page.locator("#models-summary")).to_contain_text("Calibration error")
-        expect(page.locator("#models-reliability img")).to_be_visible()
+        expect(page.locator("#models-reliability .js-plotly-plot")).to_be_visible()
         # Shipped models keep no examples file (no data set is shipped): their cells read the data set.
         click_confusion_cell(page, "models-confusion", 1, 0)
         expect(page.locator("#models-cell-title")).to_contain_text("positive → negative")
@@ -568,57 +472,6 @@ def test_a_confusion_cell_opens_its_test_examples_explained(browser, explain_ser
 
 
 # ---------------------------------------------------------------- your own classes, Teachable-Machine style
-
-@pytest.fixture(scope="module")
-def camera_browser(playwright):
-    """Chromium with its fake camera (a moving test pattern); pages grant it camera permission."""
-    b = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-        *ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
-    yield b
-    b.close()
-
-
-def own_classes_page(browser, url: str, width: int):
-    """The Train tab with "your own classes" picked, on a camera-enabled page."""
-    context = browser.new_context(viewport={"width": width, "height": 900}, permissions=["camera"])
-    page = context.new_page()
-    page.goto(url)
-    page.locator("#image-input").wait_for(timeout=60_000)
-    tab(page, "Train")
-    page.locator("#train-data input").click()
-    page.get_by_role("option", name=re.compile("your own classes")).click()
-    page.locator("#collect-name").wait_for()
-    return page
-
-
-def count_of(page, name: str) -> int:
-    found = re.search(rf"{re.escape(name)}: (\d+)", page.locator("#collect-counts").inner_text())
-    return int(found.group(1)) if found else 0
-
-
-def record_until(page, webcam: str, done, timeout_s: float = 60) -> None:
-    """Press the webcam's Record, wait until `done()` holds, press Stop."""
-    box = page.locator(webcam)
-    access, record = box.get_by_text("Click to Access Webcam"), box.locator("button", has_text="Record")
-    access.or_(record).first.wait_for()  # the webcam has rendered (an accordion may just have opened)
-    if access.count():
-        access.click()
-    record.click()
-    for _ in range(int(timeout_s * 4)):
-        if done():
-            break
-        page.wait_for_timeout(250)
-    box.locator("button", has_text="Stop").click()
-    assert done(), "the webcam stream never delivered"
-
-
-def add_class(page, name: str) -> None:
-    from playwright.sync_api import expect
-
-    page.locator("#collect-name textarea, #collect-name input").first.fill(name)
-    page.locator("#collect-add").click()
-    expect(page.locator("#collect-counts")).to_contain_text(f"{name}: 0")
-
 
 @pytest.mark.timeout(600)
 def test_collect_classes_train_transfer_use_it_live_and_round_trip_the_zip(camera_browser, app_server, client,

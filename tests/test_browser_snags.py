@@ -1,22 +1,9 @@
 """Issue #23, item 11, in a real browser: errors clear the last answer and say their sentence once,
 accented reviews keep their letters, and a review without a known word gets no verdict.
 Screenshots at 1280 and 390 px go to test-artifacts/screenshots/ (see tests/test_browser.py)."""
-# ruff: noqa: F811  (the tests take the imported browser, page and playwright fixtures as arguments)
-
 import pytest
 
-# The browser fixtures and helpers of the main browser tests, reused as they are.
-from test_browser import (  # noqa: F401  (browser, page, playwright: fixtures)
-    a_test_photo,
-    browser,
-    expected_top,
-    opened,
-    page,
-    playwright,
-    screenshot,
-    tab,
-    upload_photo,
-)
+from dlapp.testing import a_test_photo, expected_top, opened, screenshot, tab, upload_photo
 
 pytestmark = pytest.mark.browser
 

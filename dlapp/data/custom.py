@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
-import json
 import tempfile
 from pathlib import Path
 
@@ -17,6 +13,7 @@ from ..errors import InvalidDatasetError, InvalidImageError
 from ..images import load_for_model
 from .builtin import text_dataset
 from .dataset import Dataset
+from .tables import csv_rows, jsonl_rows
 
 IMAGE_FILE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff")  # inside class folders
 
@@ -118,31 +115,38 @@ def _hold_out(x, y, n_classes: int, fraction: float, seed: int):
 # ---------------------------------------------------------------- text
 
 def _read_rows(path: Path) -> list[dict]:
-    raw = path.read_bytes()
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError):
-            raise InvalidDatasetError(f"{path.name} is not a readable gzip file.") from None
-        name = name[:-3]
-    text = raw.decode("utf-8-sig", errors="replace")
+    """The rows as {lower-cased column: value}, read as a stream (tables.py) and stopped at MAX_TEXT_ROWS.
+
+    Raises:
+        InvalidDatasetError: not a readable table (see tables.py), or more rows than MAX_TEXT_ROWS.
+    """
+    name = path.name.lower().removesuffix(".gz")
+    rows: list[dict] = []
     if name.endswith(".csv"):
-        reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames is None:
+        header: list[str] | None = None
+        for cells in csv_rows(path):
+            if header is None:
+                header = [c.strip().lower() for c in cells] or None  # blank lines before the header are skipped
+                continue
+            if cells:  # a blank line is no row (as csv.DictReader has it); a short row's missing cells are empty
+                rows.append(dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=False)))
+            _count_row(path, rows)
+        if header is None:
             raise InvalidDatasetError(f"{path.name} is empty.")
-        return [{(k or "").strip().lower(): v for k, v in row.items()} for row in reader]
-    rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                raise InvalidDatasetError(f"{path.name}, line {n}: not valid JSON.") from None
-            if not isinstance(obj, dict):
-                raise InvalidDatasetError(f"{path.name}, line {n}: expected an object with text and label.")
-            rows.append({str(k).lower(): v for k, v in obj.items()})
+        return rows
+    for n, obj in jsonl_rows(path):
+        if not isinstance(obj, dict):
+            raise InvalidDatasetError(f"{path.name}, line {n}: expected an object with text and label.")
+        rows.append({str(k).lower(): v for k, v in obj.items()})
+        _count_row(path, rows)
     return rows
+
+
+def _count_row(path: Path, rows: list) -> None:
+    """Stop reading at the row limit: the rest of the file is never read."""
+    if len(rows) > limits.MAX_TEXT_ROWS:
+        raise InvalidDatasetError(f"{path.name} has more than {limits.MAX_TEXT_ROWS:,} rows; the limit is "
+                                  f"{limits.MAX_TEXT_ROWS:,}. Upload a sample of it.")
 
 
 def _class_order(labels: list[str]) -> tuple[str, ...]:
@@ -163,8 +167,6 @@ def load_text_table(path: Path, *, test_fraction: float = 0.2, seed: int = 0) ->
     rows = _read_rows(path)
     if not rows:
         raise InvalidDatasetError(f"{path.name} has no rows.")
-    if len(rows) > limits.MAX_TEXT_ROWS:
-        raise InvalidDatasetError(f"{path.name} has {len(rows):,} rows; the limit is {limits.MAX_TEXT_ROWS:,}.")
     missing = {"text", "label"} - set(rows[0])
     if missing:
         raise InvalidDatasetError(

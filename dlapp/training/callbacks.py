@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from pathlib import Path
 
 from ..backend import keras
+from ..errors import ModelSaveError
 from ..store import write_json_atomic
 from .events import EventCallback, TrainingEvent
 
@@ -71,8 +73,22 @@ class Checkpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.batches < self.steps or self.cancel.is_set():
             return  # stopped mid-epoch: keep the last complete one
-        self.history.append({"epoch": epoch + 1, **_floats(logs)})
-        tmp = self.run_dir / ".tmp-checkpoint.keras"
-        self.model.save(tmp)
+        history = [*self.history, {"epoch": epoch + 1, **_floats(logs)}]
+        tmp, tmp_state = self.run_dir / ".tmp-checkpoint.keras", self.run_dir / ".tmp-state.json"
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            # Both files are written whole before either replaces the previous epoch's: a full disk
+            # leaves the last complete checkpoint and its state as they were.
+            self.model.save(tmp)
+            write_json_atomic(tmp_state, {"epoch": epoch + 1, "history": history})
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)  # a partial file would hold the disk full for good
+            tmp_state.unlink(missing_ok=True)
+            reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or type(exc).__name__)
+            kept = (f"The checkpoint of epoch {epoch} is kept, so resume continues from it" if epoch
+                    else "No earlier checkpoint exists")
+            raise ModelSaveError(f"Could not save the checkpoint of epoch {epoch + 1}: {reason}. {kept}; "
+                                 "free some disk space and train again.") from None
         tmp.replace(self.run_dir / "checkpoint.keras")
-        write_json_atomic(self.run_dir / "state.json", {"epoch": epoch + 1, "history": self.history})
+        tmp_state.replace(self.run_dir / "state.json")
+        self.history[:] = history

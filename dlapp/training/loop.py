@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, budget
 from .. import settings as settings_mod
 from ..card import Calibration, DatasetInfo, Metrics, ModelCard, Provenance
 from ..data import Dataset, load_dataset
@@ -52,15 +52,18 @@ class _Fitted:
 
 def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel: threading.Event | None = None,
           force: bool = False, resume: bool = False, store: ModelStore | None = None,
-          verbose: int = 0) -> TrainResult:
+          verbose: int = 0, keep_checkpoint: bool = True) -> TrainResult:
     """Train (or fetch from the cache) the model that `config` describes.
 
     Args:
         on_event: called with a TrainingEvent per batch, per epoch and at the end.
-        cancel: set it to stop within one batch; nothing is saved to the cache.
+        cancel: set it to stop within one batch, or before the next step after fitting (calibration,
+            evaluation, saving); honoured until the model is committed, so nothing is saved to the cache.
         force: train even if an identical run is cached.
         resume: continue from this configuration's last epoch checkpoint.
         verbose: Keras progress-bar verbosity (the CLI uses 1).
+        keep_checkpoint: on a stop or a failure, keep the run's last epoch checkpoint for `resume`
+            (the CLI); the web app, which cannot resume, passes False so nothing is left behind.
 
     Raises:
         UsageError, DatasetNotFoundError, InvalidDatasetError: bad input.
@@ -78,16 +81,32 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
     if not force and (cached := store.find_by_key(key)):
         emit(TrainingEvent("done", message=f"An identical model is cached: {cached.id}"))
         return TrainResult(cached.id, cached, cached=True)
-    run_dir = store.root / ".runs" / key[:16]
-    fitted = fit(the_plan, data, run_dir, emit=emit, cancel=cancel, resume=resume, verbose=verbose)
-    emit(TrainingEvent("evaluating", the_plan.epochs, the_plan.epochs, fitted.steps, fitted.steps,
-                       message=f"Calibrating, then evaluating on {len(data.y_test):,} test examples…"))
-    final, calibration = calibrated_export(the_plan, fitted)
-    metrics = evaluate_model(final, the_plan.task.name, data.x_test, data.y_test, data.class_names,
-                             none_threshold=calibration.none_threshold)
-    model_id = config.name or f"{_slug(data.name)}-{the_plan.preset.name}-{key[:8]}"
-    card = store.save(final, make_card(the_plan, data, fitted, metrics, key, calibration), model_id)
-    keep_with_model(store.root, card, data.x_test, data.y_test)  # cells show their examples without the data
+    run_dir = budget.runs_dir(store.root) / key[:16]
+    try:
+        with budget.hold(run_dir):  # the budget never removes the checkpoint of a run in progress
+            fitted = fit(the_plan, data, run_dir, emit=emit, cancel=cancel, resume=resume, verbose=verbose)
+            at_end = dict(epoch=the_plan.epochs, epochs=the_plan.epochs, step=fitted.steps, steps=fitted.steps)
+            stop_if_asked(cancel, emit)
+            emit(TrainingEvent("evaluating", **at_end,
+                               message=f"Calibrating, then evaluating on {len(data.y_test):,} test examples…"))
+            final, calibration = calibrated_export(the_plan, fitted)
+            stop_if_asked(cancel, emit)
+            metrics = evaluate_model(final, the_plan.task.name, data.x_test, data.y_test, data.class_names,
+                                     none_threshold=calibration.none_threshold)
+            stop_if_asked(cancel, emit)
+            model_id = config.name or f"{_slug(data.name)}-{the_plan.preset.name}-{key[:8]}"
+            emit(TrainingEvent("evaluating", **at_end, message=f"Saving {model_id}…"))
+            try:  # the store checks `cancel` once more, just before its commit point (the card)
+                card = store.save(final, make_card(the_plan, data, fitted, metrics, key, calibration), model_id,
+                                  cancel=cancel)
+                keep_with_model(store.root, card, data.x_test, data.y_test)  # cells show examples without the data
+            except TrainingCancelled:
+                emit(_cancelled())
+                raise
+    except BaseException:
+        if not keep_checkpoint:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     shutil.rmtree(run_dir, ignore_errors=True)
     emit(TrainingEvent("done", the_plan.epochs, the_plan.epochs, fitted.steps, fitted.steps,
                        {"test_accuracy": metrics.test_accuracy}, elapsed_s=time.perf_counter() - t_start,
@@ -177,11 +196,24 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
     finally:
         if mixed:
             keras.mixed_precision.set_global_policy("float32")
+    stop_if_asked(cancel, emit)
+    return _Fitted(model, history, steps, device, len(y_tr), len(y_val), time.perf_counter() - t0, x_val, y_val)
+
+
+def _cancelled() -> TrainingEvent:
+    return TrainingEvent("cancelled", message="Training stopped; the previous model is still in use.")
+
+
+def stop_if_asked(cancel: threading.Event, emit: EventCallback) -> None:
+    """Raise TrainingCancelled (after a "cancelled" event) if Stop was pressed.
+
+    Raises:
+        TrainingCancelled: `cancel` is set.
+    """
     if cancel.is_set():
-        emit(TrainingEvent("cancelled", message="Training stopped; the previous model is still in use."))
+        emit(_cancelled())
         raise TrainingCancelled("Training was stopped before it finished; no model was saved. "
                                 "Run again with resume to continue from the last full epoch.")
-    return _Fitted(model, history, steps, device, len(y_tr), len(y_val), time.perf_counter() - t0, x_val, y_val)
 
 
 def build_or_resume(the_plan: Plan, data: Dataset, x_tr, y_tr, run_dir: Path, resume: bool):

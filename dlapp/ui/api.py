@@ -7,17 +7,20 @@ others get goes through `access.authorize` (see access.py).
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from gradio import FileData
 
-from .. import limits
+from .. import budget, limits
 from .. import settings as settings_mod
 from ..access import authorize
 from ..data import BUILTINS, dataset_task, upload_format, upload_suffixes
@@ -26,37 +29,129 @@ from ..errors import UsageError
 from ..jobs import get_manager
 from ..store import get_store
 from ..training import TrainConfig, plan
-from .common import user_errors
+from .common import NOT_RECEIVED, received_path, user_errors
 
 UPLOAD = "upload"  # the `dataset` value that means "the file in `upload`"
+STAGING_PREFIX = budget.UPLOAD_PREFIX  # staged training uploads: one folder each, counted in the storage budget
 
 
 def session_of(request: gr.Request | None) -> str | None:
     return getattr(request, "session_hash", None) if request is not None else None
 
 
-def stage_upload(upload: Any) -> str:
-    """Copy an upload out of Gradio's cache under its own name (its suffix picks the loader),
-    and run the cheap checks now, so a hostile or malformed file is refused at once.
+@dataclass(frozen=True)
+class AppFile:
+    """A file this app wrote itself (the Train tab's collection .zip), handed to `start_training` in-process.
+    No API call can make one (clients send JSON), so it is the one upload not checked as a visitor's."""
+
+    path: Path
+
+
+def received_file(upload: Any) -> tuple[Path, str]:
+    """The file Gradio received from the visitor for this request (see common.received_path), and
+    the name the visitor gave it. /start_training's `upload` is a FileData dict or a string that
+    Gradio passes on as it came, unless it carries FileData's `meta` key.
+
+    Raises:
+        UsageError: no upload, or one Gradio did not receive (always NOT_RECEIVED, whatever the path).
+    """
+    if not upload:
+        raise UsageError(f"Upload your data first: {', '.join(upload_suffixes())}.")
+    try:
+        path = received_path(upload.get("path") if isinstance(upload, dict) else upload)
+    except gr.Error:
+        raise UsageError(NOT_RECEIVED) from None
+    given = upload.get("orig_name") if isinstance(upload, dict) else None
+    name = Path(str(given)).name if given and "\0" not in str(given) else ""
+    return path, name if name not in ("", ".", "..") else path.name
+
+
+def stage_upload(source: Path, name: str, *, max_bytes: int | None = None) -> Path:
+    """Copy an upload into a `dlapp-upload-*` folder of its own, under `name` (its suffix picks the
+    loader): Gradio may clean its cache while a training reads the file. The one place where
+    uploads for training are written to disk; `discard_upload` removes what it made.
+
+    Opens `source` without following a link, and copies at most `max_bytes` (None: no cap).
+
+    Raises:
+        UsageError: `source` is not a plain file, or is larger than `max_bytes`.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)  # no link, no FIFO wait
+    try:
+        fd = os.open(source, flags)
+    except OSError:
+        raise UsageError(NOT_RECEIVED) from None
+    with os.fdopen(fd, "rb") as src:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(NOT_RECEIVED)
+        sweep_staged_uploads()
+        size = os.fstat(fd).st_size
+        if max_bytes is None or size <= max_bytes:  # too large: refused below, with its own message
+            budget.make_room(size, what="this upload")  # StorageFullError: the visitor is told the storage is full
+        folder = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-"))  # the pid: see sweep_staged_uploads
+        dest = folder / name
+        try:
+            with open(dest, "wb") as out:
+                copied = 0
+                while chunk := src.read(1 << 20):
+                    copied += len(chunk)
+                    if max_bytes is not None and copied > max_bytes:
+                        raise UsageError(f"The upload is larger than {max_bytes / 2**20:,.0f} MB, the limit.")
+                    out.write(chunk)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+    return dest
+
+
+def discard_upload(staged: Path) -> None:
+    """Remove a file `stage_upload` made, with its folder (whatever the training's outcome)."""
+    folder = Path(staged).parent
+    if folder.name.startswith(STAGING_PREFIX):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_staged_uploads() -> None:
+    """Remove the staged uploads of app processes that are gone (killed mid-run, crashed): each folder
+    names the pid that made it, and several apps (tests, a restart) may share one temp dir."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{STAGING_PREFIX}*-*"):
+        pid = folder.name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def checked_upload(upload: Any) -> Path:
+    """Stage the visitor's upload (or the app's own AppFile) and run the cheap checks now, so a hostile
+    or malformed file is refused at once; a refused one leaves nothing behind.
 
     Raises:
         UsageError, InvalidDatasetError.
     """
-    if isinstance(upload, dict):  # FileData from an API client
-        path, name = Path(upload["path"]), upload.get("orig_name") or Path(upload["path"]).name
-    elif upload:
-        path = Path(upload if isinstance(upload, str) else getattr(upload, "name", upload))
-        name = path.name
+    if isinstance(upload, AppFile):
+        staged = stage_upload(upload.path, upload.path.name)
     else:
-        raise UsageError(f"Upload your data first: {', '.join(upload_suffixes())}.")
-    fmt = upload_format(Path(name))
-    dest = Path(tempfile.mkdtemp(prefix="dlapp-upload-")) / Path(name).name
-    shutil.copyfile(path, dest)
-    fmt.check(dest)
-    blocking = [p.message for p in data_problems(dest) if p.blocking]
-    if blocking:
-        raise UsageError(" ".join(blocking))
-    return str(dest)
+        source, name = received_file(upload)
+        upload_format(Path(name))  # an unknown suffix is refused before anything is copied
+        staged = stage_upload(source, name, max_bytes=settings_mod.load().max_upload_mb * 2**20)
+    try:
+        upload_format(staged).check(staged)
+        blocking = [p.message for p in data_problems(staged) if p.blocking]
+        if blocking:
+            raise UsageError(" ".join(blocking))
+    except BaseException:
+        discard_upload(staged)
+        raise
+    return staged
 
 
 def data_problems_apply(path: Path) -> bool:
@@ -99,21 +194,28 @@ def start_training(task: str | None = None, dataset: str | None = None, upload: 
     if dataset is None:
         dataset = UPLOAD if upload else next(n for n, d in BUILTINS.items() if d.task == (task or "image"))
     if dataset == UPLOAD:
-        source = stage_upload(upload)
+        staged = checked_upload(upload)
     elif dataset in BUILTINS:
-        source = dataset
+        staged = None
     else:
         raise UsageError(f"Unknown dataset {dataset!r}; use one of {', '.join([*BUILTINS, UPLOAD])}.")
-    actual = dataset_task(source)
-    if task is not None and actual != task:
-        raise UsageError(f"{Path(source).name} is {actual} data, not {task} data; choose task {actual!r}.")
-    if not preset:
-        preset, subset, epochs, batch_size = _train_tab_defaults(actual, dataset, subset, epochs, batch_size)
-    config = TrainConfig(dataset=source, preset=preset, subset=int(subset) if subset else None,
-                         epochs=_int(epochs), batch_size=_int(batch_size), learning_rate=_float(learning_rate),
-                         validation_split=_float(validation_split), cell=cell or None)
-    plan(config)  # settings errors surface now, not in the background thread
-    job = get_manager().start(config, owner=session_of(request))
+    source = str(staged) if staged else dataset
+    try:
+        actual = dataset_task(source)
+        if task is not None and actual != task:
+            raise UsageError(f"{Path(source).name} is {actual} data, not {task} data; choose task {actual!r}.")
+        if not preset:
+            preset, subset, epochs, batch_size = _train_tab_defaults(actual, dataset, subset, epochs, batch_size)
+        config = TrainConfig(dataset=source, preset=preset, subset=int(subset) if subset else None,
+                             epochs=_int(epochs), batch_size=_int(batch_size), learning_rate=_float(learning_rate),
+                             validation_split=_float(validation_split), cell=cell or None)
+        plan(config)  # settings errors surface now, not in the background thread
+        job = get_manager().start(config, owner=session_of(request),
+                                  on_end=(lambda: discard_upload(staged)) if staged else None)
+    except BaseException:
+        if staged:
+            discard_upload(staged)  # refused: the staged copy goes at once
+        raise
     return job.snapshot()
 
 
@@ -225,6 +327,7 @@ def explain_sentiment(text: str, model_id: str | None = None) -> dict:
 
 def register() -> None:
     """Declare the endpoints that have no button of their own (inside a Blocks context)."""
+    sweep_staged_uploads()  # what a killed run of this app left behind
     gr.api(start_training, api_name="start_training", concurrency_limit=4)
     gr.api(stop_training, api_name="stop_training", concurrency_limit=None)
     gr.api(training_status, api_name="training_status", concurrency_limit=None, queue=False)

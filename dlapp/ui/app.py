@@ -9,28 +9,41 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import inference
+from .. import budget, inference, limits
 from .. import settings as settings_mod
 from ..collection import expire_collections
 from ..devices import describe_device
 from ..samples import export_example_images
 from ..store import get_store
-from . import api, image_tab, models_tab, text_tab, train_tab
+from . import api, image_tab, models_tab, plots, text_tab, train_tab
 from .common import default_model, picker_update
 
 log = logging.getLogger(__name__)
 
 CSS = """
 #train-status p { margin: 0.2em 0; }
+.dlapp-caption p { margin: 0; }
+/* A confusion matrix keeps cells wide enough for its numbers at the chart's font size: a phone scrolls it. */
+.dlapp-cells { overflow-x: auto; }
+.dlapp-cells .js-plotly-plot { min-width: 460px; }
+#review-sentences th .header { white-space: nowrap !important; word-break: normal !important; }
+/* Gradio's gallery scrolls inside a box of fixed height, which hid the later feature-map stages. */
+#image-stages .grid-wrap { height: auto !important; max-height: none !important; overflow: visible !important; }
 /* Gradio's gallery keeps columns at least 100 px wide, which overflows a phone: thumbnails may shrink. */
 @media (max-width: 640px) {
   #collect-gallery .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }
+  #image-stages .grid-container { grid-template-columns: minmax(0, 1fr) !important; }
 }
 """
 
 # Gradio lists every error of a page in one toast, so three clicks on the same bad picture showed
 # its sentence three times, under "Error (3)". Each sentence is shown once (the items are only
 # hidden: Gradio's own code still owns and removes them).
+def both_scripts(*scripts: str) -> str:
+    """One page-load script running each of `scripts` (launch takes a single `() => {...}`)."""
+    return "() => {\n" + "\n".join(f"  ({js.strip()})();" for js in scripts) + "\n}"
+
+
 ONE_TOAST_PER_MESSAGE = """
 () => {
   const tidy = () => {
@@ -74,6 +87,7 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
     store = get_store(settings.model_dir)
     store.clean_temp_files()
     expire_collections()  # visitors' sample collections left by a crash (a closed tab removes its own)
+    budget.sweep()  # start-up: stale uploads, idle collections and checkpoints of killed runs go first
     if settings.hub_models:
         from ..hub import pull_configured
 
@@ -84,7 +98,10 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
         prefer = store.card(image_default).dataset.name
     example_paths = export_example_images(examples_dir, prefer)
 
-    with gr.Blocks(title="dlapp: deep learning in your browser") as demo:
+    # Gradio keeps every upload (its route needs no password) until this removes it; the budget's sweeper
+    # (launch) also counts these files, so a flood is removed sooner than this age.
+    with gr.Blocks(title="dlapp: deep learning in your browser",
+                   delete_cache=(limits.GRADIO_CACHE_SWEEP_S, limits.GRADIO_CACHE_AGE_S)) as demo:
         gr.Markdown(_header(settings))
         with gr.Tabs():
             with gr.Tab("Image", id="image"):
@@ -121,7 +138,14 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
                            mdl.reliability, mdl.cell_title, mdl.cell_images, mdl.cell_reviews, models_seen],
                           show_progress="hidden", api_visibility="private", queue=False)
     demo.examples_dir = examples_dir
+    budget.watch_files("gradio", lambda: _gradio_files(demo))
     return demo
+
+
+def _gradio_files(demo: gr.Blocks) -> list[str]:
+    """The files Gradio's cache holds for this app (uploads, outputs), less those it keeps for good (examples)."""
+    kept = set().union(*(getattr(b, "keep_in_cache", set()) for b in list(demo.blocks.values())))
+    return [f for files in list(demo.temp_file_sets) for f in list(files) if f not in kept]
 
 
 def launch(**overrides) -> None:
@@ -131,6 +155,7 @@ def launch(**overrides) -> None:
     demo = build_app()
     # Default models load and compile while the server starts, not in the first visitors' requests.
     threading.Thread(target=inference.warm_up, name="warm-up", daemon=True).start()
+    budget.start_sweeper()  # also the bound on Gradio's upload route, which runs none of dlapp's code
     # Two cores: a few predictions at once keep latency low; the queue absorbs bursts.
     demo.queue(default_concurrency_limit=4, max_size=256)
     demo.launch(
@@ -141,6 +166,6 @@ def launch(**overrides) -> None:
         show_error=True,
         footer_links=["api"],
         css=CSS,
-        js=ONE_TOAST_PER_MESSAGE,
+        js=both_scripts(ONE_TOAST_PER_MESSAGE, plots.CLICK_JS),  # repeated toasts; confusion-cell clicks
         **overrides,
     )

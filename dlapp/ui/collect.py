@@ -19,15 +19,18 @@ from ..collection import Collection
 from ..data.checks import check_image_folder
 from ..errors import UsageError
 from . import api
-from .common import file_path, user_errors
+from .common import CheckedImage, file_path, user_errors
 
 RECORD_EVERY_S = 0.25  # a burst of about 4 frames a second: enough variety, not hundreds of near-copies
 GALLERY_EVERY = 4  # while recording, redraw the thumbnails every 4th frame (counts update on every frame)
+# Ask the camera for 320×240: samples are stored at COLLECTION_MAX_SIDE (256 px) at most, and a smaller frame is
+# cheaper to encode in the browser, send and decode, which is what held a burst under its rate (2.3 of 4 frames/s).
+WEBCAM = gr.WebcamOptions(mirror=True, constraints={"video": {"width": {"ideal": 320}, "height": {"ideal": 240}}})
 
 
 @dataclass
 class Builder:
-    group: gr.Group
+    group: gr.Column
     state: gr.State
     target: gr.Radio
     new_name: gr.Textbox
@@ -48,7 +51,8 @@ class Builder:
 
 
 def layout() -> Builder:
-    with gr.Group(visible=False, elem_id="collect") as group:
+    # A panel, not a gr.Group: a group strips its buttons of their borders, so they read as plain text.
+    with gr.Column(visible=False, variant="panel", elem_id="collect") as group:
         gr.Markdown("### Your classes\nName a class, then fill it: hold the webcam on an object and press "
                     "record (frames are added while it records), drop in files, or paste a picture. "
                     "Two classes of 20–50 pictures each are enough to start.")
@@ -58,25 +62,27 @@ def layout() -> Builder:
                 new_name = gr.Textbox(label="Class name", placeholder="e.g. mug", max_length=40,
                                       elem_id="collect-name")
                 with gr.Row():
-                    add_class = gr.Button("Add class", size="sm", elem_id="collect-add")
-                    rename = gr.Button("Rename", size="sm", elem_id="collect-rename")
+                    add_class = gr.Button("Add class", size="sm", variant="primary", elem_id="collect-add")
+                    rename = gr.Button("Rename", size="sm", variant="secondary", elem_id="collect-rename")
                     remove_class = gr.Button("Remove class", size="sm", variant="stop", elem_id="collect-remove")
         with gr.Row():
-            webcam = gr.Image(label="Webcam: press record to add frames", sources=["webcam"], streaming=True,
-                              type="numpy", height=240, elem_id="collect-webcam")
+            webcam = CheckedImage(label="Webcam: press record to add frames", sources=["webcam"], streaming=True,
+                                type="numpy", height=240, elem_id="collect-webcam", webcam_options=WEBCAM)
             with gr.Column():
                 files = gr.File(label="Add image files", file_count="multiple", file_types=["image"],
                                 elem_id="collect-files", height=120)
-                paste = gr.Image(label="…or paste / drop one picture", sources=["clipboard", "upload"],
+                paste = CheckedImage(label="…or paste / drop one picture", sources=["clipboard", "upload"],
                                  type="filepath", height=120, elem_id="collect-paste")
         counts = gr.Markdown(elem_id="collect-counts")
         gallery = gr.Gallery(label="Samples of the selected class (click one to select it)", columns=6,
                              height=220, object_fit="cover", allow_preview=False, elem_id="collect-gallery")
         selected = gr.State(None)
         with gr.Row():
-            remove_sample = gr.Button("Remove selected sample", size="sm", elem_id="collect-remove-sample")
-            download = gr.Button("Download as .zip", size="sm", elem_id="collect-download")
-            load = gr.UploadButton("Load a .zip", file_types=[".zip"], size="sm", elem_id="collect-load")
+            remove_sample = gr.Button("Remove selected sample", size="sm", variant="secondary",
+                                      elem_id="collect-remove-sample")
+            download = gr.Button("Download as .zip", size="sm", variant="secondary", elem_id="collect-download")
+            load = gr.UploadButton("Load a .zip", file_types=[".zip"], size="sm", variant="secondary",
+                                   elem_id="collect-load")
         zip_file = gr.File(label="Your collection (.zip of class folders)", visible=False, interactive=False,
                            elem_id="collect-zip")
         check = gr.Markdown(elem_id="collect-check")
@@ -94,7 +100,7 @@ def counts_md(c: Collection | None) -> str:
     parts = [f"**{name}**: {n}" for name, n in counts.items()]
     total = sum(counts.values())
     return (" · ".join(parts) + f"  \n{total:,} of {limits.COLLECTION_MAX_SAMPLES:,} samples, "
-            f"{c.total_bytes() / 1e6:.1f} of {limits.COLLECTION_MAX_BYTES / 1e6:.0f} MB")
+            f"{c.total_bytes() / 2**20:.1f} of {limits.COLLECTION_MAX_BYTES / 2**20:.0f} MiB")  # as limits.py sets it
 
 
 def check_md(c: Collection | None) -> str:
@@ -117,7 +123,7 @@ def view(c: Collection | None, target: str | None, *, check: bool = True) -> dic
 
 
 def _ensure(c: Collection | None) -> Collection:
-    return c if c is not None else Collection.create()
+    return c if c is not None and not c.deleted else Collection.create()  # removed by the budget: a fresh one
 
 
 # ---------------------------------------------------------------- handlers (return dicts keyed by name)
@@ -161,9 +167,12 @@ def add_files(c: Collection | None, target: str | None, files) -> tuple[Collecti
 def record(c: Collection | None, target: str | None, frame) -> tuple[Collection, dict]:
     """One webcam frame while recording: add it; redraw the thumbnails now and then."""
     c = _ensure(c)
+    known = target in c.classes
     target = _target_or_new(c, target)
     c.add_image(target, frame)
     out = view(c, target, check=False)
+    if known:  # the class list is as it was: redrawing the radio on every frame only slows the burst
+        del out["target"]
     if c.counts()[target] % GALLERY_EVERY:
         del out["gallery"], out["selected"]
     return c, out

@@ -6,11 +6,13 @@ import functools
 import hashlib
 import logging
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from gradio import utils as gradio_utils
 from gradio.components.label import LabelConfidence, LabelData
 from gradio.data_classes import ImageData
 from PIL import Image
@@ -21,7 +23,51 @@ from ..store import get_store
 log = logging.getLogger(__name__)
 
 
-class SafeImage(gr.Image):
+# One answer for every file refused as not received: it says nothing of the server's files.
+NOT_RECEIVED = ("The upload did not arrive with this request. Send the file itself (with gradio_client: "
+                "handle_file(path)), not a path or a name on the server.")
+
+
+def received_path(raw: object) -> Path:
+    """`raw` as a path, if it names a file Gradio received: inside Gradio's upload folder (where it writes
+    what it receives; GRADIO_TEMP_DIR) once every link and `..` is resolved, and a plain file, not a link.
+
+    Gradio checks a component's files itself only when the client's FileData carries its `meta` key (and
+    gr.Image's ImageData never needs it), so a bare {"path": "/etc/passwd"} reaches the app unchecked.
+    Everything refused gets the same NOT_RECEIVED, so a client learns nothing about the server's files,
+    not even whether one exists.
+
+    Raises:
+        gr.Error: not a file Gradio received (a DlappError in the engine's terms: see api.received_file).
+    """
+    if not isinstance(raw, str | Path) or not str(raw) or "\0" in str(raw):
+        raise gr.Error(NOT_RECEIVED, print_exception=False)
+    folder = Path(os.path.realpath(gradio_utils.get_upload_folder()))
+    path = Path(os.path.realpath(raw))
+    try:
+        plain = not os.path.islink(raw) and stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        plain = False
+    if not plain or path == folder or not path.is_relative_to(folder):
+        raise gr.Error(NOT_RECEIVED, print_exception=False)
+    return path
+
+
+class CheckedImage(gr.Image):
+    """gr.Image that takes only a file Gradio received (see received_path): stock gr.Image opens
+    whatever path a client's payload names."""
+
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "image"  # reuse gr.Image's front end
+
+    def preprocess(self, payload: ImageData | None):
+        if payload is not None and payload.path:
+            payload.path = str(received_path(payload.path))
+        return super().preprocess(payload)
+
+
+class SafeImage(CheckedImage):
     """gr.Image that hands the raw upload path to dlapp's own decoder.
 
     Gradio's stock preprocessing opens uploads with Pillow before our code runs,
@@ -29,15 +75,11 @@ class SafeImage(gr.Image):
     Our decoder checks size caps first and explains what is wrong.
     """
 
-    @classmethod
-    def get_block_name(cls) -> str:
-        return "image"  # reuse gr.Image's front end
-
     def preprocess(self, payload: ImageData | None):
         if payload is None:
             return None
         if payload.path:
-            return payload.path
+            return str(received_path(payload.path))
         return super().preprocess(payload)  # data: URLs from webcam/clipboard
 
 

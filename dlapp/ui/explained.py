@@ -11,7 +11,7 @@ import gradio as gr
 from ..explain.examples import cell_examples
 from ..store import get_store
 from .common import preview_file
-from .plots import CONFUSION_CELL, CONFUSION_MARGIN
+from .plots import cell_js, parse_cell
 from .text_tab import WORD_COLOURS, word_highlights
 
 _REVIEWS_SHOWN = 6  # reviews are long: a few, explained, beat many unexplained
@@ -54,22 +54,28 @@ def _span(word: str, kind: str | None) -> str:
             f"{html.escape(word)}</span>")
 
 
-def cell_at(evt: gr.SelectData, n: int) -> tuple[int, int] | None:
-    """(true, predicted) under a click on plots.confusion_png's picture, or None off the grid."""
-    x, y = evt.index
-    col, row = (x - CONFUSION_MARGIN) // CONFUSION_CELL, (y - CONFUSION_MARGIN) // CONFUSION_CELL
-    return (int(row), int(col)) if 0 <= row < n and 0 <= col < n and x >= CONFUSION_MARGIN \
-        and y >= CONFUSION_MARGIN else None
+def cell_picker(plot_id: str) -> tuple[gr.Textbox, gr.Button]:
+    """The hidden textbox and button through which a click on the heat map `plot_id` (a gr.Plot with
+    elem_classes=[plots.CELLS_CLASS]) reaches Python; wire with `on_cell`."""
+    cell = gr.Textbox(visible="hidden", elem_id=f"{plot_id}-cell")
+    button = gr.Button(visible="hidden", elem_id=f"{plot_id}-open")
+    return cell, button
 
 
-def open_cell(model_id: str | None, evt: gr.SelectData) -> tuple[str, Any, Any]:
-    """(title, gallery update, reviews update) for the clicked cell of `model_id`'s matrix."""
+def on_cell(picker: tuple[gr.Textbox, gr.Button], plot_id: str, fn, inputs: list, outputs: list) -> None:
+    """Call fn(cell, *inputs) when a cell of `plot_id` is clicked (cell is "row,col", set by plots.CLICK_JS)."""
+    cell, button = picker
+    button.click(fn, [cell, *inputs], outputs, js=cell_js(plot_id), api_visibility="private")
+
+
+def open_cell(model_id: str | None, clicked: str | None) -> tuple[str, Any, Any]:
+    """(title, gallery update, reviews update) for the clicked cell ("row,col") of `model_id`'s matrix."""
     from ..inference import get_predictor
 
     if not model_id:
         return "", gr.update(visible=False), gr.update(visible=False)
     card = get_store().card(model_id)
-    cell = cell_at(evt, len(card.class_names))
+    cell = parse_cell(clicked, len(card.class_names))
     if cell is None:
         return "Click a cell of the matrix to see its test examples.", gr.skip(), gr.skip()
     true, predicted = cell

@@ -16,6 +16,7 @@ from ..limits import LIVE_TIME_LIMIT_S, MAX_BATCH, PREDICT_CONCURRENCY
 from ..store import get_store
 from ..tasks.image import NONE_OF_THESE
 from .common import (
+    CheckedImage,
     DecisionLabel,
     SafeImage,
     cleared,
@@ -61,12 +62,16 @@ def layout(example_paths: list[Path]) -> ImageTab:
             info = gr.Markdown(model_info(default_model("image")), elem_id="image-model-info")
             button = gr.Button("Classify", variant="primary", elem_id="classify-button")
         with gr.Column(scale=1):
-            label = DecisionLabel(num_top_classes=5, label="Top 5", elem_id="image-label")
-            with gr.Row():
-                seen = gr.Image(label="What the model sees", interactive=False, height=180, type="filepath",
-                                buttons=[], elem_id="image-seen")
-                cam = gr.Image(label="Where the evidence is (LayerCAM)", interactive=False, height=180,
-                               type="filepath", buttons=[], elem_id="image-cam")
+            label = DecisionLabel(num_top_classes=5, label=top_heading(default_model("image")), elem_id="image-label")
+            with gr.Row():  # captions above the pictures: a block label would cover a small picture's top
+                with gr.Column(min_width=150):
+                    gr.Markdown("**What the model sees**", elem_classes=["dlapp-caption"])
+                    seen = gr.Image(show_label=False, interactive=False, height=180, type="filepath",
+                                    buttons=[], elem_id="image-seen")
+                with gr.Column(min_width=150):
+                    gr.Markdown("**Where the evidence is** (LayerCAM)", elem_classes=["dlapp-caption"])
+                    cam = gr.Image(show_label=False, interactive=False, height=180, type="filepath", buttons=[],
+                                   elem_id="image-cam")
             explain_class = gr.Radio([], label="Show the evidence for", elem_id="explain-class",
                                      info="Bright = the part of the picture that most raised this class's score")
             explain_api = gr.Button(visible=False)  # carries the /explain_image endpoint: any class name in
@@ -75,7 +80,7 @@ def layout(example_paths: list[Path]) -> ImageTab:
                 label="Examples (CIFAR-10 test images; click one)")
     with gr.Accordion("Live webcam: classify continuously", open=False, elem_id="image-live"):
         with gr.Row():
-            live = gr.Image(label="Webcam (press record to start)", sources=["webcam"], streaming=True,
+            live = CheckedImage(label="Webcam (press record to start)", sources=["webcam"], streaming=True,
                             type="numpy", height=280, elem_id="image-live-input")
             with gr.Column():
                 live_label = DecisionLabel(num_top_classes=3, label="Live answer", elem_id="image-live-label")
@@ -83,11 +88,11 @@ def layout(example_paths: list[Path]) -> ImageTab:
                                         "picked above; a frame that arrives while one is being classified is "
                                         "skipped, so the answer never lags behind.", elem_id="image-live-note")
     with gr.Accordion("Inside the model", open=False, elem_id="image-inside"):
-        gr.Markdown("What each stage of the CNN computes for this picture: its strongest channels, brightest "
-                    "where a channel responds most. Early stages react to edges and colours, later ones to "
-                    "larger patterns.")
-        stages = gr.Gallery(label="Feature maps per stage", columns=2, height="auto", object_fit="contain",
-                            elem_id="image-stages")
+        gr.Markdown("What each stage of the CNN computes for this picture: its 8 strongest channels (maps), "
+                    "brightest where a channel responds most. Early stages react to edges and colours, later "
+                    "ones to larger patterns.")
+        stages = gr.Gallery(label="Feature maps per stage", columns=4, height="auto", object_fit="contain",
+                            allow_preview=False, elem_id="image-stages")  # app.CSS: no inner scroll box
         filters = gr.Image(label="First convolution's filters", interactive=False, height=200, type="filepath",
                            buttons=[], elem_id="image-filters")
         layers = gr.Dataframe(headers=["layer", "type", "output shape", "parameters"], interactive=False,
@@ -101,6 +106,20 @@ def layout(example_paths: list[Path]) -> ImageTab:
                              interactive=False, wrap=True, column_widths=["24%", "18%", "14%", "44%"])
     return ImageTab(image, model, button, info, label, seen, explain_class, explain_api, explain_name, cam, heat,
                     stages, filters, layers, files, batch_button, table, live, live_label, live_note)
+
+
+def top_heading(model_id: str | None) -> str:
+    """The answer's heading: "Top 5 of 10 classes", or "All 3 classes" where five would be more than there are."""
+    if not model_id:
+        return "Top classes"
+    n = len(get_store().card(model_id).class_names)
+    return f"Top 5 of {n} classes" if n > 5 else f"All {n} classes"
+
+
+def stage_caption(index: int, shape: tuple[int, ...]) -> str:
+    """A feature-map stage as a person reads it, short enough for a phone: "Stage 3 · 16×16 · 256 maps"."""
+    h, w, c = shape
+    return f"Stage {index} · {h}×{w} · {c} maps"
 
 
 def model_info(model_id: str | None) -> str:
@@ -172,8 +191,7 @@ def inside_model(image: str | None, model_id: str | None):
     if not image:
         return None, preview_file(first_layer_filters(predictor.model)), rows
     stages = feature_maps(predictor.model, predictor.preprocess(Path(image)))
-    gallery = [(preview_file(st.grid), f"{st.name}: {st.shape[0]}×{st.shape[1]}, {st.shape[2]} channels "
-                f"(strongest {len(st.channels)} shown)") for st in stages]
+    gallery = [(preview_file(st.grid), stage_caption(k, st.shape)) for k, st in enumerate(stages, 1)]
     return gallery, preview_file(first_layer_filters(predictor.model)), rows
 
 
@@ -240,6 +258,7 @@ def wire(tab: ImageTab) -> None:
                   ).then(inside_current, [tab.image, tab.model], [tab.stages, tab.filters, tab.layers], **private)
     shown.failure(clear_answer, None, answer, **private)
     tab.model.change(model_info, tab.model, tab.info, **private)
+    tab.model.change(lambda m: gr.update(label=top_heading(m)), tab.model, tab.label, **private)
     tab.batch_button.click(classify_many, [tab.files, tab.model], tab.table, api_name="classify_images"
                            ).failure(cleared(1), None, tab.table, **private)
     # The browser takes a frame every stream_every seconds, but only when the last one was answered.

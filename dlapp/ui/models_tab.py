@@ -14,7 +14,8 @@ from ..training.calibrate import MIN_FIT
 from . import api, explained, plots
 from .common import user_errors
 
-HEADERS = ["id", "task", "data", "preset", "test accuracy", "size (MB)", "created", "from", "default"]
+# The default mark first: long ids must not push it out of view.
+HEADERS = ["default", "id", "task", "data", "preset", "test accuracy", "size (MiB)", "created", "from"]
 
 
 @dataclass
@@ -23,8 +24,9 @@ class ModelsTab:
     refresh: gr.Button
     selected: gr.Dropdown
     summary: gr.Markdown
-    confusion: gr.Image
-    reliability: gr.Image
+    confusion: gr.Plot
+    reliability: gr.Plot
+    picker: tuple
     cell_title: gr.Markdown
     cell_images: gr.Gallery
     cell_reviews: gr.HTML
@@ -44,51 +46,67 @@ class ModelsTab:
 def rows() -> list[list]:
     store = get_store()
     defaults = set(store.defaults().values())
-    return [[c.id, c.task, c.dataset.label, c.preset, f"{c.test_accuracy:.2%}", round(c.size_bytes / 2**20, 1),
-             c.provenance.created[:16].replace("T", " "), "shipped" if c.shipped else "yours",
-             "★" if c.id in defaults else ""] for c in store.list()]
+    return [["★" if c.id in defaults else "", c.id, c.task, c.dataset.label, c.preset, f"{c.test_accuracy:.2%}",
+             round(c.size_bytes / 2**20, 1), c.provenance.created[:16].replace("T", " "),
+             "shipped" if c.shipped else "yours"] for c in store.list()]
+
+
+def first_shown(ids: list[str]) -> str | None:
+    """The model the tab opens on: the image default (what the Image tab answers with), else the first."""
+    default = get_store().defaults().get("image")
+    return default if default in ids else (ids[0] if ids else None)
+
+
+def can_change(s: settings_mod.Settings) -> bool:
+    """Whether this deployment offers the actions that change models: a public one only with its password."""
+    return not s.public or s.admin_password is not None
 
 
 def layout() -> ModelsTab:
     s = settings_mod.load()
     table = gr.Dataframe(rows(), headers=HEADERS, interactive=False, label="Cached models", elem_id="models-table")
     refresh = gr.Button("Refresh", size="sm")
-    ids = [r[0] for r in rows()]
+    ids = [r[1] for r in rows()]
+    changes = can_change(s)  # a public deployment without a password shows no action that can only fail
     with gr.Row():
         with gr.Column(scale=1):
-            selected = gr.Dropdown(ids, value=ids[0] if ids else None, label="Model", elem_id="models-selected")
+            selected = gr.Dropdown(ids, value=first_shown(ids), label="Model", elem_id="models-selected")
+            if not changes:
+                gr.Markdown("Look at any model here, and use it on the Image and Sentiment tabs. Changing or "
+                            "deleting models is for this deployment's owner.", elem_id="models-visitor")
             password = gr.Textbox(label="Admin password", type="password", elem_id="models-password",
-                                  visible=s.admin_password is not None or s.public,
+                                  visible=s.admin_password is not None,
                                   info="Needed on this deployment to change or delete models")
-            make_default = gr.Button("Make default for its task", elem_id="models-make-default")
-            confirm = gr.Checkbox(label="Yes, delete this model for good", value=False, elem_id="models-confirm")
-            delete = gr.Button("Delete", variant="stop", elem_id="models-delete")
+            make_default = gr.Button("Make default for its task", elem_id="models-make-default", visible=changes)
+            confirm = gr.Checkbox(label="Yes, delete this model for good", value=False, elem_id="models-confirm",
+                                  visible=changes)
+            delete = gr.Button("Delete", variant="stop", elem_id="models-delete", visible=changes)
             status = gr.Markdown(elem_id="models-status")
-            with gr.Accordion("Tidy up: delete weak models", open=False):
+            with gr.Accordion("Tidy up: delete weak models", open=False, visible=changes):
                 threshold = gr.Number(50, minimum=0, maximum=100, label="Delete models below this test accuracy (%)",
                                       info="Defaults are kept. Tick the confirmation box above first.",
                                       elem_id="models-threshold")
                 prune = gr.Button("Delete weak models", variant="stop", elem_id="models-prune")
-            with gr.Accordion("Push to the Hugging Face Hub", open=False):
+            with gr.Accordion("Push to the Hugging Face Hub", open=False, visible=changes):
                 repo_id = gr.Textbox(label="Repo id", placeholder="your-name/dlapp-cifar10")
                 token = gr.Textbox(label="Write token (or set HF_TOKEN)", type="password",
                                    info="Used for this upload only; never stored or logged.")
                 push = gr.Button("Push model")
         with gr.Column(scale=2):
-            first = ids[0] if ids else None
+            first = first_shown(ids)
             summary = gr.Markdown(summary_md(first), elem_id="models-summary")
             gr.Markdown("**Confusion matrix** (test split). Click a cell to see its test examples, explained.")
-            confusion = gr.Image(confusion_of(first), show_label=False, interactive=False, buttons=[],
-                                 elem_id="models-confusion")
+            confusion = gr.Plot(confusion_of(first), show_label=False, elem_id="models-confusion",
+                                elem_classes=[plots.CELLS_CLASS])
+            picker = explained.cell_picker("models-confusion")
             cell_title = gr.Markdown(elem_id="models-cell-title")
             cell_images = gr.Gallery(columns=4, height="auto", visible=False, show_label=False,
                                      elem_id="models-cell-images")
             cell_reviews = gr.HTML(visible=False, elem_id="models-cell-reviews")
-            reliability = gr.Image(reliability_of(first), show_label=False, interactive=False, buttons=[],
-                                   height=300, elem_id="models-reliability")
+            reliability = gr.Plot(reliability_of(first), show_label=False, elem_id="models-reliability")
             with gr.Accordion("The whole card (JSON)", open=False):
                 card = gr.JSON(_card(first), label="Model card")
-    return ModelsTab(table, refresh, selected, summary, confusion, reliability, cell_title, cell_images,
+    return ModelsTab(table, refresh, selected, summary, confusion, reliability, picker, cell_title, cell_images,
                      cell_reviews, card, password, make_default, delete, confirm,
                      status, repo_id, token, push, threshold, prune)
 
@@ -136,14 +154,15 @@ def reliability_of(model_id: str | None):
     if not model_id:
         return None
     c = get_store().card(model_id)
-    return plots.reliability_png(c.metrics.reliability, c.metrics.ece) if c.metrics.reliability else None
+    return plots.reliability_figure(c.metrics.reliability, c.metrics.ece) if c.metrics.reliability else None
 
 
 def confusion_of(model_id: str | None):
     if not model_id:
         return None
     c = get_store().card(model_id)
-    return plots.confusion_png(c.metrics.confusion_matrix, list(c.class_names)) if c.metrics.confusion_matrix else None
+    m = c.metrics
+    return plots.confusion_figure(m.confusion_matrix, list(c.class_names)) if m.confusion_matrix else None
 
 
 def _card(model_id: str | None) -> dict | None:
@@ -160,10 +179,10 @@ def refresh(tab: ModelsTab, current: str | None) -> dict:
     left alone while the selected model still exists: the timer's `current` may be a moment old,
     and writing it back would undo a visitor's newer pick."""
     table = rows()
-    ids = [r[0] for r in table]
+    ids = [r[1] for r in table]
     if current in ids:
         return {tab.table: table, tab.selected: gr.update(choices=ids)}
-    value = ids[0] if ids else None
+    value = first_shown(ids)
     return {tab.table: table, tab.selected: gr.update(choices=ids, value=value), **_shown(tab, value)}
 
 
@@ -218,8 +237,8 @@ def wire(tab: ModelsTab) -> None:
                    api_visibility="private")
     tab.refresh.click(lambda m: refresh(tab, m), tab.selected, outputs[1:], api_visibility="private")
     tab.selected.change(user_errors(lambda m: _shown(tab, m)), tab.selected, shown, api_visibility="private")
-    tab.confusion.select(user_errors(explained.open_cell), tab.selected,
-                         [tab.cell_title, tab.cell_images, tab.cell_reviews], api_visibility="private")
+    explained.on_cell(tab.picker, "models-confusion", user_errors(lambda cell, m: explained.open_cell(m, cell)),
+                      [tab.selected], [tab.cell_title, tab.cell_images, tab.cell_reviews])
     tab.prune.click(prune, [tab.threshold, tab.confirm, tab.password], [*outputs, tab.confirm],
                     api_visibility="private")
     tab.make_default.click(make_default, [tab.selected, tab.password], outputs, api_visibility="private")

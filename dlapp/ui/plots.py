@@ -1,65 +1,179 @@
-"""Small renderers for training: loss/accuracy curves and the confusion matrix as PNGs, the progress bar."""
+"""The app's charts as Plotly figures (shown through gr.Plot): training curves, the confusion matrix,
+a review's reading trajectory, the reliability diagram; and the progress bar (HTML).
+
+Plotly because it draws in the browser: charts follow the page's width (a phone gets readable
+numbers, not a shrunken picture), show values on hover, and redraw under gr.Timer updates (Gradio's
+front end calls Plotly.react with each new figure; tests/test_browser_polish.py counts the points
+drawn while a run trains). The helpers at the top are general, for the charts that come next.
+"""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
-import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+import plotly.graph_objects as go
 
-SERIES_COLOURS = {"train": (249, 115, 22), "validation": (37, 99, 235)}  # orange, blue
+ORANGE, BLUE, GREEN, RED, GREY = "#f97316", "#2563eb", "#16a34a", "#dc2626", "#9ca3af"
+SERIES_COLOURS = {"train": ORANGE, "validation": BLUE}
+FONT = 13  # px: the size every chart's text keeps, on a phone as on a desktop
+
+# Clicks on a chart's cells reach Python through a hidden textbox and button (gr.Plot has only a
+# `change` event): a plot with elem_classes CELLS_CLASS and elem_id X sends "row,col" of a clicked
+# heat-map cell to the textbox `X-cell` and presses the button `X-open` (see cell_picker()).
+CELLS_CLASS = "dlapp-cells"
+CLICK_JS = """
+() => {
+  const wire = () => {
+    for (const block of document.querySelectorAll('.dlapp-cells')) {
+      const gd = block.querySelector('.js-plotly-plot');
+      if (!gd || !gd.on || gd.dataset.dlappCells === block.id) continue;
+      gd.dataset.dlappCells = block.id;
+      gd.on('plotly_click', (ev) => {
+        const p = ev.points && ev.points[0];
+        if (!p || !Array.isArray(p.pointIndex)) return;
+        window.dlappCell = Object.assign(window.dlappCell || {}, {[block.id]: p.pointIndex.join(',')});
+        document.querySelector('#' + block.id + '-open').click();
+      });
+    }
+  };
+  setInterval(wire, 400);  // plots appear (and are re-created) as tabs and results open
+}
+"""  # .dlapp-cells is CELLS_CLASS
 
 
-def curve_png(points: list[dict], metric: str, *, size=(520, 260)) -> Image.Image:
-    """A line chart of `metric` ("loss" or "accuracy") per epoch, train and validation.
+def cell_js(plot_id: str) -> str:
+    """The `js` of the hidden button's click: the clicked cell as its first input, the rest unchanged."""
+    return f"(cell, ...rest) => [(window.dlappCell || {{}})['{plot_id}'] || '', ...rest]"
 
-    Drawn on the server with Pillow: one fixed picture that renders the same in every
-    browser and in screenshots (Gradio's Vega line plots drew no lines for us under live updates).
+
+def parse_cell(value: str | None, n: int) -> tuple[int, int] | None:
+    """(true, predicted) from the "row,col" the page sent, or None when it is not a cell of an n×n matrix."""
+    try:
+        row, col = (int(v) for v in (value or "").split(","))
+    except ValueError:
+        return None
+    return (row, col) if 0 <= row < n and 0 <= col < n else None
+
+
+# ---------------------------------------------------------------- general helpers
+
+def figure(title: str, *, x_title: str = "", y_title: str = "", height: int = 300,
+           y_range: Sequence[float] | None = None, y_format: str | None = None) -> go.Figure:
+    """An empty chart in the app's style: white, a title, small margins, a legend above the plot."""
+    fig = go.Figure()
+    fig.update_layout(template="plotly_white", height=height, font={"size": FONT},
+                      title={"text": title, "x": 0, "xanchor": "left", "font": {"size": FONT + 2}},
+                      margin={"l": 56, "r": 16, "t": 56, "b": 48}, hovermode="x unified",
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1})
+    fig.update_xaxes(title_text=x_title, zeroline=False)
+    fig.update_yaxes(title_text=y_title, range=list(y_range) if y_range else None, tickformat=y_format,
+                     zeroline=False)
+    return fig
+
+
+def add_line(fig: go.Figure, xs: Sequence[float], ys: Sequence[float], name: str, colour: str, *,
+             markers: bool = True, dash: str | None = None, hover: str = "%{y:.3f}") -> go.Figure:
+    fig.add_trace(go.Scatter(x=list(xs), y=list(ys), name=name, mode="lines+markers" if markers else "lines",
+                             line={"color": colour, "width": 2, "dash": dash}, marker={"size": 7},
+                             hovertemplate=f"{name}: {hover}<extra></extra>"))
+    return fig
+
+
+def note(fig: go.Figure, text: str) -> go.Figure:
+    """A grey line of text in the middle of an empty chart."""
+    fig.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font={"color": "#6b7280"})
+    fig.update_xaxes(showticklabels=False, showgrid=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False)
+    return fig
+
+
+# ---------------------------------------------------------------- the app's charts
+
+def curve_figure(points: list[dict], metric: str) -> go.Figure:
+    """`metric` ("loss" or "accuracy") per epoch: train and validation, and the epoch in progress.
+
+    Keras reports the train metrics as running means that restart each epoch, so joining them
+    saw-tooths; the train line joins the complete epochs' values only, and the running value of
+    the epoch in progress is one hollow marker, so it never drags the line back.
     """
-    width, height = size
-    left, right, top, bottom = 52, 14, 28, 34
-    img = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(img)
-    font = _font(11)
-    draw.text((left, 12), metric.capitalize(), fill="#111827", font=_font(13), anchor="lm")
-    series = {name: sorted((p["epoch"], p[metric]) for p in points
-                           if p["series"] == name and p.get(metric) is not None) for name in SERIES_COLOURS}
-    values = [v for pts in series.values() for _, v in pts]
+    accuracy = metric == "accuracy"
+    fig = figure(metric.capitalize(), x_title="epoch", y_range=(0, 1) if accuracy else None,
+                 y_format=".0%" if accuracy else None)
+    hover = "%{y:.1%}" if accuracy else "%{y:.3f}"
+    values = [p for p in points if p.get(metric) is not None]
     if not values:
-        draw.text((width / 2, height / 2), "curves appear here while a training runs", fill="#6b7280", font=font,
-                  anchor="mm")
-        return img
-    x_max = max(1.0, max(x for pts in series.values() for x, _ in pts))
-    y_min, y_max = min(values), max(values)
-    pad = (y_max - y_min) * 0.08 or 0.05
-    y_min, y_max = y_min - pad, y_max + pad
+        return note(fig, "curves appear here while a training runs")
+    train = [p for p in values if p["series"] == "train"]
+    done = [(p["epoch"], p[metric]) for p in train if float(p["epoch"]).is_integer()]  # each epoch's last value
+    if done:
+        add_line(fig, *zip(*done, strict=True), "train", ORANGE, hover=hover)
+    if train and not float(train[-1]["epoch"]).is_integer():
+        last = train[-1]
+        fig.add_trace(go.Scatter(x=[last["epoch"]], y=[last[metric]], name="train (this epoch so far)",
+                                 mode="markers", marker={"color": ORANGE, "size": 9, "symbol": "circle-open"},
+                                 hovertemplate=f"this epoch so far: {hover}<extra></extra>"))
+    val = [(p["epoch"], p[metric]) for p in values if p["series"] == "validation"]
+    if val:
+        add_line(fig, *zip(*val, strict=True), "validation", BLUE, hover=hover)
+    fig.update_xaxes(rangemode="tozero", dtick=None if max(p["epoch"] for p in values) > 8 else 1)
+    if not accuracy:
+        fig.update_yaxes(rangemode="tozero")
+    return fig
 
-    def xy(x: float, y: float) -> tuple[float, float]:
-        return (left + (width - left - right) * x / x_max,
-                top + (height - top - bottom) * (1 - (y - y_min) / (y_max - y_min)))
 
-    for k in range(5):  # horizontal grid with value labels
-        y = y_min + (y_max - y_min) * k / 4
-        _, py = xy(0, y)
-        draw.line([(left, py), (width - right, py)], fill="#e5e7eb")
-        draw.text((left - 6, py), f"{y:.2f}", fill="#374151", font=font, anchor="rm")
-    step = max(1, round(x_max / 6))
-    for e in range(0, int(x_max) + 1, step):  # epoch ticks
-        px, _ = xy(e, y_min)
-        draw.line([(px, height - bottom), (px, height - bottom + 4)], fill="#9ca3af")
-        draw.text((px, height - bottom + 12), str(e), fill="#374151", font=font, anchor="mm")
-    draw.text(((width + left) / 2, height - 8), "epoch", fill="#374151", font=font, anchor="mm")
-    for n, (name, pts) in enumerate(series.items()):
-        colour = SERIES_COLOURS[name]
-        coords = [xy(x, y) for x, y in pts]
-        if len(coords) > 1:
-            draw.line(coords, fill=colour, width=2)
-        for cx, cy in (coords if name == "validation" else coords[-1:]):  # validation is per epoch: mark each
-            draw.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=colour)
-        lx = left + 90 + n * 70  # legend beside the title
-        draw.line([(lx, 12), (lx + 14, 12)], fill=colour, width=3)
-        draw.text((lx + 18, 12), name, fill="#374151", font=font, anchor="lm")
-    return img
+def confusion_figure(matrix: list[list[int]], class_names: list[str]) -> go.Figure:
+    """A heat map: rows are true classes, columns predictions, coloured by the share of each true
+    class, with the count in every cell (clickable where cell_picker() wires it)."""
+    n = len(class_names)
+    shares = []
+    for row in matrix:
+        total = sum(row) or 1
+        shares.append([v / total for v in row])
+    names = [str(c) for c in class_names]
+    fig = figure("", x_title="predicted class", y_title="true class", height=140 + 34 * n)
+    fig.add_trace(go.Heatmap(z=shares, x=names, y=names, text=matrix, texttemplate="%{text}",
+                             textfont={"size": FONT}, colorscale="Blues", zmin=0, zmax=1, showscale=False,
+                             xgap=1, ygap=1,
+                             hovertemplate="true %{y} → predicted %{x}: %{text} test examples "
+                                           "(%{z:.0%} of the class)<extra></extra>"))
+    fig.update_layout(hovermode="closest", margin={"l": 8, "r": 8, "t": 8, "b": 8})
+    fig.update_xaxes(type="category", side="top", tickangle=-45, automargin=True, showgrid=False)
+    fig.update_yaxes(type="category", autorange="reversed", automargin=True, showgrid=False)
+    return fig
+
+
+def trajectory_figure(values: list[float], positive: str) -> go.Figure:
+    """P(positive) after each sentence of a review, with the 50% line the verdict flips at."""
+    fig = figure(f"P({positive}) after each sentence", x_title="sentence", y_range=(0, 1), y_format=".0%",
+                 height=280)
+    xs = list(range(1, len(values) + 1))
+    fig.add_hline(y=0.5, line={"color": GREY, "dash": "dot"})
+    fig.add_trace(go.Scatter(x=xs, y=values, mode="lines+markers", name=f"P({positive})",
+                             line={"color": BLUE, "width": 2},
+                             marker={"size": 9, "color": [GREEN if p >= 0.5 else RED for p in values]},
+                             hovertemplate="after sentence %{x}: %{y:.0%}<extra></extra>", showlegend=False))
+    fig.update_xaxes(dtick=1 if len(values) <= 12 else None, range=[0.5, max(1, len(values)) + 0.5])
+    return fig
+
+
+def reliability_figure(bins: list[list[float]], ece: float | None) -> go.Figure:
+    """Reliability diagram: per confidence bin, how often the model was right (bars) against how sure
+    it was (the diagonal); a calibrated model's bars reach the diagonal."""
+    title = "Reliability (test split)" + (f": calibration error {ece:.1%}" if ece is not None else "")
+    fig = figure(title, x_title="confidence", y_title="accuracy", y_range=(0, 1), y_format=".0%", height=320)
+    if bins:
+        conf, acc, count = zip(*bins, strict=True)
+        fig.add_trace(go.Bar(x=list(conf), y=list(acc), customdata=list(count), width=1 / 16, name="accuracy",
+                             marker={"color": BLUE, "opacity": 0.75},
+                             hovertemplate="confidence %{x:.0%}: right %{y:.0%} of %{customdata:,} examples"
+                                           "<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="calibrated", line={"color": RED, "width": 2},
+                             hoverinfo="skip"))
+    fig.update_layout(hovermode="closest")
+    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    return fig
 
 
 def progress_html(fraction: float, text: str, state: str, points: int = 0) -> str:
@@ -71,108 +185,3 @@ def progress_html(fraction: float, text: str, state: str, points: int = 0) -> st
             f'<div style="background:#e5e7eb;border-radius:6px;height:14px;overflow:hidden">'
             f'<div style="width:{pct:.1f}%;background:{colour};height:100%;transition:width .4s"></div></div>'
             f'<div style="font-size:0.9em;margin-top:4px">{html.escape(text)}</div></div>')
-
-
-def _font(size: int):
-    try:
-        return ImageFont.truetype("DejaVuSans.ttf", size)
-    except OSError:
-        return ImageFont.load_default()
-
-
-CONFUSION_CELL = 44  # px per cell of confusion_png; explained.cell_at maps clicks back to cells
-CONFUSION_MARGIN = 120  # room for the longest class name (14 characters) and the legend in the corner
-
-
-def confusion_png(matrix: list[list[int]], class_names: list[str]) -> Image.Image:
-    """A labelled heat map: rows are true classes, columns predicted ones."""
-    m = np.asarray(matrix, dtype=np.float64)
-    n = len(class_names)
-    margin, cell = CONFUSION_MARGIN, CONFUSION_CELL
-    img = Image.new("RGB", (margin + n * cell + 10, margin + n * cell + 10), "white")
-    draw = ImageDraw.Draw(img)
-    font, small = _font(12), _font(11)
-    row_sums = m.sum(axis=1, keepdims=True)
-    share = np.divide(m, row_sums, out=np.zeros_like(m), where=row_sums > 0)
-    for i in range(n):
-        for j in range(n):
-            v = share[i, j]
-            fade = int(255 - 200 * v)
-            colour = (fade, int(255 - 120 * v), 255) if i != j else (fade, 255, fade)
-            x0, y0 = margin + j * cell, margin + i * cell
-            draw.rectangle([x0, y0, x0 + cell - 1, y0 + cell - 1], fill=colour, outline="#d1d5db")
-            draw.text((x0 + cell / 2, y0 + cell / 2), str(int(m[i, j])), fill="black", font=small, anchor="mm")
-    for k, name in enumerate(class_names):
-        draw.text((margin - 6, margin + k * cell + cell / 2), name[:14], fill="black", font=font, anchor="rm")
-        label = Image.new("RGBA", (margin - 10, 16), (255, 255, 255, 0))
-        ImageDraw.Draw(label).text((margin - 12, 8), name[:14], fill="black", font=font, anchor="rm")
-        label = label.rotate(90, expand=True)
-        img.paste(label, (margin + k * cell + (cell - 16) // 2, 2), label)
-    draw.text((4, margin - 40), "rows: true class ↓", fill="#374151", font=small)
-    draw.text((4, margin - 24), "columns: predicted →", fill="#374151", font=small)
-    return img
-
-
-def trajectory_png(values: list[float], positive: str, *, size=(520, 220)) -> Image.Image:
-    """P(positive) after each sentence of a review, with the 50% line the verdict flips at."""
-    width, height = size
-    left, right, top, bottom = 46, 14, 24, 34
-    img = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(img)
-    font = _font(11)
-    draw.text((left, 10), f"P({positive}) after each sentence", fill="#111827", font=_font(13), anchor="lm")
-    n = max(1, len(values) - 1)
-
-    def xy(i: float, p: float) -> tuple[float, float]:
-        return left + (width - left - right) * i / n, top + (height - top - bottom) * (1 - p)
-
-    for p in (0.0, 0.5, 1.0):
-        _, py = xy(0, p)
-        draw.line([(left, py), (width - right, py)], fill="#9ca3af" if p == 0.5 else "#e5e7eb")
-        draw.text((left - 6, py), f"{p:.0%}", fill="#374151", font=font, anchor="rm")
-    step = max(1, round(n / 8))
-    for i in range(0, len(values), step):
-        px, _ = xy(i, 0)
-        draw.text((px, height - bottom + 12), str(i + 1), fill="#374151", font=font, anchor="mm")
-    draw.text(((width + left) / 2, height - 8), "sentence", fill="#374151", font=font, anchor="mm")
-    coords = [xy(i, p) for i, p in enumerate(values)] if len(values) > 1 else [xy(0, values[0]), xy(1, values[0])] \
-        if values else []
-    if len(coords) > 1:
-        draw.line(coords, fill=(37, 99, 235), width=2)
-    for (cx, cy), p in zip(coords, values, strict=False):
-        colour = (22, 163, 74) if p >= 0.5 else (220, 38, 38)
-        draw.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=colour)
-    return img
-
-
-def reliability_png(bins: list[list[float]], ece: float | None, *, size=(360, 300)) -> Image.Image:
-    """Reliability diagram: per confidence bin, how often the model was right (bars) against
-    how sure it was (the diagonal); a calibrated model's bars touch the diagonal."""
-    width, height = size
-    left, right, top, bottom = 46, 14, 30, 40
-    img = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(img)
-    font = _font(11)
-    title = "Reliability (test split)" + (f": calibration error {ece:.1%}" if ece is not None else "")
-    draw.text((left, 12), title, fill="#111827", font=_font(13), anchor="lm")
-
-    def xy(conf: float, acc: float) -> tuple[float, float]:
-        return left + (width - left - right) * conf, top + (height - top - bottom) * (1 - acc)
-
-    for k in range(6):
-        v = k / 5
-        _, py = xy(0, v)
-        draw.line([(left, py), (width - right, py)], fill="#e5e7eb")
-        draw.text((left - 6, py), f"{v:.0%}", fill="#374151", font=font, anchor="rm")
-        px, _ = xy(v, 0)
-        draw.text((px, height - bottom + 10), f"{v:.0%}", fill="#374151", font=font, anchor="mm")
-    draw.text(((width + left) / 2, height - 10), "confidence", fill="#374151", font=font, anchor="mm")
-    draw.text((left + 4, top + 8), "accuracy", fill="#374151", font=font, anchor="lm")
-    total = sum(b[2] for b in bins) or 1
-    for conf, acc, count in bins:
-        x0, y0 = xy(conf - 1 / 32, acc)
-        x1, y1 = xy(conf + 1 / 32, 0)
-        shade = int(200 - 150 * min(1.0, 8 * count / total))  # darker bars hold more examples
-        draw.rectangle([x0, y0, x1, y1], fill=(shade, shade + 30 if shade < 225 else 255, 255), outline="#2563eb")
-    draw.line([xy(0, 0), xy(1, 1)], fill="#dc2626", width=2)
-    return img

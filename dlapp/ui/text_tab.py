@@ -4,7 +4,6 @@ verdict moves sentence by sentence, plus CSV batch mode."""
 from __future__ import annotations
 
 import csv
-import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
+from ..data.tables import csv_rows
 from ..errors import InvalidDatasetError, UsageError
 from ..inference import get_predictor
 from ..limits import MAX_CSV_ROWS, PREDICT_CONCURRENCY
@@ -36,7 +36,7 @@ class TextTab:
     label: gr.Label
     words: gr.HighlightedText
     note: gr.Markdown
-    trajectory: gr.Image
+    trajectory: gr.Plot
     sentences: gr.Dataframe
     inside: gr.Accordion
     layers: gr.Dataframe
@@ -62,9 +62,9 @@ def layout() -> TextTab:
             note = gr.Markdown(elem_id="review-note")
     examples = gr.Examples([[r] for r in EXAMPLE_REVIEWS], inputs=[text], label="Examples (click one)")
     with gr.Accordion("How the verdict moves as the review is read", open=False, elem_id="review-trajectory"):
-        trajectory = gr.Image(show_label=False, interactive=False, buttons=[], elem_id="review-trajectory-plot")
+        trajectory = gr.Plot(show_label=False, elem_id="review-trajectory-plot")
         sentences = gr.Dataframe(headers=["after sentence", "P(positive)"], interactive=False, wrap=True,
-                                 column_widths=["80%", "20%"], max_height=320, elem_id="review-sentences")
+                                 column_widths=["64%", "36%"], max_height=320, elem_id="review-sentences")
     with gr.Accordion("Inside the model: its layers", open=False, elem_id="text-inside") as inside:
         layers = gr.Dataframe(headers=["layer", "type", "output shape", "parameters"], interactive=False,
                               wrap=True, elem_id="text-layers")
@@ -147,7 +147,7 @@ def explain_sentiment(text: str, model_id: str | None):
     steps = reading_trajectory(predictor.model, text)
     rows = [[sentence[:160] + ("…" if len(sentence) > 160 else ""), f"{p:.0%}"] for sentence, p in steps]
     return (word_highlights(ex, predictor.class_names[1]), note,
-            plots.trajectory_png([p for _, p in steps], predictor.class_names[1]), rows)
+            plots.trajectory_figure([p for _, p in steps], predictor.class_names[1]), rows)
 
 
 @user_errors
@@ -170,17 +170,24 @@ def safe_cell(value: str) -> str:
 def read_table(path: Path) -> tuple[list[str] | None, list[list[str]], int]:
     """(header or None, rows, index of the review column): a `text` column, else the first one.
 
+    Read as a stream (data/tables.py: bounded bytes, lines and cells; any line endings), and
+    no further than one row past the limit.
+
     Raises:
-        InvalidDatasetError: empty, too long, or without a single non-empty review.
+        InvalidDatasetError: not a readable CSV, empty, too long, or without a single non-empty review.
     """
-    raw = path.read_bytes().decode("utf-8-sig", errors="replace")
-    rows = list(csv.reader(io.StringIO(raw)))
+    rows: list[list[str]] = []
+    for row in csv_rows(path):
+        rows.append(row)
+        if len(rows) > MAX_CSV_ROWS + 1:  # the header and MAX_CSV_ROWS reviews, and one more to know it is over
+            break
     if not rows:
         raise InvalidDatasetError("The CSV is empty.")
     names = [h.strip().lower() for h in rows[0]]
     header, body, col = (rows[0], rows[1:], names.index("text")) if "text" in names else (None, rows, 0)
     if len(body) > MAX_CSV_ROWS:
-        raise InvalidDatasetError(f"The CSV has {len(body):,} rows; the limit is {MAX_CSV_ROWS:,}.")
+        raise InvalidDatasetError(f"The CSV has more than {MAX_CSV_ROWS:,} rows; the limit is {MAX_CSV_ROWS:,}. "
+                                  "Split it into smaller files.")
     if not any(col < len(r) and r[col].strip() for r in body):
         raise InvalidDatasetError("The CSV has no non-empty reviews.")
     return header, body, col

@@ -41,13 +41,14 @@ class TrainTab:
     stop: gr.Button
     status: gr.Markdown
     progress: gr.HTML
-    loss_plot: gr.Image
-    acc_plot: gr.Image
-    results: gr.Group
+    loss_plot: gr.Plot
+    acc_plot: gr.Plot
+    results: gr.Column
     summary: gr.Markdown
     default_note: gr.Markdown
     per_class: gr.Dataframe
-    confusion: gr.Image
+    confusion: gr.Plot
+    picker: tuple
     wrong_images: gr.Gallery
     wrong_texts: gr.HTML
     cell_title: gr.Markdown
@@ -78,16 +79,25 @@ def _can_start() -> bool:
     return s.training_enabled or s.admin_password is not None
 
 
+def closed_md(s: settings_mod.Settings) -> str:
+    """What a visitor of a deployment without open training can do, in plain words."""
+    if s.admin_password:
+        return ("**Training on this deployment needs the admin password** (it takes the machine for minutes). "
+                "Anyone can watch a run here, and use every model on the other tabs.")
+    return ("**Training is not open to visitors here**: a run takes this machine for minutes. You can watch a "
+            "run that its owner starts, and use every model on the Image, Sentiment and Models tabs. To train "
+            "your own, run dlapp on your computer (its README shows how), or duplicate this Space.")
+
+
 def layout() -> TrainTab:
     s = settings_mod.load()
     if not s.training_enabled:
-        gr.Markdown("**Training is switched off on this deployment** (`DLAPP_TRAINING=off`)"
-                    + (": enter the admin password to train." if s.admin_password else ". You can still watch a run."))
+        gr.Markdown(closed_md(s), elem_id="train-closed")
     start_with = TASKS["image"].default_run
     preset0 = get_task("image").preset(start_with.preset)
-    builder = collect.layout()  # shown when the data is "your own classes"
     with gr.Row():
-        with gr.Column(scale=1, min_width=300):
+        # Visitors who cannot start a run see no form they cannot use, only the run in progress.
+        with gr.Column(scale=1, min_width=300, visible=_can_start(), elem_id="train-form"):
             task = gr.Radio([(n, n) for n in TASKS], value="image", label="Task", elem_id="train-task")
             dataset = gr.Dropdown(dataset_choices("image"), value="cifar10", label="Data", elem_id="train-data")
             upload = gr.File(label="Your data", file_types=upload_suffixes(), visible=False, elem_id="train-upload")
@@ -121,25 +131,27 @@ def layout() -> TrainTab:
             status = gr.Markdown("No training has run yet.", elem_id="train-status")
             progress = gr.HTML(plots.progress_html(0, "", "idle"), elem_id="train-progress")
             with gr.Row():
-                loss_plot = gr.Image(plots.curve_png([], "loss"), show_label=False, interactive=False,
-                                     buttons=[], elem_id="loss-plot")
-                acc_plot = gr.Image(plots.curve_png([], "accuracy"), show_label=False, interactive=False,
-                                    buttons=[], elem_id="acc-plot")
-            results, summary, make_default, default_note, per_class, confusion, cell_title, wrong_images, \
-                wrong_texts = _results()
+                loss_plot = gr.Plot(plots.curve_figure([], "loss"), show_label=False, elem_id="loss-plot",
+                                    min_width=280)
+                acc_plot = gr.Plot(plots.curve_figure([], "accuracy"), show_label=False, elem_id="acc-plot",
+                                   min_width=280)
+            results, summary, make_default, default_note, per_class, confusion, picker, cell_title, \
+                wrong_images, wrong_texts = _results()
+    builder = collect.layout()  # shown when the data is "your own classes", below the settings it follows from
     timer = gr.Timer(1.0)
     seen = gr.State({})
     return TrainTab(task, dataset, upload, subset, preset, preset_help, cell, epochs, batch_size, learning_rate,
                     validation_split, password, start, stop, status, progress, loss_plot, acc_plot, results,
-                    summary, default_note, per_class, confusion, wrong_images, wrong_texts, cell_title, make_default,
-                    timer, seen, builder, upload_check)
+                    summary, default_note, per_class, confusion, picker, wrong_images, wrong_texts, cell_title,
+                    make_default, timer, seen, builder, upload_check)
 
 
 def _results():
     """What a finished run shows: accuracy, per class, the clickable confusion matrix, explained mistakes."""
-    with gr.Group(visible=False) as results:
+    with gr.Column(visible=False, variant="panel", elem_id="train-results") as results:
         summary = gr.Markdown(elem_id="train-summary")
-        make_default = gr.Button("Make this model the default", size="sm", elem_id="train-make-default")
+        make_default = gr.Button("Make this model the default", variant="primary", size="md",
+                                 elem_id="train-make-default", visible=_can_start())
         default_note = gr.Markdown(elem_id="train-default-note")
         with gr.Row():
             per_class = gr.Dataframe(headers=["class", "test accuracy"], interactive=False, max_height=560,
@@ -147,13 +159,14 @@ def _results():
             with gr.Column(scale=2, min_width=300):
                 gr.Markdown("**Confusion matrix** (test split; rows are true classes, columns "
                             "predictions). Click a cell to see its test examples, explained.")
-                confusion = gr.Image(show_label=False, interactive=False, buttons=[], elem_id="confusion")
-        cell_title = gr.Markdown("**Misclassified test examples** (true → predicted), each with what "
-                                 "drove the prediction", elem_id="train-cell-title")
+                confusion = gr.Plot(show_label=False, elem_id="confusion", elem_classes=[plots.CELLS_CLASS])
+                picker = explained.cell_picker("confusion")
+        cell_title = gr.Markdown(elem_id="train-cell-title")  # empty until there are examples to show
         wrong_images = gr.Gallery(show_label=False, columns=4, height="auto", visible=False,
                                   elem_id="wrong-images")
         wrong_texts = gr.HTML(visible=False, elem_id="wrong-texts")
-    return results, summary, make_default, default_note, per_class, confusion, cell_title, wrong_images, wrong_texts
+    return (results, summary, make_default, default_note, per_class, confusion, picker, cell_title, wrong_images,
+            wrong_texts)
 
 
 # ---------------------------------------------------------------- handlers
@@ -217,6 +230,20 @@ def _progress_text(job: TrainingJob) -> str:
     return f"epoch {e.epoch}/{e.epochs} · batch {e.step}/{e.steps} · {job.speed:,.0f} examples/s{eta}"
 
 
+def _progress(job: TrainingJob, seen: dict) -> tuple[str, dict]:
+    """The progress bar, and what this visitor saw of it. The events that end a stopped or failed run
+    carry no epochs; the bar then stays where the run stopped instead of emptying."""
+    e = job.latest
+    if e is not None and e.epochs:
+        seen = {**seen, "bar": (job.id, e.progress, f"epoch {e.epoch}/{e.epochs} · batch {e.step}/{e.steps}")}
+        return plots.progress_html(e.progress, _progress_text(job), job.state, len(job.points)), seen
+    bar_job, fraction, where = seen.get("bar", (None, 0.0, ""))
+    if bar_job != job.id or job.running:
+        fraction, where = 0.0, ""
+    text = _progress_text(job) or (f"stopped at {where}" if job.state == "cancelled" and where else "")
+    return plots.progress_html(fraction, text, job.state, len(job.points)), seen
+
+
 def refresh(tab: TrainTab, seen: dict, viewer: str | None = None) -> dict:
     """Timer tick: update only what changed since this visitor's last tick."""
     job = get_manager().current
@@ -226,14 +253,14 @@ def refresh(tab: TrainTab, seen: dict, viewer: str | None = None) -> dict:
            "step": (job.latest.epoch, job.latest.step) if job.latest else None}
     if key == seen.get("key"):
         return {tab.seen: seen}
-    out: dict = {tab.status: _status_text(job, viewer),
-                 tab.progress: plots.progress_html(job.latest.progress if job.latest else 0, _progress_text(job),
-                                                   job.state, len(job.points)),
+    bar, seen = _progress(job, seen)
+    out: dict = {tab.status: _status_text(job, viewer), tab.progress: bar,
                  tab.start: gr.update(interactive=not job.running and _can_start()),
                  tab.stop: gr.update(interactive=job.running)}
     points = list(job.points)  # a snapshot: the training thread keeps appending
     if (job.id, len(points)) != seen.get("drawn"):  # a new point since this visitor's last picture
-        out[tab.loss_plot], out[tab.acc_plot] = plots.curve_png(points, "loss"), plots.curve_png(points, "accuracy")
+        out[tab.loss_plot] = plots.curve_figure(points, "loss")
+        out[tab.acc_plot] = plots.curve_figure(points, "accuracy")
         seen = {**seen, "drawn": (job.id, len(points))}
     if job.state == "done" and job.result is not None and seen.get("shown") != job.id:
         out.update(_result_outputs(tab, job))
@@ -260,10 +287,12 @@ def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
     examples = [(w["x"], w["true"], w["predicted"]) for w in r.misclassified] if model is not None else []
     names, is_image = list(card.class_names), card.task == "image"
     title = ("**Misclassified test examples** (true → predicted), each with what drove the prediction"
-             if model is not None else "**Misclassified test examples** are not shown: the model is gone.")
+             if examples else "**Misclassified test examples** are not shown: the model is gone."
+             if model is None and r.misclassified else "")  # no heading over nothing
     return {tab.results: gr.update(visible=True), tab.summary: summary + "  \n" + models_tab.calibration_md(card),
-            tab.make_default: gr.update(visible=model is not None), tab.default_note: "", tab.per_class: per_class,
-            tab.confusion: plots.confusion_png(m.confusion_matrix, names), tab.cell_title: title,
+            tab.make_default: gr.update(visible=model is not None and _can_start()), tab.default_note: "",
+            tab.per_class: per_class,
+            tab.confusion: plots.confusion_figure(m.confusion_matrix, names), tab.cell_title: title,
             tab.wrong_images: gr.update(value=explained.image_items(model, names, examples) if is_image else None,
                                         visible=is_image and bool(examples)),
             tab.wrong_texts: gr.update(value=explained.reviews_html(model, names, examples) if not is_image else "",
@@ -271,11 +300,11 @@ def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
 
 
 @user_errors
-def open_cell(evt: gr.SelectData):
+def open_cell(cell: str):
     job = get_manager().current
     if job is None or job.result is None:
         raise UsageError("No finished training yet.")
-    return explained.open_cell(job.result.model_id, evt)
+    return explained.open_cell(job.result.model_id, cell)
 
 
 @user_errors
@@ -313,18 +342,27 @@ def wire(tab: TrainTab) -> None:
     def start(task, dataset, upload, subset, preset, cell, epochs, batch, lr, split, password, collection,
               request: gr.Request):
         if dataset == COLLECTION:  # the collection goes the way of an uploaded .zip, checks and all
-            dataset, upload = api.UPLOAD, collect.training_zip(collection)
+            dataset, upload = api.UPLOAD, api.AppFile(Path(collect.training_zip(collection)))
         snap = api.start_training(task, dataset, upload, subset, preset, cell, epochs, batch, lr, split, password,
                                   request=request)
         return f"Training #{snap['id']} started."
 
-    tab.start.click(start, [tab.task, tab.dataset, tab.upload, tab.subset, tab.preset, tab.cell, tab.epochs,
+    # The bar restarts at once (checking the data can take seconds), not after the last run's "epoch 4/4";
+    # forgetting what this visitor saw makes the next tick draw whichever run is current, even a refused one's.
+    starting = tab.start.click(lambda: (plots.progress_html(0, "Starting…", "running"), {}), None,
+                               [tab.progress, tab.seen], api_visibility="private", queue=False)
+    starting.then(start, [tab.task, tab.dataset, tab.upload, tab.subset, tab.preset, tab.cell, tab.epochs,
                             tab.batch_size, tab.learning_rate, tab.validation_split, tab.password, tab.builder.state],
-                    tab.status, api_visibility="private", concurrency_limit=4)
-    tab.stop.click(api.stop_training, tab.password, tab.status, api_visibility="private", concurrency_limit=None)
+                  tab.status, api_visibility="private", concurrency_limit=4)
+    @user_errors
+    def stop(password: str, seen: dict, request: gr.Request):
+        # "Stopping…" may land after the tick that drew "Stopped"; forgetting the drawn status redraws it.
+        return api.stop_training(password, request=request), {**seen, "key": None}
+
+    tab.stop.click(stop, [tab.password, tab.seen], [tab.status, tab.seen], api_visibility="private",
+                   concurrency_limit=None)
     tab.make_default.click(make_default, tab.password, tab.default_note, api_visibility="private")
-    tab.confusion.select(open_cell, None, [tab.cell_title, tab.wrong_images, tab.wrong_texts],
-                         api_visibility="private")
+    explained.on_cell(tab.picker, "confusion", open_cell, [], [tab.cell_title, tab.wrong_images, tab.wrong_texts])
     def tick(seen: dict, request: gr.Request) -> dict:
         return refresh(tab, seen, api.session_of(request))
 
