@@ -325,6 +325,38 @@ def explain_sentiment(text: str, model_id: str | None = None) -> dict:
             "note": "" if verdict else NO_KNOWN_WORD}
 
 
+def _export_folder() -> Path:
+    """One folder per app process for the archives it offers: an archive replaces the last one of its
+    model and format, so exports hold at most one file per (model, format) on disk."""
+    import os
+
+    folder = Path(tempfile.gettempdir()) / f"dlapp-exports-{os.getpid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+@user_errors
+def export_model(model_id: str, format: str) -> dict:  # noqa: A002  (the API's argument name)
+    """Export a model for another runtime, checked before it is offered.
+
+    format: keras, savedmodel, litert, litert-int8 (image models) or onnx. The export is re-loaded in a
+    fresh process without dlapp or Keras and compared with the Keras model on held-out examples.
+    Returns {"archive": the .zip (model, classify.py, README with the figures), "model_id", "format",
+    "summary", "figures": [[check, result], ...], "changes": [what differs from the Keras model], "agreement",
+    "max_prob_diff", "keras_accuracy", "export_accuracy", "examples", "source", "model_bytes"}.
+    An export that fails its check is not offered: the error says why.
+    """
+    from ..export import export_model as export
+
+    r = export(model_id, format, _export_folder())
+    # As a dict with its meta, so that Gradio moves the file into its cache and serves it from there.
+    return {"archive": FileData(path=str(r.path), orig_name=r.path.name).model_dump(), "model_id": r.model_id,
+            "format": r.format, "summary": r.summary(), "figures": [list(f) for f in r.figures],
+            "changes": list(r.changes), "agreement": r.agreement, "max_prob_diff": r.max_prob_diff,
+            "keras_accuracy": r.keras_accuracy, "export_accuracy": r.export_accuracy, "examples": r.examples,
+            "source": r.source, "model_bytes": r.model_bytes}
+
+
 def register() -> None:
     """Declare the endpoints that have no button of their own (inside a Blocks context)."""
     sweep_staged_uploads()  # what a killed run of this app left behind
@@ -336,3 +368,5 @@ def register() -> None:
     gr.api(set_default_model, api_name="set_default_model")
     gr.api(delete_model, api_name="delete_model")
     gr.api(explain_sentiment, api_name="explain_sentiment", concurrency_limit=limits.PREDICT_CONCURRENCY)
+    # One export at a time: a conversion and its check take seconds to a minute of both cores.
+    gr.api(export_model, api_name="export_model", concurrency_limit=1, concurrency_id="export")
