@@ -36,9 +36,12 @@ def _time(fmt: str, folder: Path, inputs: Path, runs: int) -> dict:
     for name in ("dlapp", "keras", "tf_keras"):
         if fmt != "keras":
             sys.modules[name] = None  # as dlapp/export/run_check.py does: the runtime alone
-    with np.load(inputs) as z:
-        x = z["x"]
-    text = x.dtype.kind == "U"
+    text = inputs.suffix == ".json"
+    if text:
+        x = np.array(json.loads(inputs.read_text(encoding="utf-8")), dtype=object)
+    else:
+        with np.load(inputs) as z:
+            x = z["x"]
     start = time.perf_counter()
     if fmt == "keras":
         import keras
@@ -105,13 +108,17 @@ def _timed_in_fresh_process(fmt: str, archive: Path, x: np.ndarray, runs: int, r
         with zipfile.ZipFile(archive) as z:
             z.extractall(tmp)
         folder = next(p for p in Path(tmp).iterdir() if p.is_dir())
-        np.savez(Path(tmp) / "x.npz", x=x)
+        inputs = Path(tmp) / ("x.json" if x.dtype.kind in "OU" else "x.npz")
+        if x.dtype.kind in "OU":
+            inputs.write_text(json.dumps([str(t) for t in x]), encoding="utf-8")
+        else:
+            np.savez(inputs, x=x)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         env["TF_CPP_MIN_LOG_LEVEL"] = "2"
         flags = ["-I"]
         if fmt == "keras":
             flags, env["PYTHONPATH"] = [], str(repo)
-        out = subprocess.run([sys.executable, *flags, __file__, "--time", fmt, str(folder), str(Path(tmp) / "x.npz"),
+        out = subprocess.run([sys.executable, *flags, __file__, "--time", fmt, str(folder), str(inputs),
                               str(runs)], capture_output=True, text=True, env=env, cwd=tmp, check=True)
         return json.loads(out.stdout.strip().splitlines()[-1])
 

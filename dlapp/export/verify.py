@@ -26,7 +26,7 @@ RUN_CHECK = Path(__file__).with_name("run_check.py")
 
 @dataclass(frozen=True)
 class HeldOut:
-    x: np.ndarray  # uint8 images (N, H, W, C) or reviews (N,) as str
+    x: np.ndarray  # uint8 images (N, H, W, C) or reviews (N,) as an object array of str
     y: np.ndarray | None  # class indices, when known
     source: str  # in words, for the README: which examples, from where
     total: int  # examples the source has (x may be a sample of them)
@@ -71,12 +71,11 @@ def held_out(card, data_dir: Path | None, *, limit: int | None, seed: int = 0) -
             pick = np.sort(np.random.default_rng(seed).choice(total, limit, replace=False))
             x, y = x[pick], y[pick]
         source = f"{name} test split, DLAPP_DATA_DIR" + ("" if len(x) == total else f", a seeded sample of {total:,}")
-        x = x.astype(str) if card.task == "text" else x
         return HeldOut(x, y, source, total)
     if card.task == "text":
         from ..samples import EXAMPLE_REVIEWS
 
-        return HeldOut(np.array(EXAMPLE_REVIEWS, dtype=str), None, "the reviews shipped in dlapp/samples.py",
+        return HeldOut(np.array(EXAMPLE_REVIEWS, dtype=object), None, "the reviews shipped in dlapp/samples.py",
                        len(EXAMPLE_REVIEWS))
     from ..images import load_for_model
     from ..settings import PACKAGE_DIR
@@ -98,13 +97,18 @@ def keras_probabilities(model, x: np.ndarray, task: str) -> np.ndarray:
 
     from ..backend import tf
 
-    key = (id(model), x.shape, hashlib.sha256(x.tobytes()).hexdigest())
+    raw = "\0".join(map(str, x)).encode("utf-8", "surrogatepass") if x.dtype.kind in "OU" else x.tobytes()
+    key = (id(model), x.shape, hashlib.sha256(raw).hexdigest())
     if key in _LAST:
         return _LAST[key]
+    from ..backend import compiled
+
+    spec = tf.TensorSpec((None,), tf.string) if task == "text" else tf.TensorSpec((None, *x.shape[1:]), tf.uint8)
+    run = compiled(model, spec)  # one graph, as the app serves it (eager string ops are slow)
     out = []
     for i in range(0, len(x), 256):
         batch = tf.constant(x[i:i + 256].astype(object)) if task == "text" else x[i:i + 256]
-        out.append(np.asarray(model(batch, training=False), np.float32))
+        out.append(np.asarray(run(batch), np.float32))
     _LAST.clear()
     _LAST[key] = np.concatenate(out)
     return _LAST[key]
@@ -117,8 +121,13 @@ def run_fresh(fmt: str, folder: Path, x: np.ndarray) -> tuple[np.ndarray, float]
         ExportCheckError: the process failed (the export does not load or run), or imported dlapp or keras.
     """
     with tempfile.TemporaryDirectory(prefix="dlapp-check-") as tmp:
-        inputs, outputs = Path(tmp) / "inputs.npz", Path(tmp) / "outputs.npz"
-        np.savez(inputs, x=x)
+        outputs = Path(tmp) / "outputs.npz"
+        if x.dtype.kind in "OU":  # reviews
+            inputs = Path(tmp) / "inputs.json"
+            inputs.write_text(json.dumps([str(t) for t in x]), encoding="utf-8")
+        else:
+            inputs = Path(tmp) / "inputs.npz"
+            np.savez(inputs, x=x)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         env["TF_CPP_MIN_LOG_LEVEL"] = "2"
         flags = ["-I"]  # isolated: no PYTHONPATH, no user site, not the current folder: dlapp is not importable
