@@ -38,6 +38,7 @@ ZIP_MAX_NAME_BYTES = 255  # one file or folder name in an archive, in UTF-8: NAM
 # ---------------------------------------------------------------- live training
 POINT_EVERY_S = 0.5  # curve resolution: a point per half second keeps plots live but small
 PROGRESS_STREAM_S = 6 * 3600  # a streaming /training_progress call ends after this, whatever happens
+START_WAIT_S = 120  # the Train tab shows "Starting…" this long at most while a pressed Start checks its data
 CELL_EXAMPLES_BYTES = 900_000  # raw bytes of the test examples kept beside a model for its confusion-matrix
 #                               cells (<id>.examples.npz): a few per cell, and the file stays under 1 MB
 HUB_PROBE_TIMEOUT_S = 10  # s: one question to the Hub before a pull; a slow network answers a HEAD well within it

@@ -389,6 +389,15 @@ def set_number(page, elem_id, value):
     box.press("Tab")
 
 
+def press_start(page, client) -> None:
+    """Press the Train tab's Start and wait until the page names the run it started (a run that
+    finished before may still be drawn for a tick)."""
+    before = (client.predict(api_name="/training_status") or {}).get("id") or 0
+    page.locator("#train-start").click()
+    page.wait_for_function("""n => [...(document.querySelector('#train-status')?.innerText ?? '')
+                                    .matchAll(/#(\\d+)/g)].some(m => Number(m[1]) > n)""", arg=before, timeout=120_000)
+
+
 def progress(page) -> tuple[str, int]:
     bar = page.locator("#train-progress .dlapp-progress")
     return bar.get_attribute("data-state"), int(bar.get_attribute("data-points") or 0)

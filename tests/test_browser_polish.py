@@ -23,6 +23,7 @@ from dlapp.testing import (
     opened,
     own_classes_page,
     plot_points,
+    press_start,
     progress,
     screenshot,
     set_number,
@@ -272,7 +273,7 @@ def test_live_curves_draw_while_training_and_stop_keeps_the_bar(browser, app_ser
         set_number(page, "train-subset", 30)
         set_number(page, "train-epochs", 40)
         set_number(page, "train-batch", 16)
-        page.locator("#train-start").click()
+        press_start(page, client)
         counts, state = [], "idle"
         for _ in range(1200):
             state, _ = progress(page)

@@ -8,11 +8,13 @@ endpoints (ui/api.py).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
+from .. import limits
 from .. import settings as settings_mod
 from ..data import BUILTINS, upload_suffixes
 from ..errors import ModelNotFoundError, UsageError
@@ -57,9 +59,11 @@ class TrainTab:
     seen: gr.State
     builder: collect.Builder
     upload_check: gr.Markdown
+    pressed: gr.State  # when this visitor last pressed Start (0: not waiting); written by Start, never by ticks
 
 
 COLLECTION = "collection"  # the Train tab's dataset value for the visitor's own collected classes
+STARTING = "starting"  # the drawn state between a press of Start and its run
 
 
 def dataset_choices(task: str) -> list[tuple[str, str]]:
@@ -139,11 +143,11 @@ def layout() -> TrainTab:
                 wrong_images, wrong_texts = _results()
     builder = collect.layout()  # shown when the data is "your own classes", below the settings it follows from
     timer = gr.Timer(1.0)
-    seen = gr.State({})
+    seen, pressed = gr.State({}), gr.State(0.0)
     return TrainTab(task, dataset, upload, subset, preset, preset_help, cell, epochs, batch_size, learning_rate,
                     validation_split, password, start, stop, status, progress, loss_plot, acc_plot, results,
                     summary, default_note, per_class, confusion, picker, wrong_images, wrong_texts, cell_title,
-                    make_default, timer, seen, builder, upload_check)
+                    make_default, timer, seen, builder, upload_check, pressed)
 
 
 def _results():
@@ -244,11 +248,16 @@ def _progress(job: TrainingJob, seen: dict) -> tuple[str, dict]:
     return plots.progress_html(fraction, text, job.state, len(job.points)), seen
 
 
-def refresh(tab: TrainTab, seen: dict, viewer: str | None = None) -> dict:
-    """Timer tick: update only what changed since this visitor's last tick."""
+def refresh(tab: TrainTab, seen: dict, viewer: str | None = None, pressed: float = 0.0) -> dict:
+    """Timer tick: update only what changed since this visitor's last tick. Between a press of Start
+    (`pressed`) and its run, the bar says "Starting…", never the last run's "Finished"."""
     job = get_manager().current
     if job is None:
         return {tab.seen: seen}  # nothing to update (Gradio needs at least one key)
+    if job.started < pressed and time.time() - pressed < limits.START_WAIT_S:
+        if seen.get("key") == STARTING:
+            return {tab.seen: seen}
+        return {tab.progress: plots.progress_html(0, "Starting…", "running"), tab.seen: {**seen, "key": STARTING}}
     key = {"id": job.id, "points": len(job.points), "state": job.state, "msg": job.message,
            "step": (job.latest.epoch, job.latest.step) if job.latest else None}
     if key == seen.get("key"):
@@ -349,11 +358,18 @@ def wire(tab: TrainTab) -> None:
 
     # The bar restarts at once (checking the data can take seconds), not after the last run's "epoch 4/4";
     # forgetting what this visitor saw makes the next tick draw whichever run is current, even a refused one's.
-    starting = tab.start.click(lambda: (plots.progress_html(0, "Starting…", "running"), {}), None,
-                               [tab.progress, tab.seen], api_visibility="private", queue=False)
+    # Until this visitor's run exists, ticks keep "Starting…" rather than redraw the last run's "Finished".
+    def press() -> tuple:
+        return (plots.progress_html(0, "Starting…", "running"), {"key": STARTING}, time.time(),
+                plots.curve_figure([], "loss"), plots.curve_figure([], "accuracy"))
+
+    starting = tab.start.click(press, None, [tab.progress, tab.seen, tab.pressed, tab.loss_plot, tab.acc_plot],
+                               api_visibility="private", queue=False)
     starting.then(start, [tab.task, tab.dataset, tab.upload, tab.subset, tab.preset, tab.cell, tab.epochs,
                             tab.batch_size, tab.learning_rate, tab.validation_split, tab.password, tab.builder.state],
-                  tab.status, api_visibility="private", concurrency_limit=4)
+                  tab.status, api_visibility="private", concurrency_limit=4
+                  ).failure(lambda: (0.0, {}), None, [tab.pressed, tab.seen], api_visibility="private",
+                            queue=False)  # refused: the ticks draw the current run again
     @user_errors
     def stop(password: str, seen: dict, request: gr.Request):
         # "Stopping…" may land after the tick that drew "Stopped"; forgetting the drawn status redraws it.
@@ -363,10 +379,10 @@ def wire(tab: TrainTab) -> None:
                    concurrency_limit=None)
     tab.make_default.click(make_default, tab.password, tab.default_note, api_visibility="private")
     explained.on_cell(tab.picker, "confusion", open_cell, [], [tab.cell_title, tab.wrong_images, tab.wrong_texts])
-    def tick(seen: dict, request: gr.Request) -> dict:
-        return refresh(tab, seen, api.session_of(request))
+    def tick(seen: dict, pressed: float, request: gr.Request) -> dict:
+        return refresh(tab, seen, api.session_of(request), pressed)
 
-    tab.timer.tick(tick, tab.seen,
+    tab.timer.tick(tick, [tab.seen, tab.pressed],
                    [tab.seen, tab.status, tab.progress, tab.loss_plot, tab.acc_plot, tab.start, tab.stop, tab.results,
                     tab.summary, tab.make_default, tab.default_note, tab.per_class, tab.confusion, tab.wrong_images,
                     tab.wrong_texts, tab.cell_title],
