@@ -201,7 +201,7 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
 
 
 def _cancelled() -> TrainingEvent:
-    return TrainingEvent("cancelled", message="Training stopped; the previous model is still in use.")
+    return TrainingEvent("cancelled", message="Training stopped. Nothing was saved.")
 
 
 def stop_if_asked(cancel: threading.Event, emit: EventCallback) -> None:

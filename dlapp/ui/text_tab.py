@@ -202,13 +202,18 @@ def analyze_csv(upload, model_id: str | None):
     header, body, col = read_table(path)
     texts = [r[col] if col < len(r) else "" for r in body]
     todo = [i for i, t in enumerate(texts) if t.strip()]
-    results = dict(zip(todo, get_predictor("text", model_id or None).sentiment_batch([texts[i] for i in todo]),
-                       strict=True))
+    predictor = get_predictor("text", model_id or None)
+    results = dict(zip(todo, predictor.sentiment_batch([texts[i] for i in todo]), strict=True)) if todo else {}
+    unknown = ({i for i, n in zip(todo, predictor.known_words([texts[i] for i in todo]), strict=True) if n == 0}
+               if todo else set())
     width = max([len(header or [])] + [len(r) for r in body])
     out_rows, preview = [], []
     for i, row in enumerate(body):
         label, p = results.get(i, ("", None))
-        extra = [label, f"{p:.4f}" if p is not None else "", "" if p is not None else "empty review: not analysed"]
+        note = "" if p is not None else "empty review: not analysed"
+        if i in unknown:  # as on the tab and the API: no verdict where the model knows no word
+            label, p, note = NO_VERDICT, None, "the model knows none of its words"
+        extra = [label, f"{p:.4f}" if p is not None else "", note]
         out_rows.append([safe_cell(c) for c in row + [""] * (width - len(row))] + extra)
         preview.append([texts[i][:200], label, f"{p:.0%}" if p is not None else "", extra[2]])
     out = Path(tempfile.mkdtemp(prefix="dlapp-csv-")) / f"{path.stem}-predictions.csv"
