@@ -149,6 +149,11 @@ class AppServer:
             self.proc.kill()
             self.proc.wait()
 
+    def assert_no_traceback(self) -> None:
+        """Every error a visitor can cause is answered with a message and logged as one line, never a traceback."""
+        log = self.log.read_text()
+        assert "Traceback" not in log, log[log.index("Traceback") - 500:][:4000]
+
 
 def error_of(fn, *args, **kwargs) -> str:
     """The message of the exception that `fn(*args, **kwargs)` must raise."""
@@ -396,6 +401,18 @@ def press_start(page, client) -> None:
     page.locator("#train-start").click()
     page.wait_for_function("""n => [...(document.querySelector('#train-status')?.innerText ?? '')
                                     .matchAll(/#(\\d+)/g)].some(m => Number(m[1]) > n)""", arg=before, timeout=120_000)
+
+
+def press_stop(page) -> str:
+    """Press the Train tab's Stop and return the state the run ends in (within about 50 s)."""
+    page.locator("#train-stop").click()
+    state = "running"
+    for _ in range(200):
+        state, _ = progress(page)
+        if state != "running":
+            break
+        page.wait_for_timeout(250)
+    return state
 
 
 def progress(page) -> tuple[str, int]:

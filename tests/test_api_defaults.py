@@ -41,8 +41,7 @@ def server(tmp_path_factory):
     srv = AppServer(models, env={"DLAPP_DATA_DIR": str(DATA_DIR or ""), "DLAPP_MAX_TRAIN_EXAMPLES": str(CAP)})
     yield srv
     srv.stop()
-    log = srv.log.read_text()
-    assert "Traceback" not in log, log[log.index("Traceback") - 500:][:4000]
+    srv.assert_no_traceback()
 
 
 @pytest.fixture(scope="module")

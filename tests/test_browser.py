@@ -23,6 +23,7 @@ from dlapp.testing import (
     own_classes_page,
     plot_points,
     press_start,
+    press_stop,
     progress,
     record_until,
     screenshot,
@@ -156,12 +157,7 @@ def test_stop_a_training_and_the_previous_model_still_serves(page, app_server, c
             break
         page.wait_for_timeout(250)
     assert state == "running"
-    page.locator("#train-stop").click()
-    for _ in range(200):
-        state, _ = progress(page)
-        if state != "running":
-            break
-        page.wait_for_timeout(250)
+    state = press_stop(page)
     assert state == "cancelled"
     expect(page.locator("#train-status")).to_contain_text("Nothing was saved")
     assert client.predict(api_name="/list_models") == before
@@ -442,7 +438,7 @@ def explain_server(tmp_path_factory):
     server = AppServer(copy_shipped_models(tmp_path_factory.mktemp("explain") / "models"))
     yield server
     server.stop()
-    assert "Traceback" not in server.log.read_text()  # as for app_server (conftest.py)
+    server.assert_no_traceback()
 
 
 @pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])

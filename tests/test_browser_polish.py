@@ -24,6 +24,7 @@ from dlapp.testing import (
     own_classes_page,
     plot_points,
     press_start,
+    press_stop,
     progress,
     screenshot,
     set_number,
@@ -55,7 +56,7 @@ def polish_server(tmp_path_factory):
     server = AppServer(models)
     yield server
     server.stop()
-    assert "Traceback" not in server.log.read_text()
+    server.assert_no_traceback()
 
 
 @pytest.fixture(scope="module")
@@ -292,12 +293,7 @@ def test_live_curves_draw_while_training_and_stop_keeps_the_bar(browser, app_ser
         page.wait_for_timeout(1500)  # the charts follow the new width
         screenshot(page, "polish-train-running-390", full_page=True)
         page.set_viewport_size({"width": 1280, "height": 1000})
-        page.locator("#train-stop").click()
-        for _ in range(200):
-            state, _ = progress(page)
-            if state != "running":
-                break
-            page.wait_for_timeout(250)
+        state = press_stop(page)
         assert state == "cancelled"
         bar = page.locator("#train-progress .dlapp-progress")
         assert float(bar.get_attribute("data-progress")) > 0  # not emptied
