@@ -9,8 +9,7 @@ from typing import Any
 import gradio as gr
 
 from ..explain.examples import cell_examples
-from ..store import get_store
-from .common import preview_file
+from .common import preview_file, visitor_store
 from .plots import cell_js, parse_cell
 from .text_tab import WORD_COLOURS, word_highlights
 
@@ -74,7 +73,7 @@ def open_cell(model_id: str | None, clicked: str | None) -> tuple[str, Any, Any]
 
     if not model_id:
         return "", gr.update(visible=False), gr.update(visible=False)
-    card = get_store().card(model_id)
+    card = visitor_store().card(model_id)
     cell = parse_cell(clicked, len(card.class_names))
     if cell is None:
         return "Click a cell of the matrix to see its test examples.", gr.skip(), gr.skip()
@@ -85,7 +84,7 @@ def open_cell(model_id: str | None, clicked: str | None) -> tuple[str, Any, Any]
              + (f"; the first {len(examples)}, each with " if examples else "")
              + ("where the evidence for the prediction is" if card.task == "image" and examples else "")
              + ("the words that drove the prediction" if card.task == "text" and examples else ""))
-    model = get_predictor(card.task, model_id).model
+    model = get_predictor(card.task, model_id, store=visitor_store()).model
     triples = [(e.x, e.true, e.predicted) for e in examples]
     if card.task == "image":
         return title, gr.update(value=image_items(model, list(card.class_names), triples), visible=True), \

@@ -12,7 +12,7 @@ from ..errors import UsageError
 from ..store import get_store
 from ..training.calibrate import MIN_FIT
 from . import api, explained, plots
-from .common import user_errors
+from .common import user_errors, visitor_store
 
 # The default mark first: long ids must not push it out of view.
 HEADERS = ["default", "id", "task", "data", "preset", "test accuracy", "size (MiB)", "created", "from"]
@@ -44,7 +44,7 @@ class ModelsTab:
 
 
 def rows() -> list[list]:
-    store = get_store()
+    store = visitor_store()
     defaults = set(store.defaults().values())
     return [["★" if c.id in defaults else "", c.id, c.task, c.dataset.label, c.preset, f"{c.test_accuracy:.2%}",
              round(c.size_bytes / 2**20, 1), c.provenance.created[:16].replace("T", " "),
@@ -53,7 +53,7 @@ def rows() -> list[list]:
 
 def first_shown(ids: list[str]) -> str | None:
     """The model the tab opens on: the image default (what the Image tab answers with), else the first."""
-    default = get_store().defaults().get("image")
+    default = visitor_store().defaults().get("image")
     return default if default in ids else (ids[0] if ids else None)
 
 
@@ -115,7 +115,7 @@ def summary_md(model_id: str | None) -> str:
     """The card as a person reads it: what, on which data, how good, how it was made."""
     if not model_id:
         return "No models yet: train one on the Train tab."
-    c = get_store().card(model_id)
+    c = visitor_store().card(model_id)
     p, m = c.provenance, c.metrics
     per_class = " · ".join(f"{name} {acc:.0%}" if acc is not None else f"{name} n/a"
                            for name, acc in m.per_class_accuracy.items())
@@ -153,14 +153,14 @@ def calibration_md(c) -> str:
 def reliability_of(model_id: str | None):
     if not model_id:
         return None
-    c = get_store().card(model_id)
+    c = visitor_store().card(model_id)
     return plots.reliability_figure(c.metrics.reliability, c.metrics.ece) if c.metrics.reliability else None
 
 
 def confusion_of(model_id: str | None):
     if not model_id:
         return None
-    c = get_store().card(model_id)
+    c = visitor_store().card(model_id)
     m = c.metrics
     return plots.confusion_figure(m.confusion_matrix, list(c.class_names)) if m.confusion_matrix else None
 
@@ -168,7 +168,7 @@ def confusion_of(model_id: str | None):
 def _card(model_id: str | None) -> dict | None:
     if not model_id:
         return None
-    card = get_store().card(model_id).to_json()
+    card = visitor_store().card(model_id).to_json()
     card.pop("history", None)
     card["metrics"].pop("misclassified", None)
     return card
