@@ -143,7 +143,7 @@ def test_a_visitor_keeps_a_few_models_and_the_oldest_goes(space, tmp_path, monke
     a = Client(space.url, verbose=False)
     made = []
     for n in range(4):  # DLAPP_SESSION_MODELS defaults to 3
-        train_tiny(a, colours_zip(tmp_path, name=f"set{n}"))
+        train_tiny(a, colours_zip(tmp_path, name=f"set{n}", per_class=8 + n))  # other data: another model
         snap = wait_until(a)
         assert snap["state"] == "done", snap
         made.append(snap["model_id"])
@@ -178,7 +178,8 @@ def test_the_queue_shows_places_is_bounded_and_the_time_cap_keeps_the_model(spac
     capped = wait_until(a, timeout=TIME_CAP_S + 240)
     assert capped["state"] == "done", capped
     assert f"the {TIME_CAP_S} s time cap stopped its training in epoch" in capped["message"]
-    assert capped["epoch"] < 150 and capped["model_id"] in ids(a)
+    stopped_in = int(capped["message"].split("training in epoch ")[1].split(" ")[0])
+    assert stopped_in < 150 and f"epoch {stopped_in} of 150" in capped["message"] and capped["model_id"] in ids(a)
     # The first in line started by itself once the run ahead ended, and got its own model.
     first = wait_until(waiting[0])
     assert first["state"] == "done" and first["model_id"] in ids(waiting[0]) and first["model_id"] not in ids(a)
