@@ -139,8 +139,10 @@ def load() -> Settings:
         shipped_model_dir=shipped_model_dir(),
         training=training,
         admin_password=os.environ.get("DLAPP_ADMIN_PASSWORD") or os.environ.get("DLAPP_TRAINING_PASSWORD") or None,
-        max_epochs=_int("DLAPP_MAX_EPOCHS", 5 if public else 200),
-        max_train_examples=_int("DLAPP_MAX_TRAIN_EXAMPLES", 5000 if public else 0),
+        # Public: `transfer` fits its head for 100 cheap epochs; DLAPP_TRAIN_TIME_S bounds what any run costs
+        max_epochs=_int("DLAPP_MAX_EPOCHS", 100 if public else 200),
+        # Public: the Train tab's default runs (cifar10 1,000/class, imdb 3,000/class) and no more
+        max_train_examples=_int("DLAPP_MAX_TRAIN_EXAMPLES", 10_000 if public else 0),
         # 25 MP decoded (75 MB as RGB); larger phone JPEGs, up to 200 MP, decode reduced under it (images.py)
         max_image_pixels=_int("DLAPP_MAX_IMAGE_PIXELS", 25_000_000),
         max_text_chars=_int("DLAPP_MAX_TEXT_CHARS", 50_000),  # IMDB's longest review is ~14k
