@@ -186,3 +186,62 @@ def test_the_queue_shows_places_is_bounded_and_the_time_cap_keeps_the_model(spac
     assert shared_files(space) == before
     for client in [a, late, *waiting]:
         client.close()
+
+
+def test_training_modes_and_their_defaults(monkeypatch):
+    from dlapp import settings
+    from dlapp.access import authorize
+    from dlapp.errors import PermissionDeniedError
+
+    for name in ("SPACE_ID", "DLAPP_TRAINING", "DLAPP_TRAIN_TIME_S", "DLAPP_ADMIN_PASSWORD", "DLAPP_TRAINING_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    local = settings.load()
+    assert local.training == "on" and not local.public and local.train_time_s == 0  # a plain local run: as ever
+    monkeypatch.setenv("SPACE_ID", "someone/dlapp")
+    space = settings.load()
+    assert space.training == "private" and space.public and space.train_time_s == 120
+    for raw, mode in (("off", "off"), ("0", "off"), ("on", "on"), ("true", "on"), (" Private ", "private")):
+        monkeypatch.setenv("DLAPP_TRAINING", raw)
+        assert settings.load().training == mode
+    monkeypatch.setenv("DLAPP_TRAINING", "maybe")
+    with pytest.raises(ValueError, match="private"):
+        settings.load()
+    # Private: anyone trains (their own model); every shared change still needs the password.
+    monkeypatch.setenv("DLAPP_TRAINING", "private")
+    monkeypatch.delenv("SPACE_ID")
+    private = settings.load()
+    assert private.public and private.train_time_s == 120
+    authorize("train", "", private)
+    for action in ("stop", "delete", "set_default", "push", "promote"):
+        with pytest.raises(PermissionDeniedError, match="not allowed on this public deployment"):
+            authorize(action, "", private)
+
+
+@pytest.fixture(scope="module")
+def guarded_space(tmp_path_factory):
+    """A Space whose owner set the admin password: visitors still train privately without it."""
+    server = AppServer(tmp_path_factory.mktemp("guarded") / "models",
+                       {"SPACE_ID": "someone/dlapp", "DLAPP_TRAINING": None, "DLAPP_ADMIN_PASSWORD": "open sesame",
+                        "DLAPP_TRAINING_PASSWORD": None})
+    yield server
+    server.stop()
+
+
+def test_the_password_promotes_a_visitors_model_for_everyone(guarded_space, tmp_path):
+    a, b = Client(guarded_space.url, verbose=False), Client(guarded_space.url, verbose=False)
+    train_tiny(a, colours_zip(tmp_path))  # no password needed for a private run
+    snap = wait_until(a)
+    assert snap["state"] == "done", snap
+    model = snap["model_id"]
+    assert model not in ids(b)
+    assert "Wrong password" in error_of(a.predict, model, "guess", api_name="/promote_model")
+    assert "No model" in error_of(b.predict, model, "open sesame", api_name="/promote_model")  # not B's to give
+    assert "No model" in error_of(b.predict, model, "open sesame", api_name="/set_default_model")
+    assert a.predict(model, "open sesame", api_name="/promote_model") == \
+        f"{model} is now a shared model: every visitor can use it."
+    shared = {m["id"]: m for m in b.predict(api_name="/list_models")}
+    assert model in shared and not shared[model]["private"]
+    assert b.predict(model, "open sesame", api_name="/set_default_model") == f"{model} is now the default image model."
+    assert next(m for m in b.predict(api_name="/list_models") if m["id"] == model)["default"]
+    a.close()
+    b.close()
