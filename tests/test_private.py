@@ -245,3 +245,19 @@ def test_the_password_promotes_a_visitors_model_for_everyone(guarded_space, tmp_
     assert next(m for m in b.predict(api_name="/list_models") if m["id"] == model)["default"]
     a.close()
     b.close()
+
+
+def test_a_sessions_models_are_removed_after_their_idle_time(model_dir):
+    """A Client that never closes its session: its folder goes once idle for limits.SESSION_MAX_IDLE_S, and
+    it counts against the storage budget meanwhile."""
+    from dlapp import budget
+    from dlapp.store import get_session_store, get_store
+
+    store = get_session_store("a-client-that-never-says-goodbye", get_store(model_dir))
+    store.root.mkdir(parents=True)
+    (store.root / "x.keras").write_bytes(b"\0" * 4096)
+    assert budget.usage()["session"] == 4096
+    budget.expire(now=time.time() + limits.SESSION_MAX_IDLE_S - 60)
+    assert store.root.exists()  # still within its idle time
+    budget.expire(now=time.time() + limits.SESSION_MAX_IDLE_S + 60)
+    assert not store.root.exists() and budget.usage()["session"] == 0

@@ -27,7 +27,7 @@ from ..data import BUILTINS, dataset_task, upload_format, upload_suffixes
 from ..data.checks import DataProblem, check_image_zip
 from ..errors import UsageError
 from ..jobs import get_manager
-from ..store import SessionStore, get_store
+from ..store import BESIDE, SessionStore, get_store
 from ..training import TrainConfig, plan
 from .common import NOT_RECEIVED, received_path, session_of, user_errors, visitor_store
 
@@ -336,8 +336,11 @@ def promote_model(model_id: str, password: str = "", request: gr.Request = None)
     if not isinstance(store, SessionStore) or not store.owns(model_id):
         store.card(model_id)  # another session's or a missing id: the same "No model" as ever
         raise UsageError(f"{model_id} is already a shared model.")
-    card = store.card(model_id)
-    get_store().import_file(store.model_path(model_id), card, model_id)
+    card, shared = store.card(model_id), get_store()
+    shared.import_file(store.model_path(model_id), card, model_id)
+    for suffix in BESIDE:  # the test examples its confusion-matrix cells show
+        if (beside := store.root / f"{model_id}{suffix}").is_file():
+            shutil.copyfile(beside, shared.root / beside.name)
     return f"{model_id} is now a shared model: every visitor can use it."
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 
 from ..explain.examples import cell_examples
+from ..store import SessionStore
 from .common import preview_file, visitor_store
 from .plots import cell_js, parse_cell
 from .text_tab import WORD_COLOURS, word_highlights
@@ -78,7 +79,9 @@ def open_cell(model_id: str | None, clicked: str | None) -> tuple[str, Any, Any]
     if cell is None:
         return "Click a cell of the matrix to see its test examples.", gr.skip(), gr.skip()
     true, predicted = cell
-    examples = cell_examples(card, true, predicted)[:_REVIEWS_SHOWN if card.task == "text" else None]
+    store = visitor_store()
+    own = store.root if isinstance(store, SessionStore) and store.owns(card.id) else None  # kept beside it
+    examples = cell_examples(card, true, predicted, root=own)[:_REVIEWS_SHOWN if card.task == "text" else None]
     count = card.metrics.confusion_matrix[true][predicted]
     title = (f"**{card.class_names[true]} → {card.class_names[predicted]}**: {count:,} test examples"
              + (f"; the first {len(examples)}, each with " if examples else "")
