@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -116,9 +118,16 @@ def test_two_visitors_train_privately_side_by_side(camera_browser, space, tmp_pa
     assert "No model" in error_of(other.predict, photo, model_id, api_name="/classify_image")
     other.close()
 
-    # A's tab closes: A's model and pictures are gone from disk.
+    # Nor are A's pictures or model served to anyone by their paths on the server (Gradio's file route).
     sessions = space.model_dir / SESSIONS_DIR
-    assert any(p.name == f"{model_id}.keras" for p in sessions.rglob("*.keras"))
+    private_files = [*sessions.rglob(f"{model_id}.keras"), *(p for c in a_collections for p in c.rglob("*.jpg"))]
+    assert any(p.suffix == ".keras" for p in private_files) and any(p.suffix == ".jpg" for p in private_files)
+    for path in private_files[:5]:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{space.url}gradio_api/file={path.resolve()}", timeout=10)
+        assert refused.value.code in (403, 404)
+
+    # A's tab closes: A's model and pictures are gone from disk.
     a.context.close()
     deadline = 60_000
     while deadline > 0 and (any(sessions.rglob(f"{model_id}*")) or any(p.exists() for p in a_collections)):

@@ -6,6 +6,7 @@ cap and is kept; a visitor's files go when its session ends; the shared cache st
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -261,3 +262,21 @@ def test_a_sessions_models_are_removed_after_their_idle_time(model_dir):
     assert store.root.exists()  # still within its idle time
     budget.expire(now=time.time() + limits.SESSION_MAX_IDLE_S + 60)
     assert not store.root.exists() and budget.usage()["session"] == 0
+
+
+def test_a_run_whose_visitor_leaves_is_cancelled_and_leaves_nothing(space, tmp_path):
+    before = shared_files(space)
+    staged = set(Path(tempfile.gettempdir()).glob("dlapp-upload-*"))
+    a, b = Client(space.url, verbose=False), Client(space.url, verbose=False)
+    long_run = colours_zip(tmp_path, name="many", per_class=60, size=32, classes=("blue", "green", "red"))
+    a.predict(task="image", dataset="upload", upload=handle_file(str(long_run)), preset="fast", epochs=150,
+              batch_size=2, learning_rate=0.001, api_name="/start_training")
+    assert train_tiny(b, colours_zip(tmp_path))["position"] == 1
+    own = session_folder(space.model_dir.resolve(), a.session_hash)
+    a.close()  # A's tab closes mid-run: the run is stopped, the next visitor's starts
+    snap = wait_until(b)
+    assert snap["state"] == "done" and snap["model_id"] in ids(b), snap
+    assert folder_bytes(own) == 0 and not own.exists()
+    assert set(Path(tempfile.gettempdir()).glob("dlapp-upload-*")) <= staged  # A's and B's staged uploads: gone
+    assert shared_files(space) == before
+    b.close()
