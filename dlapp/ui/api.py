@@ -264,9 +264,9 @@ def visible_snapshot(session: str | None) -> dict:
     plus whether another visitor's run is in progress ("other_running"), never what it is; else the current one.
     A queued run carries its "position" in the queue and "wait_s", about how long until it starts."""
     manager = get_manager()
-    if not settings_mod.load().private_training:
-        return {**manager.snapshot(), "other_running": False}
     job = manager.job_for(session)
+    if not settings_mod.load().private_training and (job is None or job.state != "queued"):
+        return {**manager.snapshot(), "other_running": False}
     snap = job.snapshot() if job else {"state": "idle", "message": "You have not trained a model yet."}
     return {**snap, "other_running": manager.others_running(session)}
 

@@ -280,7 +280,10 @@ def _progress(job: TrainingJob, seen: dict) -> tuple[str, dict]:
 def viewer_job(viewer: str | None) -> TrainingJob | None:
     """The run this visitor sees: their own with DLAPP_TRAINING=private (never another's), else the current."""
     manager = get_manager()
-    return manager.job_for(viewer) if settings_mod.load().private_training else manager.current
+    own = manager.job_for(viewer)
+    if settings_mod.load().private_training or (own is not None and own.state == "queued"):
+        return own  # a visitor waiting in the queue (any public deployment) follows their place in it
+    return manager.current
 
 
 def refresh(tab: TrainTab, seen: dict, viewer: str | None = None) -> dict:
