@@ -280,3 +280,23 @@ def test_a_run_whose_visitor_leaves_is_cancelled_and_leaves_nothing(space, tmp_p
     assert set(Path(tempfile.gettempdir()).glob("dlapp-upload-*")) <= staged  # A's and B's staged uploads: gone
     assert shared_files(space) == before
     b.close()
+
+
+def test_a_space_with_shared_training_queues_visitors_too(tmp_path):
+    """DLAPP_TRAINING=on on a Space: models are shared as before, and a second visitor waits in the queue."""
+    server = AppServer(tmp_path / "models", {"SPACE_ID": "someone/dlapp", "DLAPP_TRAINING": "on",
+                                             "DLAPP_ADMIN_PASSWORD": None, "DLAPP_TRAINING_PASSWORD": None})
+    try:
+        a, b = Client(server.url, verbose=False), Client(server.url, verbose=False)
+        long_run = colours_zip(tmp_path, name="many", per_class=60, size=32, classes=("blue", "green", "red"))
+        a.predict(task="image", dataset="upload", upload=handle_file(str(long_run)), preset="fast", epochs=100,
+                  batch_size=2, learning_rate=0.001, api_name="/start_training")
+        assert train_tiny(b, colours_zip(tmp_path))["position"] == 1
+        assert b.predict(api_name="/training_status")["position"] == 1
+        assert a.predict(api_name="/training_status")["state"] == "running"
+        assert b.predict(api_name="/stop_training") == "You left the queue."
+        assert b.predict(api_name="/training_status")["dataset"] == "many.zip"  # shared: everyone watches the run
+        assert a.predict(api_name="/stop_training") == "Stopping…"
+        assert wait_until(a)["state"] == "cancelled"
+    finally:
+        server.stop()
