@@ -176,7 +176,10 @@ def expire(now: float | None = None) -> int:
     """Remove what has been idle too long, whatever the usage: collections after
     limits.COLLECTION_MAX_AGE_H (a session opened through the API never closes), staged uploads no run
     uses, and checkpoints of runs stopped or killed more than limits.RUNS_MAX_AGE_H ago. Returns how many."""
+    from .store import forget_idle_sessions
+
     now = time.time() if now is None else now
+    forget_idle_sessions(limits.SESSION_MAX_IDLE_S, now)  # their registry entries too, not only their folders
     max_idle = {"collection": limits.COLLECTION_MAX_AGE_H * 3600, "checkpoint": limits.RUNS_MAX_AGE_H * 3600,
                 "session": limits.SESSION_MAX_IDLE_S}
     removed = 0

@@ -20,6 +20,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -486,6 +487,18 @@ class SessionStore(ModelStore):
         super().__init__(session_folder(shared.root, session), None)
         self.shared, self.keep = shared, keep
         self.pruned: list[str] = []  # ids removed by the last save to stay within `keep`
+        self.last_seen = time.time()  # the visitor's last event (see `touch`)
+
+    def touch(self) -> None:
+        """The visitor is here (an event of theirs): their folder is not idle. Its mtime is what the storage
+        budget reads, refreshed at most once a minute."""
+        now = time.time()
+        if now - self.last_seen > 60:
+            try:
+                os.utime(self.root)
+            except OSError:
+                pass  # no folder yet: nothing trained
+        self.last_seen = now
 
     def owns(self, model_id: str) -> bool:
         """Whether `model_id` is one of this visitor's own models (not a shared one)."""
@@ -563,6 +576,17 @@ def get_session_store(session: str, shared: ModelStore | None = None) -> Session
         if key not in _SESSIONS:
             _SESSIONS[key] = SessionStore(shared, session, keep=keep)
         return _SESSIONS[key]
+
+
+def forget_idle_sessions(max_idle_s: float, now: float | None = None) -> int:
+    """Forget the sessions with no event for `max_idle_s` (a Client that never closed), folders and all."""
+    now = time.time() if now is None else now
+    with _STORES_LOCK:
+        idle = [k for k, s in _SESSIONS.items() if now - s.last_seen > max_idle_s]
+        stores = [_SESSIONS.pop(k) for k in idle]
+    for store in stores:
+        store.remove_all()
+    return len(stores)
 
 
 def live_session_folders() -> set[Path]:

@@ -38,7 +38,11 @@ def visitor_store(request: gr.Request | None = None) -> ModelStore:
     """The models this visitor sees and uses: with DLAPP_TRAINING=private, their session's own over the shared
     ones (store.SessionStore); otherwise, and outside any visitor's event, the shared store."""
     session = session_of(request) if settings_mod.load().private_training else None
-    return get_session_store(session) if session else get_store()
+    if not session:
+        return get_store()
+    store = get_session_store(session)
+    store.touch()  # an open tab's timers keep its models; a closed one's go at once (app.end_session)
+    return store
 
 
 # One answer for every file refused as not received: it says nothing of the server's files.
