@@ -300,3 +300,10 @@ def test_a_space_with_shared_training_queues_visitors_too(tmp_path):
         assert wait_until(a)["state"] == "cancelled"
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("session", ["../../etc", "/etc/passwd", "a/../../b", "\0", "x" * 10_000, ".."])
+def test_a_session_id_a_client_chooses_never_becomes_a_path(tmp_path, session):
+    """gradio_client lets a caller pick its session_hash: the folder is named by its hash, under .sessions."""
+    folder = session_folder(tmp_path, session)
+    assert folder.parent == tmp_path / SESSIONS_DIR and len(folder.name) == 32 and folder.name.isalnum()
