@@ -101,6 +101,22 @@ def test_two_visitors_train_privately_side_by_side(camera_browser, space, tmp_pa
     a.locator("#image-input input[type=file]").set_input_files(str(a_test_photo(tmp_path)))
     expect(a.locator("#image-label")).to_contain_text(re.compile("pattern|stripes|none of these"))
 
+    # A's Models tab marks it as A's alone and downloads it as .keras.
+    tab(a, "Models")
+    expect(a.locator("#models-table")).to_contain_text("yours (only you see it)")
+    chosen = a.locator("#models-selected input")
+    chosen.click()
+    chosen.fill(model_id)
+    a.get_by_role("option", name=model_id).first.click()
+    a.locator("#models-download").click()
+    with a.expect_download() as download:
+        a.locator("#models-file a").first.click()
+    assert download.value.suggested_filename == f"{model_id}.keras"
+    saved = tmp_path / "model.keras"
+    download.value.save_as(saved)
+    own_file = next((space.model_dir / SESSIONS_DIR).rglob(f"{model_id}.keras"))
+    assert saved.read_bytes() == own_file.read_bytes()
+
     # B: not in its pickers, not in its Models table, no pictures of A's; and not usable by name via the API.
     tab(b, "Image")
     b.locator("#image-model input").click()
