@@ -66,6 +66,9 @@ GRADIO_UPLOAD_IN_USE_S = 30  # a file on Gradio's upload route is read by the re
 #                                them holds the budget for half a minute, not STORAGE_IN_USE_S
 STORAGE_SWEEP_S = 10  # the web app re-checks the budget this often: the only bound on Gradio's raw upload route,
 #                       which takes ~85 MB/s with no password, so a burst overshoots by (30 + 10) s of it at most
+SESSION_MAX_IDLE_S = 3600  # a visitor's private models, untouched this long, are removed even if the tab stays open
+#                            (a gradio_client session never says goodbye): an hour covers a break from a demo
+TRAIN_QUEUE_MAX = 8  # visitors waiting to train (one place each): at the 2-minute cap, the last waits ~16 minutes
 RUNS_MAX_AGE_H = 7 * 24  # a run checkpoint kept for `--resume` (CLI) is removed after a week unused
 GRADIO_CACHE_AGE_S = 1800  # Gradio's upload cache: a file is read by the request right after its upload, and a
 #                            download link is followed within minutes; half an hour spares slow visitors

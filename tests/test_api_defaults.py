@@ -65,7 +65,8 @@ def test_only_real_inputs_are_required(client):
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     for name, endpoint in endpoints.items():
         required = {p["parameter_name"] for p in endpoint["parameters"] if not p["parameter_has_default"]}
-        allowed = REQUIRED_INPUTS | ({"model_id"} if name in ("/set_default_model", "/delete_model") else set())
+        allowed = REQUIRED_INPUTS | ({"model_id"} if name in ("/set_default_model", "/delete_model", "/promote_model")
+                                     else set())
         assert required <= allowed, (name, required)
 
 

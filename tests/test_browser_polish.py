@@ -61,10 +61,11 @@ def polish_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def space_server(tmp_path_factory):
-    """The app as a Hugging Face Space runs it for visitors: SPACE_ID set, no admin password."""
+    """The app as a Hugging Face Space runs it for visitors when its owner switched training off: SPACE_ID set,
+    DLAPP_TRAINING=off, no admin password (a Space's default, private training, is tests/test_browser_private.py)."""
     server = AppServer(copy_shipped_models(tmp_path_factory.mktemp("space") / "models"),
                        env={"SPACE_ID": "someone/dlapp", "SPACE_HARDWARE": "cpu-basic", "DLAPP_ADMIN_PASSWORD": "",
-                            "DLAPP_TRAINING_PASSWORD": ""})
+                            "DLAPP_TRAINING_PASSWORD": "", "DLAPP_TRAINING": "off"})
     yield server
     server.stop()
 
