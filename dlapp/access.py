@@ -1,8 +1,10 @@
 """One gate for every action that changes what others get: train, stop, delete, set default, push.
 
-On a public deployment (a Space, or DLAPP_TRAINING=off) a visitor needs the admin
+On a public deployment (a Space, or DLAPP_TRAINING=off|private) a visitor needs the admin
 password for each of them; whoever started a run may always stop it. Where a
-password is set, it guards every deployment, public or not.
+password is set, it guards every deployment, public or not. With DLAPP_TRAINING=private
+(a Space's default) anyone may train, since the model goes to the visitor's own session
+folder and changes nothing others get; promoting it into the shared cache needs the password.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Literal
 from .errors import PermissionDeniedError
 from .settings import Settings
 
-Action = Literal["train", "stop", "delete", "set_default", "push"]
+Action = Literal["train", "stop", "delete", "set_default", "push", "promote"]
 _WHAT = {"train": "Training", "stop": "Stopping another visitor's training", "delete": "Deleting a model",
-         "set_default": "Changing the default model", "push": "Pushing a model to the Hub"}
+         "set_default": "Changing the default model", "push": "Pushing a model to the Hub",
+         "promote": "Adding a model to the shared cache"}
 
 
 def password_ok(given: str | None, settings: Settings) -> bool:
@@ -34,6 +37,8 @@ def authorize(action: Action, password: str | None, settings: Settings, *, owner
     """
     if password_ok(password, settings) or (action == "stop" and owner):
         return
+    if action == "train" and settings.private_training:
+        return  # a private run: the model is the visitor's alone (store.SessionStore), nothing shared changes
     what = _WHAT[action]
     if settings.admin_password is not None:
         raise PermissionDeniedError(f"Wrong password. {what} needs the admin password on this deployment."

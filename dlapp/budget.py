@@ -1,10 +1,11 @@
 """One storage budget (DLAPP_STORAGE_MB) for everything visitors can make the server keep on disk.
 
-Four kinds of item count against it:
+Five kinds of item count against it:
   collection   a visitor's sample collection (`dlapp-collection-*` in the temp dir, collection.py)
   upload       a training upload staged for a run (`dlapp-upload-*` in the temp dir, ui/api.stage_upload)
   checkpoint   a run's per-epoch checkpoint (`<model folder>/.runs/<key>/`)
   gradio       files in Gradio's upload cache (the web app registers them with `watch_files`)
+  session      a visitor's private models (`<model folder>/.sessions/<hash>/`, store.SessionStore)
 
 `make_room(n)` is called before something new is stored. When the budget would overflow, it removes
 abandoned items first (a collection whose session is gone, a staged upload or checkpoint no run
@@ -35,7 +36,7 @@ from . import settings as settings_mod
 from .errors import StorageFullError
 
 log = logging.getLogger(__name__)
-ItemKind = Literal["collection", "upload", "checkpoint", "gradio"]
+ItemKind = Literal["collection", "upload", "checkpoint", "gradio", "session"]
 COLLECTION_PREFIX = "dlapp-collection-"  # folder names under the temp dir (collection.py)
 UPLOAD_PREFIX = "dlapp-upload-"  # folder names under the temp dir (ui/api.stage_upload)
 _MB = 2**20
@@ -91,7 +92,7 @@ def watch_files(kind: ItemKind, files: Callable[[], Iterable[str | Path]]) -> No
 def items() -> list[Item]:
     """Everything counted against the budget now."""
     from . import collection  # collection.py calls make_room, so it is imported late
-    from .store import get_store
+    from .store import SESSIONS_DIR, get_store, live_session_folders
 
     tmp = Path(tempfile.gettempdir())
     live = collection.live_usage()
@@ -111,6 +112,10 @@ def items() -> list[Item]:
     runs = runs_dir(get_store().root)
     for root in runs.iterdir() if runs.is_dir() else ():
         out += _folder("checkpoint", root, abandoned=lambda i: not _is_held(i.path))  # a stopped or killed run
+    sessions, live_sessions = get_store().root / SESSIONS_DIR, live_session_folders()
+    for root in sessions.iterdir() if sessions.is_dir() else ():  # a session this process no longer serves
+        out += _folder("session", root, abandoned=lambda i: not _is_held(i.path) and i.path.absolute()
+                       not in live_sessions)
     for kind, files in list(_sources.items()):
         for f in files():
             try:
@@ -123,7 +128,7 @@ def items() -> list[Item]:
 
 def usage() -> dict[str, int]:
     """Bytes in use per kind, and "total"."""
-    out: dict[str, int] = {"collection": 0, "upload": 0, "checkpoint": 0, "gradio": 0}
+    out: dict[str, int] = {"collection": 0, "upload": 0, "checkpoint": 0, "gradio": 0, "session": 0}
     for item in items():
         out[item.kind] += item.size
     out["total"] = sum(out.values())
@@ -171,13 +176,18 @@ def expire(now: float | None = None) -> int:
     """Remove what has been idle too long, whatever the usage: collections after
     limits.COLLECTION_MAX_AGE_H (a session opened through the API never closes), staged uploads no run
     uses, and checkpoints of runs stopped or killed more than limits.RUNS_MAX_AGE_H ago. Returns how many."""
+    from .store import forget_idle_sessions
+
     now = time.time() if now is None else now
-    max_idle = {"collection": limits.COLLECTION_MAX_AGE_H * 3600, "checkpoint": limits.RUNS_MAX_AGE_H * 3600}
+    forget_idle_sessions(limits.SESSION_MAX_IDLE_S, now)  # their registry entries too, not only their folders
+    max_idle = {"collection": limits.COLLECTION_MAX_AGE_H * 3600, "checkpoint": limits.RUNS_MAX_AGE_H * 3600,
+                "session": limits.SESSION_MAX_IDLE_S}
     removed = 0
     with _lock:
         for item in items():
             idle = now - item.last_used
-            due = (item.kind == "upload" and item.abandoned) or idle > max_idle.get(item.kind, float("inf"))
+            due = (item.kind in ("upload", "session") and item.abandoned) or idle > max_idle.get(item.kind,
+                                                                                                  float("inf"))
             if due and not _is_held(item.path) and _remove(item, "after being idle too long"):
                 removed += 1
     return removed
@@ -249,10 +259,13 @@ def _is_held(path: Path, *, also: Iterable[Path] = ()) -> bool:
 
 def _remove(item: Item, why: str) -> bool:
     from . import collection
+    from .store import forget_session_folder
 
     try:
         if item.kind == "collection" and collection.delete_live(item.path, why):
             pass  # a live collection removes itself, under its own lock, and says why to its session
+        elif item.kind == "session" and forget_session_folder(item.path):
+            pass  # a live session's store is forgotten with its folder
         elif item.path.is_dir() and not item.path.is_symlink():
             shutil.rmtree(item.path)
         else:

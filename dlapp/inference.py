@@ -52,7 +52,7 @@ def get_predictor(task: str, model_id: str | None = None, *, store: ModelStore |
     card = store.card(model_id)
     if card.task != task:
         raise UsageError(f"{model_id} is for the {card.task} task; pick a model for the {task} task.")
-    key = (str(store.root), model_id, card.sha256)
+    key = (str(store.model_path(model_id).parent), model_id, card.sha256)  # a shared model: one predictor for all
     with _LOCK:
         if key not in _PREDICTORS:
             # A model retrained under the same id replaces its old predictor, whose model would
@@ -61,3 +61,10 @@ def get_predictor(task: str, model_id: str | None = None, *, store: ModelStore |
                 del _PREDICTORS[old]
             _PREDICTORS[key] = get_task(task).predictor(model_id, card, store.load(model_id))
         return _PREDICTORS[key]
+
+
+def forget(folder) -> None:
+    """Drop the predictors of the models in `folder` (a visitor's session that ended), freeing their memory."""
+    with _LOCK:
+        for key in [k for k in _PREDICTORS if k[0] == str(folder)]:
+            del _PREDICTORS[key]

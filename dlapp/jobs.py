@@ -1,5 +1,7 @@
 """One training at a time per process, run in a background thread and observable
 by any number of viewers (the web UI polls `snapshot()`; API clients stream it).
+Visitors who ask while one runs may wait in a bounded queue, one place each
+(limits.TRAIN_QUEUE_MAX); the next run starts when the current one ends.
 
 This is engine code: no gradio here.
 """
@@ -15,14 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from . import budget
+from . import budget, limits
 from .data import dataset_task
 from .errors import DlappError, TrainingBusyError, TrainingCancelled, hide_paths
 from .limits import POINT_EVERY_S
 from .training import TrainConfig, TrainingEvent, TrainResult, plan, train
+from .training.events import TIME_CAP
 
 log = logging.getLogger(__name__)
-JobState = Literal["running", "done", "cancelled", "failed"]
+JobState = Literal["queued", "running", "done", "cancelled", "failed"]
 _ids = itertools.count(1)
 
 
@@ -31,6 +34,8 @@ class TrainingJob:
     config: TrainConfig
     owner: str | None = None  # the web session that started it (may stop it without the password)
     force: bool = False
+    store: Any = None  # the ModelStore the model goes to (a visitor's SessionStore when private); None: shared
+    time_cap_s: float = 0  # seconds of fitting, then the model is kept as it is (0: no cap)
     id: int = field(default_factory=lambda: next(_ids))
     state: JobState = "running"
     started: float = field(default_factory=time.time)
@@ -43,6 +48,10 @@ class TrainingJob:
     error: str | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     _last_point: float = 0.0
+    capped: str = ""  # where the time cap stopped the fitting ("epoch 2 of 5"), if it did
+    position: int = 0  # 1-based place in the queue while queued
+    wait_s: float | None = None  # while queued: about how long until it starts (None: unknown)
+    after: list[Callable[[], None]] = field(default_factory=list)  # run once it has ended, whatever the outcome
     task: str = field(init=False)  # from the data: what the run trains
     planned_epochs: int = field(init=False)  # the preset's, or the override: known before the first event
 
@@ -59,6 +68,8 @@ class TrainingJob:
             self.speed = event.examples_per_sec
         if event.message:
             self.message = event.message
+            if event.message.startswith(TIME_CAP):
+                self.capped = f"epoch {event.epoch} of {event.epochs}"
         x = (event.epoch - 1) + (event.step / event.steps if event.steps else 0)
         now = time.monotonic()
         if event.kind == "batch" and (now - self._last_point >= POINT_EVERY_S or event.step == event.steps):
@@ -85,35 +96,134 @@ class TrainingJob:
                "epoch": e.epoch if e else 0, "epochs": e.epochs if e and e.epochs else self.planned_epochs,
                "examples_per_sec": round(self.speed, 1),
                "eta_s": round(e.eta_s, 1) if e and e.eta_s is not None and self.running else None,
-               "points": len(self.points), "error": self.error, "model_id": None, "test_accuracy": None}
+               "points": len(self.points), "error": self.error, "model_id": None, "test_accuracy": None,
+               "position": self.position if self.state == "queued" else None,
+               "wait_s": round(self.wait_s) if self.state == "queued" and self.wait_s is not None else None,
+               "time_cap_s": self.time_cap_s or None}
         if self.result is not None:
             out.update(model_id=self.result.model_id, test_accuracy=self.result.card.test_accuracy)
         return out
 
 
 class TrainingManager:
-    """Starts, stops and remembers the (single) training of this process."""
+    """Starts, stops and remembers the (single) training of this process, and the visitors waiting for it."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self.current: TrainingJob | None = None
+        self.queue: list[tuple[TrainingJob, Callable[[], None] | None]] = []  # waiting, first come first served
+        self.latest: dict[str, TrainingJob] = {}  # owner -> their latest run (queued, running or ended)
 
     def start(self, config: TrainConfig, *, owner: str | None = None, force: bool = False,
-              on_end: Callable[[], None] | None = None) -> TrainingJob:
+              on_end: Callable[[], None] | None = None, store: Any = None, time_cap_s: float = 0,
+              wait: bool = False) -> TrainingJob:
         """Start `config` in the background; `on_end` runs when it ends, whatever the outcome
-        (the web app removes the staged upload it trained on).
+        (the web app removes the staged upload it trained on). With `wait`, a visitor (`owner`) who asks while
+        another run goes on gets a place in the queue instead (state "queued"); it starts when its turn comes.
 
         Raises:
-            TrainingBusyError: another training is running.
+            TrainingBusyError: another training is running (and `wait` is off), the visitor already has a run
+                running or waiting, or the queue is full.
         """
         with self._lock:
-            if self.current is not None and self.current.running:
+            job = TrainingJob(config, owner=owner, force=force, store=store, time_cap_s=time_cap_s)
+            if self.current is None or not self.current.running:
+                self._launch(job, on_end)
+                return job
+            if not wait or owner is None:
                 raise TrainingBusyError("A training is already running; watch it on the Train tab, "
                                         "or stop it first. Only one runs at a time.")
-            job = TrainingJob(config, owner=owner, force=force)
-            self.current = job
+            if self.current.owner == owner:
+                raise TrainingBusyError("Your training is still running: stop it first, or wait for it to end.")
+            if any(j.owner == owner for j, _ in self.queue):
+                raise TrainingBusyError("You already have a place in the queue (one per visitor): leave it first "
+                                        "to start another run.")
+            if len(self.queue) >= limits.TRAIN_QUEUE_MAX:
+                raise TrainingBusyError(f"The training queue is full ({limits.TRAIN_QUEUE_MAX} visitors are "
+                                        "waiting). Try again in a few minutes.")
+            job.state, job.message = "queued", "Waiting for the run in progress to end."
+            self.queue.append((job, on_end))
+            self.latest[owner] = job
+            self._renumber()
+            return job
+
+    def _launch(self, job: TrainingJob, on_end: Callable[[], None] | None) -> None:
+        job.state, job.message, job.started, job.position = "running", "Starting…", time.time(), 0
+        self.current = job
+        if job.owner is not None:
+            self.latest[job.owner] = job
         threading.Thread(target=self._run, args=(job, on_end), name=f"dlapp-train-{job.id}", daemon=True).start()
-        return job
+
+    def _renumber(self) -> None:
+        """Each waiting run's place and an estimate of its wait: what is left of the run in progress, plus a
+        time-capped run's cap for each run ahead (None where a run ahead has no cap)."""
+        now = self.current
+        left: float | None = 0.0
+        if now is not None and now.running:
+            e = now.latest
+            if now.time_cap_s:
+                left = max(0.0, now.time_cap_s - (time.time() - now.started))
+            elif e is not None and e.eta_s is not None:
+                left = e.eta_s
+            else:
+                left = None
+        for i, (job, _) in enumerate(self.queue):
+            job.position, job.wait_s = i + 1, left
+            left = left + job.time_cap_s if left is not None and job.time_cap_s else None
+
+    def job_for(self, owner: str | None) -> TrainingJob | None:
+        """The run a visitor follows: their own latest (queued, running or ended); None if they have none."""
+        if owner is None:
+            return None
+        with self._lock:
+            job = self.latest.get(owner)
+            if job is not None and job.state == "queued":
+                self._renumber()
+            return job
+
+    def others_running(self, owner: str | None) -> bool:
+        """Whether a run that is not this visitor's is in progress (they see that it is, and nothing else)."""
+        job = self.current
+        return job is not None and job.running and (owner is None or job.owner != owner)
+
+    def leave(self, owner: str) -> bool:
+        """Take a visitor's run out of the queue (its `on_end` runs). False if they had none waiting."""
+        with self._lock:
+            found = next(((j, f) for j, f in self.queue if j.owner == owner), None)
+            if found is None:
+                return False
+            self.queue.remove(found)
+            job, on_end = found
+            job.state, job.message, job.finished = "cancelled", "You left the queue; nothing was trained.", time.time()
+            self._renumber()
+        self._finish(job, on_end)
+        return True
+
+    def forget(self, owner: str, then: Callable[[], None] | None = None) -> None:
+        """A visitor has gone: leave the queue, stop their run if it is going, forget their runs, and call
+        `then` (removing their files) once nothing of theirs runs any more."""
+        self.leave(owner)
+        with self._lock:
+            self.latest.pop(owner, None)
+            job = self.current
+            if job is not None and job.running and job.owner == owner:
+                job.cancel.set()
+                if then is not None:
+                    job.after.append(then)  # after its thread has stopped writing into their folder
+                return
+        if then is not None:
+            then()
+
+    @staticmethod
+    def _finish(job: TrainingJob, on_end: Callable[[], None] | None) -> None:
+        for fn in [on_end, *job.after]:
+            if fn is None:
+                continue
+            try:
+                fn()
+            except Exception:  # one failing clean-up must not keep the others (or the queue) from running
+                log.exception("clean-up after training #%d failed", job.id)
+        job.after.clear()
 
     def _run(self, job: TrainingJob, on_end: Callable[[], None] | None = None) -> None:
         try:
@@ -121,10 +231,15 @@ class TrainingManager:
             # (a staged upload) is held so that the storage budget never removes it mid-run.
             with budget.hold(Path(job.config.dataset)):
                 job.result = train(job.config, on_event=job.on_event, cancel=job.cancel, force=job.force,
-                                   keep_checkpoint=False)
+                                   keep_checkpoint=False, store=job.store, time_limit_s=job.time_cap_s or None)
             job.state = "done"
             job.message = (f"Reused an identical cached model: {job.result.model_id}" if job.result.cached
                            else f"Saved {job.result.model_id}: test accuracy {job.result.card.test_accuracy:.1%}")
+            if job.capped:
+                job.message += f" (the {job.time_cap_s:.0f} s time cap stopped its training in {job.capped})"
+            if pruned := getattr(job.store, "pruned", None):
+                job.message += (f". You keep {job.store.keep} models at once here, so your oldest, "
+                                f"{', '.join(pruned)}, was removed")
         except TrainingCancelled:
             job.state, job.message = "cancelled", "Stopped. Nothing was saved: the models here are as they were."
         except DlappError as exc:
@@ -137,8 +252,11 @@ class TrainingManager:
             log.exception("training #%d crashed", job.id)
         finally:
             job.finished = time.time()
-            if on_end is not None:
-                on_end()
+            self._finish(job, on_end)
+            with self._lock:  # the next visitor's turn
+                if self.queue and (self.current is job or self.current is None or not self.current.running):
+                    self._launch(*self.queue.pop(0))
+                    self._renumber()
 
     def stop(self) -> bool:
         """Ask the running training to stop within one batch. False if none runs."""

@@ -38,6 +38,7 @@ ZIP_MAX_NAME_BYTES = 255  # one file or folder name in an archive, in UTF-8: NAM
 # ---------------------------------------------------------------- live training
 POINT_EVERY_S = 0.5  # curve resolution: a point per half second keeps plots live but small
 PROGRESS_STREAM_S = 6 * 3600  # a streaming /training_progress call ends after this, whatever happens
+START_WAIT_S = 120  # the Train tab shows "Starting…" this long at most while a pressed Start checks its data
 CELL_EXAMPLES_BYTES = 900_000  # raw bytes of the test examples kept beside a model for its confusion-matrix
 #                               cells (<id>.examples.npz): a few per cell, and the file stays under 1 MB
 HUB_PROBE_TIMEOUT_S = 10  # s: one question to the Hub before a pull; a slow network answers a HEAD well within it
@@ -65,6 +66,9 @@ GRADIO_UPLOAD_IN_USE_S = 30  # a file on Gradio's upload route is read by the re
 #                                them holds the budget for half a minute, not STORAGE_IN_USE_S
 STORAGE_SWEEP_S = 10  # the web app re-checks the budget this often: the only bound on Gradio's raw upload route,
 #                       which takes ~85 MB/s with no password, so a burst overshoots by (30 + 10) s of it at most
+SESSION_MAX_IDLE_S = 3600  # a visitor's private models, untouched this long, are removed even if the tab stays open
+#                            (a gradio_client session never says goodbye): an hour covers a break from a demo
+TRAIN_QUEUE_MAX = 8  # visitors waiting to train (one place each): at the 2-minute cap, the last waits ~16 minutes
 RUNS_MAX_AGE_H = 7 * 24  # a run checkpoint kept for `--resume` (CLI) is removed after a week unused
 GRADIO_CACHE_AGE_S = 1800  # Gradio's upload cache: a file is read by the request right after its upload, and a
 #                            download link is followed within minutes; half an hour spares slow visitors

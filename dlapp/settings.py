@@ -12,6 +12,9 @@ import site
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+TrainingMode = Literal["on", "off", "private"]
 
 # Keras must pick its backend before it is first imported; tf.data and
 # MirroredStrategy tie dlapp to TensorFlow.
@@ -57,7 +60,8 @@ def _bool(name: str, default: bool) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ValueError(f"{name}={raw!r}: use one of on/off, true/false, 1/0")
+    extra = ", or private" if name == "DLAPP_TRAINING" else ""
+    raise ValueError(f"{name}={raw!r}: use one of on/off, true/false, 1/0{extra}")
 
 
 def _int(name: str, default: int) -> int:
@@ -75,7 +79,7 @@ class Settings:
     data_dir: Path | None  # DLAPP_DATA_DIR: local data sets (cifar10.npz, imdb.jsonl.gz, ...)
     model_dir: Path  # DLAPP_MODEL_DIR: the user's models and defaults (written); default ~/.cache/dlapp/models
     shipped_model_dir: Path  # DLAPP_SHIPPED_MODEL_DIR: the shipped models (read-only); default the repo's models/
-    training_enabled: bool  # DLAPP_TRAINING=on|off; off by default on a public Space
+    training: TrainingMode  # DLAPP_TRAINING=on|off|private; private by default on a Space, on elsewhere
     admin_password: str | None  # DLAPP_ADMIN_PASSWORD (or the older DLAPP_TRAINING_PASSWORD): gates every change
     max_epochs: int  # DLAPP_MAX_EPOCHS: cap per training run
     max_train_examples: int  # DLAPP_MAX_TRAIN_EXAMPLES: cap on training-set size (0 = none)
@@ -88,12 +92,35 @@ class Settings:
     hub_models: tuple[str, ...]  # DLAPP_HUB_MODELS: comma-separated Hub repo ids to pull
     server_name: str  # GRADIO_SERVER_NAME: interface to listen on
     server_port: int  # GRADIO_SERVER_PORT
+    train_time_s: int = 0  # DLAPP_TRAIN_TIME_S: seconds of fitting per run, then it stops and saves (0 = no cap)
+    session_models: int = 3  # DLAPP_SESSION_MODELS: private models a visitor keeps at once; the oldest goes
+
+    @property
+    def training_enabled(self) -> bool:
+        """Whether anyone may train here (into the shared cache when `on`, into their own session when `private`)."""
+        return self.training != "off"
+
+    @property
+    def private_training(self) -> bool:
+        """Each visitor trains models of their own, kept for their session alone (DLAPP_TRAINING=private)."""
+        return self.training == "private"
 
     @property
     def public(self) -> bool:
         """A deployment strangers reach: a Space, or one whose owner switched training off.
         There, every change (train, stop another's run, delete, set default, push) needs the password."""
-        return self.space_id is not None or not self.training_enabled
+        return self.space_id is not None or self.training != "on"
+
+
+def _training(space_id: str | None) -> TrainingMode:
+    raw = os.environ.get("DLAPP_TRAINING")
+    if raw is None:
+        # A Space's visitors are strangers: each trains for themselves, nothing shared changes. Locally, the
+        # user owns the cache.
+        return "private" if space_id else "on"
+    if raw.strip().lower() == "private":
+        return "private"
+    return "on" if _bool("DLAPP_TRAINING", False) else "off"
 
 
 def load() -> Settings:
@@ -104,15 +131,18 @@ def load() -> Settings:
     if not model_dir and space_id and Path("/data").is_dir() and os.access("/data", os.W_OK):
         model_dir = "/data/dlapp-models"  # a Space's persistent storage survives restarts
     hub = os.environ.get("DLAPP_HUB_MODELS", "")
+    training = _training(space_id)
+    public = space_id is not None or training != "on"
     return Settings(
         data_dir=Path(data_dir).expanduser() if data_dir else None,
         model_dir=Path(model_dir).expanduser() if model_dir else user_cache_dir() / "models",
         shipped_model_dir=shipped_model_dir(),
-        # A public Space must opt in to training: it is the expensive, abusable part.
-        training_enabled=_bool("DLAPP_TRAINING", default=space_id is None),
+        training=training,
         admin_password=os.environ.get("DLAPP_ADMIN_PASSWORD") or os.environ.get("DLAPP_TRAINING_PASSWORD") or None,
-        max_epochs=_int("DLAPP_MAX_EPOCHS", 200 if space_id is None else 5),
-        max_train_examples=_int("DLAPP_MAX_TRAIN_EXAMPLES", 0 if space_id is None else 5000),
+        # Public: `transfer` fits its head for 100 cheap epochs; DLAPP_TRAIN_TIME_S bounds what any run costs
+        max_epochs=_int("DLAPP_MAX_EPOCHS", 100 if public else 200),
+        # Public: the Train tab's default runs (cifar10 1,000/class, imdb 3,000/class) and no more
+        max_train_examples=_int("DLAPP_MAX_TRAIN_EXAMPLES", 10_000 if public else 0),
         # 25 MP decoded (75 MB as RGB); larger phone JPEGs, up to 200 MP, decode reduced under it (images.py)
         max_image_pixels=_int("DLAPP_MAX_IMAGE_PIXELS", 25_000_000),
         max_text_chars=_int("DLAPP_MAX_TEXT_CHARS", 50_000),  # IMDB's longest review is ~14k
@@ -126,4 +156,8 @@ def load() -> Settings:
         # interface. GRADIO_SERVER_NAME=0.0.0.0 opens a local run to the network.
         server_name=os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if space_id else "127.0.0.1"),
         server_port=_int("GRADIO_SERVER_PORT", 7860),
+        # 2 minutes of fitting: the default runs (and `transfer` on a collection) finish well within it on a
+        # Space's CPU, and a visitor waiting in the queue waits at most this long per run ahead
+        train_time_s=_int("DLAPP_TRAIN_TIME_S", 120 if public else 0),
+        session_models=max(1, _int("DLAPP_SESSION_MODELS", 3)),  # three to compare, few enough to fit the budget
     )

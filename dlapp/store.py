@@ -20,6 +20,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -463,3 +464,158 @@ def get_store(root: Path | None = None) -> ModelStore:
             _STORES[(root, shipped)] = store = ModelStore(root, shipped)
             store.tidy()
         return _STORES[(root, shipped)]
+
+
+# ---------------------------------------------------------------- per-visitor models (DLAPP_TRAINING=private)
+
+SESSIONS_DIR = ".sessions"  # under the user's folder: one folder per visitor's session, never listed as models
+
+
+def session_folder(shared_root: Path, session: str) -> Path:
+    """The folder of one visitor's models. The name is a hash of the session id: a client chooses its own
+    session id, so it never becomes a path as given."""
+    digest = hashlib.sha256(session.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return Path(shared_root) / SESSIONS_DIR / digest
+
+
+class SessionStore(ModelStore):
+    """One visitor's models (written to `<user folder>/.sessions/<hash>/`) layered over the shared store, which
+    it only reads: it lists and loads both, never writes the shared folder or its defaults.json, and no other
+    session sees its models. Keeps at most `keep` models; saving one more removes the oldest (`pruned`)."""
+
+    def __init__(self, shared: ModelStore, session: str, *, keep: int = 3):
+        super().__init__(session_folder(shared.root, session), None)
+        self.shared, self.keep = shared, keep
+        self.pruned: list[str] = []  # ids removed by the last save to stay within `keep`
+        self.last_seen = time.time()  # the visitor's last event (see `touch`)
+
+    def touch(self) -> None:
+        """The visitor is here (an event of theirs): their folder is not idle. Its mtime is what the storage
+        budget reads, refreshed at most once a minute."""
+        now = time.time()
+        if now - self.last_seen > 60:
+            try:
+                os.utime(self.root)
+            except OSError:
+                pass  # no folder yet: nothing trained
+        self.last_seen = now
+
+    def owns(self, model_id: str) -> bool:
+        """Whether `model_id` is one of this visitor's own models (not a shared one)."""
+        return self.shared._locate(model_id) is None and super()._locate(model_id) is not None
+
+    def own(self) -> list[ModelCard]:
+        """This visitor's own models, newest first."""
+        shared = {c.id for c in self.shared.list()}
+        return [c for c in super().list() if c.id not in shared]
+
+    def _locate(self, model_id: str) -> ModelCard | None:
+        return self.shared._locate(model_id) or super()._locate(model_id)  # a shared id is never shadowed
+
+    def model_path(self, model_id: str) -> Path:
+        return super().model_path(model_id) if self.owns(model_id) else self.shared.model_path(model_id)
+
+    def list(self, task: str | None = None) -> list[ModelCard]:
+        cards = self.shared.list(task) + [c for c in self.own() if not task or c.task == task]
+        return sorted(cards, key=lambda c: c.provenance.created, reverse=True)
+
+    def load(self, model_id: str, *, fresh: bool = False):
+        return super().load(model_id, fresh=fresh) if self.owns(model_id) else self.shared.load(model_id, fresh=fresh)
+
+    def signature(self) -> tuple:
+        own = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in self.root.glob("*.json"))) \
+            if self.root.is_dir() else ()
+        return self.shared.signature() + own
+
+    def shipped_defaults(self) -> dict[str, str]:
+        return self.shared.shipped_defaults()
+
+    def defaults(self) -> dict[str, str]:
+        return self.shared.defaults()  # a visitor's models are never anyone's default
+
+    def default_id(self, task: str) -> str:
+        return self.shared.default_id(task)
+
+    def set_default(self, task: str, model_id: str) -> None:
+        raise UsageError("A model you trained here is yours alone, so it cannot be everyone's default. "
+                         "Use it by picking it; the admin can add it to the shared models.")
+
+    def is_shipped(self, model_id: str) -> bool:
+        return self.shared.is_shipped(model_id)
+
+    def save(self, model, card: ModelCard, model_id: str, *, cancel: threading.Event | None = None) -> ModelCard:
+        if self.shared._locate(model_id) is not None:
+            raise UsageError(f"{model_id} is a shared model's id; save yours under another name.")
+        saved = super().save(model, card, model_id, cancel=cancel)
+        self.pruned = [c.id for c in self.own()[self.keep:]]  # newest first: the oldest beyond `keep` go
+        for old in self.pruned:
+            super().delete(old)
+        return saved
+
+    def delete(self, model_id: str) -> str:
+        if not self.owns(model_id):
+            raise ModelNotFoundError(f"No model {model_id!r} of yours.")
+        return super().delete(model_id)
+
+    def remove_all(self) -> None:
+        """Remove the visitor's folder and everything in it (their session ended)."""
+        with self._lock:
+            self._models.clear()
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+_SESSIONS: dict[tuple[Path, str], SessionStore] = {}
+
+
+def get_session_store(session: str, shared: ModelStore | None = None) -> SessionStore:
+    """The store of one visitor's session over the shared one (made on first use; its folder only on a save)."""
+    shared = shared or get_store()
+    keep = settings_mod.load().session_models
+    with _STORES_LOCK:
+        key = (shared.root, session)
+        if key not in _SESSIONS:
+            _SESSIONS[key] = SessionStore(shared, session, keep=keep)
+        return _SESSIONS[key]
+
+
+def forget_idle_sessions(max_idle_s: float, now: float | None = None) -> int:
+    """Forget the sessions with no event for `max_idle_s` (a Client that never closed), folders and all."""
+    now = time.time() if now is None else now
+    with _STORES_LOCK:
+        idle = [k for k, s in _SESSIONS.items() if now - s.last_seen > max_idle_s]
+        stores = [_SESSIONS.pop(k) for k in idle]
+    for store in stores:
+        store.remove_all()
+    return len(stores)
+
+
+def live_session_folders() -> set[Path]:
+    """The folders of the sessions this process serves (those not listed are abandoned)."""
+    with _STORES_LOCK:
+        return {s.root.absolute() for s in _SESSIONS.values()}
+
+
+def drop_session(session: str, shared: ModelStore | None = None) -> bool:
+    """Forget a visitor's session and remove its models from disk. True if it had a folder."""
+    shared = shared or get_store()
+    with _STORES_LOCK:
+        store = _SESSIONS.pop((shared.root, session), None)
+    folder = session_folder(shared.root, session)
+    existed = folder.exists()
+    if store is not None:
+        store.remove_all()
+    shutil.rmtree(folder, ignore_errors=True)
+    return existed
+
+
+def forget_session_folder(folder: Path) -> bool:
+    """Remove a session folder found by the storage budget (idle too long, or its session gone), with its
+    store if the session is live. False if no live session owns it (the caller removes the folder)."""
+    folder = Path(folder).absolute()
+    with _STORES_LOCK:
+        key = next((k for k, s in _SESSIONS.items() if s.root.absolute() == folder), None)
+        store = _SESSIONS.pop(key) if key is not None else None
+    if store is None:
+        return False
+    store.remove_all()
+    return True

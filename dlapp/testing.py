@@ -149,6 +149,11 @@ class AppServer:
             self.proc.kill()
             self.proc.wait()
 
+    def assert_no_traceback(self) -> None:
+        """Every error a visitor can cause is answered with a message and logged as one line, never a traceback."""
+        log = self.log.read_text()
+        assert "Traceback" not in log, log[log.index("Traceback") - 500:][:4000]
+
 
 def error_of(fn, *args, **kwargs) -> str:
     """The message of the exception that `fn(*args, **kwargs)` must raise."""
@@ -387,6 +392,27 @@ def set_number(page, elem_id, value):
         page.get_by_text("Expert settings").click()
     box.fill(str(value))
     box.press("Tab")
+
+
+def press_start(page, client) -> None:
+    """Press the Train tab's Start and wait until the page names the run it started (a run that
+    finished before may still be drawn for a tick)."""
+    before = (client.predict(api_name="/training_status") or {}).get("id") or 0
+    page.locator("#train-start").click()
+    page.wait_for_function("""n => [...(document.querySelector('#train-status')?.innerText ?? '')
+                                    .matchAll(/#(\\d+)/g)].some(m => Number(m[1]) > n)""", arg=before, timeout=120_000)
+
+
+def press_stop(page) -> str:
+    """Press the Train tab's Stop and return the state the run ends in (within about 50 s)."""
+    page.locator("#train-stop").click()
+    state = "running"
+    for _ in range(200):
+        state, _ = progress(page)
+        if state != "running":
+            break
+        page.wait_for_timeout(250)
+    return state
 
 
 def progress(page) -> tuple[str, int]:

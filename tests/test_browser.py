@@ -22,6 +22,8 @@ from dlapp.testing import (
     opened,
     own_classes_page,
     plot_points,
+    press_start,
+    press_stop,
     progress,
     record_until,
     screenshot,
@@ -101,7 +103,7 @@ def test_train_watch_the_curve_then_use_the_new_model(page, browser, app_server,
     set_number(page, "train-subset", 300)
     set_number(page, "train-epochs", 1)
     set_number(page, "train-batch", 16)
-    page.locator("#train-start").click()
+    press_start(page, client)
     seen, drawn = [], set()
     for _ in range(600):
         state, points = progress(page)
@@ -148,19 +150,14 @@ def test_stop_a_training_and_the_previous_model_still_serves(page, app_server, c
     set_number(page, "train-subset", 500)
     set_number(page, "train-epochs", 30)
     set_number(page, "train-batch", 8)
-    page.locator("#train-start").click()
+    press_start(page, client)
     for _ in range(400):
         state, points = progress(page)
         if state == "running" and points > 0:
             break
         page.wait_for_timeout(250)
     assert state == "running"
-    page.locator("#train-stop").click()
-    for _ in range(200):
-        state, _ = progress(page)
-        if state != "running":
-            break
-        page.wait_for_timeout(250)
+    state = press_stop(page)
     assert state == "cancelled"
     expect(page.locator("#train-status")).to_contain_text("Nothing was saved")
     assert client.predict(api_name="/list_models") == before
@@ -289,7 +286,7 @@ def test_text_training_results_are_readable_and_stay_after_make_default(page, cl
     expect(page.locator("#train-preset-help")).to_contain_text("reviews per class")
     set_number(page, "train-subset", 100)
     set_number(page, "train-epochs", 1)
-    page.locator("#train-start").click()
+    press_start(page, client)
     for _ in range(600):
         state, _ = progress(page)
         if state in ("done", "failed", "cancelled"):
@@ -441,7 +438,7 @@ def explain_server(tmp_path_factory):
     server = AppServer(copy_shipped_models(tmp_path_factory.mktemp("explain") / "models"))
     yield server
     server.stop()
-    assert "Traceback" not in server.log.read_text()  # as for app_server (conftest.py)
+    server.assert_no_traceback()
 
 
 @pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])

@@ -23,6 +23,8 @@ from dlapp.testing import (
     opened,
     own_classes_page,
     plot_points,
+    press_start,
+    press_stop,
     progress,
     screenshot,
     set_number,
@@ -54,15 +56,16 @@ def polish_server(tmp_path_factory):
     server = AppServer(models)
     yield server
     server.stop()
-    assert "Traceback" not in server.log.read_text()
+    server.assert_no_traceback()
 
 
 @pytest.fixture(scope="module")
 def space_server(tmp_path_factory):
-    """The app as a Hugging Face Space runs it for visitors: SPACE_ID set, no admin password."""
+    """The app as a Hugging Face Space runs it for visitors when its owner switched training off: SPACE_ID set,
+    DLAPP_TRAINING=off, no admin password (a Space's default, private training, is tests/test_browser_private.py)."""
     server = AppServer(copy_shipped_models(tmp_path_factory.mktemp("space") / "models"),
                        env={"SPACE_ID": "someone/dlapp", "SPACE_HARDWARE": "cpu-basic", "DLAPP_ADMIN_PASSWORD": "",
-                            "DLAPP_TRAINING_PASSWORD": ""})
+                            "DLAPP_TRAINING_PASSWORD": "", "DLAPP_TRAINING": "off"})
     yield server
     server.stop()
 
@@ -272,7 +275,7 @@ def test_live_curves_draw_while_training_and_stop_keeps_the_bar(browser, app_ser
         set_number(page, "train-subset", 30)
         set_number(page, "train-epochs", 40)
         set_number(page, "train-batch", 16)
-        page.locator("#train-start").click()
+        press_start(page, client)
         counts, state = [], "idle"
         for _ in range(1200):
             state, _ = progress(page)
@@ -291,12 +294,7 @@ def test_live_curves_draw_while_training_and_stop_keeps_the_bar(browser, app_ser
         page.wait_for_timeout(1500)  # the charts follow the new width
         screenshot(page, "polish-train-running-390", full_page=True)
         page.set_viewport_size({"width": 1280, "height": 1000})
-        page.locator("#train-stop").click()
-        for _ in range(200):
-            state, _ = progress(page)
-            if state != "running":
-                break
-            page.wait_for_timeout(250)
+        state = press_stop(page)
         assert state == "cancelled"
         bar = page.locator("#train-progress .dlapp-progress")
         assert float(bar.get_attribute("data-progress")) > 0  # not emptied

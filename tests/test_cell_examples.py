@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import zipfile
 
-import gradio as gr
 import numpy as np
 import pytest
 
@@ -56,13 +55,11 @@ def test_cells_of_a_model_trained_on_an_upload_show_their_examples_after_the_upl
 
 def test_the_models_tab_cell_click_shows_the_examples(trained_on_a_zip):
     from dlapp.ui.explained import open_cell
-    from dlapp.ui.plots import CONFUSION_CELL, CONFUSION_MARGIN
 
     card, _ = trained_on_a_zip
     key, indices = next(iter(card.metrics.cell_examples.items()))
     true, predicted = map(int, key.split(","))
-    at = [CONFUSION_MARGIN + CONFUSION_CELL * predicted + 2, CONFUSION_MARGIN + CONFUSION_CELL * true + 2]
-    title, gallery, _ = open_cell(card.id, gr.SelectData(None, {"index": at, "value": None}))
+    title, gallery, _ = open_cell(card.id, f"{true},{predicted}")  # what the page script sends for a click
     assert f"{card.class_names[true]} → {card.class_names[predicted]}" in title
     assert gallery["visible"] and len(gallery["value"]) == len(indices)
 

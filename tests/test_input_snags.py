@@ -153,3 +153,17 @@ def test_cli_predict_gives_no_verdict_without_a_known_word(shipped_dir):
     lines = out.stdout.splitlines()
     assert lines[0].startswith(f"{NO_VERDICT} (it knows none of its words)") and "%" not in lines[0]
     assert lines[1].startswith("positive (")
+
+
+@pytest.mark.app
+def test_csv_rows_without_a_known_word_get_no_verdict(client, tmp_path):
+    import csv
+
+    reviews = tmp_path / "mixed.csv"
+    reviews.write_text("text\nA wonderful film\n这部电影很好看\n🎬🍿🎉\n", encoding="utf-8")
+    out_path, _ = client.predict(handle_file(str(reviews)), None, api_name="/analyze_csv")
+    rows = list(csv.DictReader(open(out_path, encoding="utf-8")))
+    assert rows[0]["label"] in ("positive", "negative") and rows[0]["confidence"]
+    for row in rows[1:]:
+        assert (row["label"], row["confidence"]) == ("no verdict", ""), row
+        assert "knows none of its words" in row["note"]

@@ -197,3 +197,16 @@ def test_links_inside_the_docs_lead_somewhere(doc):
         assert anchor in anchors, f"{doc.name} links to #{anchor}, which no heading makes"
     for target in re.findall(r"\]\((?!https?:|#)([^)#]+)", text):
         assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which does not exist"
+
+
+def test_every_test_security_md_names_exists():
+    """SECURITY.md backs each guarantee with tests by name; a renamed test must not leave a dead reference."""
+    text = (REPO / "SECURITY.md").read_text()
+    named, current = [], None
+    for match in re.finditer(r"`(?:(test_\w+\.py)::|::)(\w+)(?:\[[^\]]*\])?`", text):
+        current = match.group(1) or current  # "::name" continues the file named just before
+        named.append((current, match.group(2)))
+    assert len(named) > 40
+    missing = [f"{f}::{t}" for f, t in named
+               if not re.search(rf"^def {t}\(", (REPO / "tests" / f).read_text(), re.M)]
+    assert not missing, missing

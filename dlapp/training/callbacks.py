@@ -10,7 +10,7 @@ from pathlib import Path
 from ..backend import keras
 from ..errors import ModelSaveError
 from ..store import write_json_atomic
-from .events import EventCallback, TrainingEvent
+from .events import TIME_CAP, EventCallback, TrainingEvent
 
 
 def _floats(logs) -> dict[str, float]:
@@ -20,9 +20,11 @@ def _floats(logs) -> dict[str, float]:
 class Progress(keras.callbacks.Callback):
     """Turns Keras's hooks into TrainingEvents, and honours `cancel` within one batch."""
 
-    def __init__(self, emit: EventCallback, cancel: threading.Event, *, epochs: int, steps: int, batch_size: int):
+    def __init__(self, emit: EventCallback, cancel: threading.Event, *, epochs: int, steps: int, batch_size: int,
+                 time_limit_s: float | None = None):
         super().__init__()
         self.emit, self.cancel = emit, cancel
+        self.time_limit_s = time_limit_s  # fitting stops after this (the model is kept as it is then)
         self.epochs, self.steps, self.batch_size = epochs, steps, batch_size
         self.t0 = time.perf_counter()
         self.done_steps = 0  # across epochs of this run, for throughput and ETA
@@ -42,6 +44,12 @@ class Progress(keras.callbacks.Callback):
                                 self.batch_size / per_step if per_step else 0.0, remaining * per_step, elapsed))
         if self.cancel.is_set():
             self.model.stop_training = True
+        elif self.time_limit_s and elapsed > self.time_limit_s and not self.model.stop_training:
+            self.model.stop_training = True  # not a cancel: the run goes on to calibrate, evaluate and save
+            self.emit(TrainingEvent("evaluating", self.epoch, self.epochs, batch + 1, self.steps, elapsed_s=elapsed,
+                                    message=f"{TIME_CAP} ({self.time_limit_s:.0f} s of training on this "
+                                            f"deployment) in epoch {self.epoch} of {self.epochs}: the model is "
+                                            "kept as it is now."))
 
     def on_test_batch_end(self, batch, logs=None):
         if self.cancel.is_set():

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from ..card import ModelCard
 
+TIME_CAP = "Time cap reached"  # the message of the event sent when a run's time cap stops its fitting
+
 EventKind = Literal["start", "batch", "epoch", "evaluating", "done", "cancelled", "failed"]
 
 

@@ -52,7 +52,7 @@ class _Fitted:
 
 def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel: threading.Event | None = None,
           force: bool = False, resume: bool = False, store: ModelStore | None = None,
-          verbose: int = 0, keep_checkpoint: bool = True) -> TrainResult:
+          verbose: int = 0, keep_checkpoint: bool = True, time_limit_s: float | None = None) -> TrainResult:
     """Train (or fetch from the cache) the model that `config` describes.
 
     Args:
@@ -62,6 +62,8 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
         force: train even if an identical run is cached.
         resume: continue from this configuration's last epoch checkpoint.
         verbose: Keras progress-bar verbosity (the CLI uses 1).
+        time_limit_s: seconds of fitting, after which it stops within one batch and the model is kept as it
+            is then (calibrated, evaluated, saved), with a TIME_CAP event; None: no cap.
         keep_checkpoint: on a stop or a failure, keep the run's last epoch checkpoint for `resume`
             (the CLI); the web app, which cannot resume, passes False so nothing is left behind.
 
@@ -84,7 +86,8 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
     run_dir = budget.runs_dir(store.root) / key[:16]
     try:
         with budget.hold(run_dir):  # the budget never removes the checkpoint of a run in progress
-            fitted = fit(the_plan, data, run_dir, emit=emit, cancel=cancel, resume=resume, verbose=verbose)
+            fitted = fit(the_plan, data, run_dir, emit=emit, cancel=cancel, resume=resume, verbose=verbose,
+                         time_limit_s=time_limit_s)
             at_end = dict(epoch=the_plan.epochs, epochs=the_plan.epochs, step=fitted.steps, steps=fitted.steps)
             stop_if_asked(cancel, emit)
             emit(TrainingEvent("evaluating", **at_end,
@@ -146,7 +149,7 @@ def calibrated_export(the_plan: Plan, fitted: _Fitted) -> tuple[object, Calibrat
 
 
 def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, cancel: threading.Event,
-        resume: bool, verbose: int) -> _Fitted:
+        resume: bool, verbose: int, time_limit_s: float | None = None) -> _Fitted:
     """Build (or resume) the model on the best device and fit it, checkpointing every epoch.
 
     Raises:
@@ -192,7 +195,7 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
                       # Checkpoint first, so an "epoch" event means that epoch is already saved.
                       callbacks=[Checkpoint(run_dir, history, steps, cancel),
                                  Progress(emit, cancel, epochs=preset.epochs, steps=steps,
-                                          batch_size=preset.batch_size)])
+                                          batch_size=preset.batch_size, time_limit_s=time_limit_s)])
     finally:
         if mixed:
             keras.mixed_precision.set_global_policy("float32")
@@ -201,7 +204,7 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
 
 
 def _cancelled() -> TrainingEvent:
-    return TrainingEvent("cancelled", message="Training stopped; the previous model is still in use.")
+    return TrainingEvent("cancelled", message="Training stopped. Nothing was saved.")
 
 
 def stop_if_asked(cancel: threading.Event, emit: EventCallback) -> None:

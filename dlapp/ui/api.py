@@ -22,21 +22,17 @@ from gradio import FileData
 
 from .. import budget, limits
 from .. import settings as settings_mod
-from ..access import authorize
+from ..access import authorize, password_ok
 from ..data import BUILTINS, dataset_task, upload_format, upload_suffixes
 from ..data.checks import DataProblem, check_image_zip
 from ..errors import UsageError
 from ..jobs import get_manager
-from ..store import get_store
+from ..store import BESIDE, SessionStore, get_store
 from ..training import TrainConfig, plan
-from .common import NOT_RECEIVED, received_path, user_errors
+from .common import NOT_RECEIVED, received_path, session_of, user_errors, visitor_store
 
 UPLOAD = "upload"  # the `dataset` value that means "the file in `upload`"
 STAGING_PREFIX = budget.UPLOAD_PREFIX  # staged training uploads: one folder each, counted in the storage budget
-
-
-def session_of(request: gr.Request | None) -> str | None:
-    return getattr(request, "session_hash", None) if request is not None else None
 
 
 @dataclass(frozen=True)
@@ -190,7 +186,11 @@ def start_training(task: str | None = None, dataset: str | None = None, upload: 
     default run (its preset, examples per class, epochs and batch size, where those are None too).
     With a preset named, None (or 0 for subset) keeps the preset's value.
     """
-    authorize("train", password, settings_mod.load())
+    settings = settings_mod.load()
+    authorize("train", password, settings)
+    owner = session_of(request)
+    if settings.private_training and owner is None:
+        raise UsageError("A private training needs a session: call it from the web page or a gradio_client Client.")
     if dataset is None:
         dataset = UPLOAD if upload else next(n for n, d in BUILTINS.items() if d.task == (task or "image"))
     if dataset == UPLOAD:
@@ -210,8 +210,11 @@ def start_training(task: str | None = None, dataset: str | None = None, upload: 
                              epochs=_int(epochs), batch_size=_int(batch_size), learning_rate=_float(learning_rate),
                              validation_split=_float(validation_split), cell=cell or None)
         plan(config)  # settings errors surface now, not in the background thread
-        job = get_manager().start(config, owner=session_of(request),
-                                  on_end=(lambda: discard_upload(staged)) if staged else None)
+        # Private: the model goes to the visitor's own store; public: a visitor may wait for their turn,
+        # and the run has its time cap (said on the Train tab before it starts).
+        job = get_manager().start(config, owner=owner, on_end=(lambda: discard_upload(staged)) if staged else None,
+                                  store=visitor_store(request) if settings.private_training else None,
+                                  time_cap_s=settings.train_time_s, wait=settings.public)
     except BaseException:
         if staged:
             discard_upload(staged)  # refused: the staged copy goes at once
@@ -241,43 +244,66 @@ def _float(value: float | None) -> float | None:
 
 @user_errors
 def stop_training(password: str = "", request: gr.Request = None) -> str:  # type: ignore[assignment]
-    """Ask the running training to stop within one batch (its starter, or anyone with the password)."""
-    job = get_manager().current
-    if job is None or not job.running:
-        return "No training is running."
-    authorize("stop", password, settings_mod.load(), owner=job.owner is not None and job.owner == session_of(request))
-    get_manager().stop()
+    """Ask the running training to stop within one batch (its starter, or anyone with the password), or take
+    the caller's run out of the queue. With DLAPP_TRAINING=private, another visitor's run is not even named."""
+    manager, settings, me = get_manager(), settings_mod.load(), session_of(request)
+    if me is not None and manager.leave(me):
+        return "You left the queue."
+    job = manager.current
+    mine = job is not None and job.owner is not None and job.owner == me
+    if job is None or not job.running or (settings.private_training and not mine
+                                          and not password_ok(password, settings)):
+        return "No training of yours is running." if settings.private_training else "No training is running."
+    authorize("stop", password, settings, owner=mine)
+    manager.stop()
     return "Stopping…"
 
 
-def training_status() -> dict:
-    """The current (or last) training: state, progress, epoch, examples/s, ETA, model id and test accuracy."""
-    return get_manager().snapshot()
+def visible_snapshot(session: str | None) -> dict:
+    """The run this visitor may see: with DLAPP_TRAINING=private only their own (queued, running or ended),
+    plus whether another visitor's run is in progress ("other_running"), never what it is; else the current one.
+    A queued run carries its "position" in the queue and "wait_s", about how long until it starts."""
+    manager = get_manager()
+    job = manager.job_for(session)
+    if not settings_mod.load().private_training and (job is None or job.state != "queued"):
+        return {**manager.snapshot(), "other_running": False}
+    snap = job.snapshot() if job else {"state": "idle", "message": "You have not trained a model yet."}
+    return {**snap, "other_running": manager.others_running(session)}
 
 
-def training_progress() -> Iterator[dict]:
-    """Stream snapshots of the current training until it ends (about one a second)."""
+def training_status(request: gr.Request = None) -> dict:  # type: ignore[assignment]
+    """Your current (or last) training: state (queued, running, done, cancelled, failed, idle), progress, epoch,
+    examples/s, ETA, model id and test accuracy; while queued, position and wait_s. On a deployment with private
+    training, another visitor's run shows only as "other_running": true."""
+    return visible_snapshot(session_of(request))
+
+
+def training_progress(request: gr.Request = None) -> Iterator[dict]:  # type: ignore[assignment]
+    """Stream snapshots of your training (see /training_status) until it ends (about one a second)."""
+    session = session_of(request)
     last = None
     deadline = time.monotonic() + limits.PROGRESS_STREAM_S
     while time.monotonic() < deadline:
-        snap = get_manager().snapshot()
+        snap = visible_snapshot(session)
         if snap != last:
             yield snap
             last = snap
-        if snap["state"] != "running":
+        if snap["state"] not in ("running", "queued"):
             return
         time.sleep(1.0)
 
 
-def list_models() -> list[dict]:
-    """Every model, shipped and the user's: id, task, data set, subset, preset, classes, test accuracy, size,
-    creation time, default, and whether it is shipped (read-only)."""
-    store = get_store()
+def list_models(request: gr.Request = None) -> list[dict]:  # type: ignore[assignment]
+    """Every model you can use: shipped, the shared ones, and (DLAPP_TRAINING=private) those you trained in
+    this session: id, task, data set, subset, preset, classes, test accuracy, size, creation time, default,
+    whether it is shipped (read-only), and whether it is yours alone ("private")."""
+    store = visitor_store(request)
+    own = {c.id for c in store.own()} if isinstance(store, SessionStore) else set()
     defaults = set(store.defaults().values())
     return [{"id": c.id, "task": c.task, "dataset": c.dataset.name, "subset_per_class": c.dataset.subset_per_class,
              "preset": c.preset, "class_names": list(c.class_names), "test_accuracy": c.test_accuracy,
              "size_bytes": c.size_bytes, "created": c.provenance.created, "default": c.id in defaults,
-             "shipped": c.shipped}
+             "shipped": c.shipped, "private": c.id in own}
             for c in store.list()]
 
 
@@ -292,11 +318,38 @@ def set_default_model(model_id: str, password: str = "") -> str:
 
 
 @user_errors
-def delete_model(model_id: str, password: str = "") -> str:
-    """Delete one of your models for good (needs the password on a public deployment); shipped models are
-    read-only. Says which model now answers for its task when it was the default."""
+def delete_model(model_id: str, password: str = "", request: gr.Request = None) -> str:  # type: ignore[assignment]
+    """Delete a model for good: one you trained in this session, or (with the password on a public deployment)
+    a shared one; shipped models are read-only. Says which model now answers for its task when it was the default."""
+    store = visitor_store(request)
+    if isinstance(store, SessionStore) and store.owns(model_id):
+        return store.delete(model_id)
     authorize("delete", password, settings_mod.load())
     return get_store().delete(model_id)
+
+
+@user_errors
+def promote_model(model_id: str, password: str = "", request: gr.Request = None) -> str:  # type: ignore[assignment]
+    """Copy a model you trained in this session into the shared models, for every visitor (needs the password)."""
+    authorize("promote", password, settings_mod.load())
+    store = visitor_store(request)
+    if not isinstance(store, SessionStore) or not store.owns(model_id):
+        store.card(model_id)  # another session's or a missing id: the same "No model" as ever
+        raise UsageError(f"{model_id} is already a shared model.")
+    card, shared = store.card(model_id), get_store()
+    shared.import_file(store.model_path(model_id), card, model_id)
+    for suffix in BESIDE:  # the test examples its confusion-matrix cells show
+        if (beside := store.root / f"{model_id}{suffix}").is_file():
+            shutil.copyfile(beside, shared.root / beside.name)
+    return f"{model_id} is now a shared model: every visitor can use it."
+
+
+@user_errors
+def download_model(model_id: str, request: gr.Request = None) -> FileData:  # type: ignore[assignment]
+    """The .keras file of a model you can use (yours, shared or shipped): it loads with keras.saving.load_model
+    after `import dlapp.layers`."""
+    path = visitor_store(request).model_path(model_id)
+    return FileData(path=str(path), orig_name=path.name)
 
 
 @user_errors
@@ -314,7 +367,7 @@ def explain_sentiment(text: str, model_id: str | None = None) -> dict:
     from ..inference import get_predictor
     from ..tasks.text import NO_KNOWN_WORD
 
-    predictor = get_predictor("text", model_id or None)
+    predictor = get_predictor("text", model_id or None, store=visitor_store())
     ex = explain_review(predictor.model, text, class_names=tuple(predictor.class_names))
     verdict = ex.known > 0
     return {"label": ex.label if verdict else None, "probability": ex.probability if verdict else None,
@@ -325,18 +378,21 @@ def explain_sentiment(text: str, model_id: str | None = None) -> dict:
             "note": "" if verdict else NO_KNOWN_WORD}
 
 
-def _export_folder() -> Path:
-    """One folder per app process for the archives it offers: an archive replaces the last one of its
-    model and format, so exports hold at most one file per (model, format) on disk."""
+def _export_folder(session: str | None) -> Path:
+    """One folder per app process (and per visitor, with private training) for the archives it offers: an
+    archive replaces the last one of its model and format, so exports hold one file per (model, format)."""
+    import hashlib
     import os
 
-    folder = Path(tempfile.gettempdir()) / f"dlapp-exports-{os.getpid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
+    who = hashlib.sha256(session.encode("utf-8", "surrogatepass")).hexdigest()[:16] if session else "shared"
+    folder = Path(tempfile.gettempdir()) / f"dlapp-exports-{os.getpid()}" / who
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder
 
 
 @user_errors
-def export_model(model_id: str, format: str) -> dict:  # noqa: A002  (the API's argument name)
+def export_model(model_id: str, format: str,  # noqa: A002  (the API's argument name)
+                 request: gr.Request = None) -> dict:  # type: ignore[assignment]
     """Export a model for another runtime, checked before it is offered.
 
     format: keras, savedmodel, litert, litert-int8 (image models) or onnx. The export is re-loaded in a
@@ -348,7 +404,9 @@ def export_model(model_id: str, format: str) -> dict:  # noqa: A002  (the API's 
     """
     from ..export import export_model as export
 
-    r = export(model_id, format, _export_folder())
+    store = visitor_store(request)
+    private = settings_mod.load().private_training
+    r = export(model_id, format, _export_folder(session_of(request) if private else None), store=store)
     # As a dict with its meta, so that Gradio moves the file into its cache and serves it from there.
     return {"archive": FileData(path=str(r.path), orig_name=r.path.name).model_dump(), "model_id": r.model_id,
             "format": r.format, "summary": r.summary(), "figures": [list(f) for f in r.figures],
@@ -367,6 +425,7 @@ def register() -> None:
     gr.api(list_models, api_name="list_models", concurrency_limit=None)
     gr.api(set_default_model, api_name="set_default_model")
     gr.api(delete_model, api_name="delete_model")
+    gr.api(promote_model, api_name="promote_model")
     gr.api(explain_sentiment, api_name="explain_sentiment", concurrency_limit=limits.PREDICT_CONCURRENCY)
     # One export at a time: a conversion and its check take seconds to a minute of both cores.
     gr.api(export_model, api_name="export_model", concurrency_limit=1, concurrency_id="export")

@@ -16,7 +16,7 @@ from ..devices import describe_device
 from ..samples import export_example_images
 from ..store import get_store
 from . import api, image_tab, models_tab, plots, text_tab, train_tab
-from .common import default_model, picker_update
+from .common import default_model, picker_update, session_of, visitor_store
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
                 trn = train_tab.layout()
             with gr.Tab("Models", id="models"):
                 mdl = models_tab.layout()
-        models_seen = gr.State(store.signature())
+        models_seen = gr.State(visitor_store().signature())
         models_timer = gr.Timer(3.0)  # every tab of every visitor sees new, replaced and deleted models
 
         # ------------------------------------------------ wiring
@@ -124,7 +124,7 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
 
         def refresh_pickers(image_model, text_model, selected, seen):
             """Update the pickers and the Models table only when the cache changed."""
-            now = store.signature()
+            now = visitor_store().signature()
             if now == seen:
                 return {models_seen: seen}  # nothing changed (Gradio needs at least one key)
             return {img.model: picker_update("image", image_model), txt.model: picker_update("text", text_model),
@@ -137,9 +137,32 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
                           [img.model, txt.model, mdl.table, mdl.selected, mdl.card, mdl.summary, mdl.confusion,
                            mdl.reliability, mdl.cell_title, mdl.cell_images, mdl.cell_reviews, models_seen],
                           show_progress="hidden", api_visibility="private", queue=False)
+        demo.unload(end_session)  # a closed tab, or a gradio_client Client closed: its own files go now
     demo.examples_dir = examples_dir
     budget.watch_files("gradio", lambda: _gradio_files(demo))
     return demo
+
+
+def end_session(request: gr.Request = None) -> None:  # type: ignore[assignment]
+    """A visitor's session has ended: leave the queue, stop their run, then remove their collection and their
+    private models (after the run's thread has let go of their folder). Sessions that never end (a Client
+    left open) are removed after limits.SESSION_MAX_IDLE_S by the storage budget."""
+    from ..jobs import get_manager
+    from ..store import drop_session, session_folder
+
+    session = session_of(request)
+    if session is None:
+        return
+    from . import collect
+
+    collect.forget(session)
+    folder = session_folder(get_store().root, session)
+
+    def remove() -> None:
+        drop_session(session)
+        inference.forget(str(folder))
+
+    get_manager().forget(session, then=remove)
 
 
 def _gradio_files(demo: gr.Blocks) -> list[str]:

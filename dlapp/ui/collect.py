@@ -19,7 +19,7 @@ from ..collection import Collection
 from ..data.checks import check_image_folder
 from ..errors import UsageError
 from . import api
-from .common import CheckedImage, file_path, user_errors
+from .common import CheckedImage, file_path, session_of, user_errors
 
 RECORD_EVERY_S = 0.25  # a burst of about 4 frames a second: enough variety, not hundreds of near-copies
 GALLERY_EVERY = 4  # while recording, redraw the thumbnails every 4th frame (counts update on every frame)
@@ -122,8 +122,24 @@ def view(c: Collection | None, target: str | None, *, check: bool = True) -> dic
     return out
 
 
+_BY_SESSION: dict[str, Collection] = {}  # session -> its collection, so the session's end removes it at once
+
+
 def _ensure(c: Collection | None) -> Collection:
-    return c if c is not None and not c.deleted else Collection.create()  # removed by the budget: a fresh one
+    if c is not None and not c.deleted:
+        return c
+    c = Collection.create()  # the first sample, or the budget removed the last one: a fresh one
+    if (session := session_of()) is not None:
+        _BY_SESSION[session] = c
+    return c
+
+
+def forget(session: str) -> None:
+    """The session has ended (its tab closed): remove its collection now (gr.State's own delete callback runs
+    only when Gradio drops the state, an hour later)."""
+    c = _BY_SESSION.pop(session, None)
+    if c is not None:
+        c.delete("This session has ended.")
 
 
 # ---------------------------------------------------------------- handlers (return dicts keyed by name)

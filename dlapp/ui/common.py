@@ -17,10 +17,32 @@ from gradio.components.label import LabelConfidence, LabelData
 from gradio.data_classes import ImageData
 from PIL import Image
 
+from .. import settings as settings_mod
 from ..errors import DlappError, hide_paths
-from ..store import get_store
+from ..store import ModelStore, get_session_store, get_store
 
 log = logging.getLogger(__name__)
+
+
+def session_of(request: gr.Request | None = None) -> str | None:
+    """The visitor's Gradio session (a browser tab, or one gradio_client Client): `request`'s, else the
+    request of the event being handled (Gradio keeps it in a context variable for the handler's thread)."""
+    if request is None:
+        from gradio.context import LocalContext
+
+        request = LocalContext.request.get(None)
+    return getattr(request, "session_hash", None) or None
+
+
+def visitor_store(request: gr.Request | None = None) -> ModelStore:
+    """The models this visitor sees and uses: with DLAPP_TRAINING=private, their session's own over the shared
+    ones (store.SessionStore); otherwise, and outside any visitor's event, the shared store."""
+    session = session_of(request) if settings_mod.load().private_training else None
+    if not session:
+        return get_store()
+    store = get_session_store(session)
+    store.touch()  # an open tab's timers keep its models; a closed one's go at once (app.end_session)
+    return store
 
 
 # One answer for every file refused as not received: it says nothing of the server's files.
@@ -132,7 +154,8 @@ def cleared(n: int):
 
 def model_choices(task: str) -> list[tuple[str, str]]:
     """Dropdown choices: (label with data set and accuracy, model id)."""
-    return [(f"{c.id}  ·  {c.dataset.label}  ·  test acc {c.test_accuracy:.1%}", c.id) for c in get_store().list(task)]
+    return [(f"{c.id}  ·  {c.dataset.label}  ·  test acc {c.test_accuracy:.1%}", c.id)
+            for c in visitor_store().list(task)]
 
 
 def model_picker(task: str) -> gr.Dropdown:
@@ -144,7 +167,7 @@ def model_picker(task: str) -> gr.Dropdown:
 
 def default_model(task: str) -> str | None:
     try:
-        return get_store().default_id(task)
+        return visitor_store().default_id(task)
     except DlappError:
         return None
 
@@ -191,4 +214,4 @@ def layer_rows(task: str, model_id: str | None) -> list[list[str]]:
     from ..inference import get_predictor
 
     return [["↳ " * r.depth + r.name, r.kind, r.output_shape, f"{r.params:,}"]
-            for r in layer_table(get_predictor(task, model_id or None).model)]
+            for r in layer_table(get_predictor(task, model_id or None, store=visitor_store()).model)]

@@ -9,8 +9,8 @@ from typing import Any
 import gradio as gr
 
 from ..explain.examples import cell_examples
-from ..store import get_store
-from .common import preview_file
+from ..store import SessionStore
+from .common import preview_file, visitor_store
 from .plots import cell_js, parse_cell
 from .text_tab import WORD_COLOURS, word_highlights
 
@@ -74,18 +74,20 @@ def open_cell(model_id: str | None, clicked: str | None) -> tuple[str, Any, Any]
 
     if not model_id:
         return "", gr.update(visible=False), gr.update(visible=False)
-    card = get_store().card(model_id)
+    card = visitor_store().card(model_id)
     cell = parse_cell(clicked, len(card.class_names))
     if cell is None:
         return "Click a cell of the matrix to see its test examples.", gr.skip(), gr.skip()
     true, predicted = cell
-    examples = cell_examples(card, true, predicted)[:_REVIEWS_SHOWN if card.task == "text" else None]
+    store = visitor_store()
+    own = store.root if isinstance(store, SessionStore) and store.owns(card.id) else None  # kept beside it
+    examples = cell_examples(card, true, predicted, root=own)[:_REVIEWS_SHOWN if card.task == "text" else None]
     count = card.metrics.confusion_matrix[true][predicted]
     title = (f"**{card.class_names[true]} → {card.class_names[predicted]}**: {count:,} test examples"
              + (f"; the first {len(examples)}, each with " if examples else "")
              + ("where the evidence for the prediction is" if card.task == "image" and examples else "")
              + ("the words that drove the prediction" if card.task == "text" and examples else ""))
-    model = get_predictor(card.task, model_id).model
+    model = get_predictor(card.task, model_id, store=visitor_store()).model
     triples = [(e.x, e.true, e.predicted) for e in examples]
     if card.task == "image":
         return title, gr.update(value=image_items(model, list(card.class_names), triples), visible=True), \

@@ -13,7 +13,6 @@ import numpy as np
 from ..errors import DlappError, UsageError
 from ..inference import get_predictor
 from ..limits import LIVE_TIME_LIMIT_S, MAX_BATCH, PREDICT_CONCURRENCY
-from ..store import get_store
 from ..tasks.image import NONE_OF_THESE
 from .common import (
     CheckedImage,
@@ -26,6 +25,7 @@ from .common import (
     model_picker,
     preview_file,
     user_errors,
+    visitor_store,
 )
 
 
@@ -112,7 +112,7 @@ def top_heading(model_id: str | None) -> str:
     """The answer's heading: "Top 5 of 10 classes", or "All 3 classes" where five would be more than there are."""
     if not model_id:
         return "Top classes"
-    n = len(get_store().card(model_id).class_names)
+    n = len(visitor_store().card(model_id).class_names)
     return f"Top 5 of {n} classes" if n > 5 else f"All {n} classes"
 
 
@@ -126,7 +126,7 @@ def model_info(model_id: str | None) -> str:
     """What the model knows: its classes, its input size, whether it can say "none of these"."""
     if not model_id:
         return ""
-    card = get_store().card(model_id)
+    card = visitor_store().card(model_id)
     h, w, c = card.input.shape
     none = ("It answers *none of these* when it is unsure of every class; it is no detector of "
             "non-photos, though: noise can fool it."
@@ -141,7 +141,7 @@ def classify_image(image: str | None, model_id: str | None):
     """Top-5 labels for one image, and the image as the model sees it."""
     if not image:
         raise UsageError("Upload a photo, use the webcam, or paste an image first.")
-    predictor = get_predictor("image", model_id or None)
+    predictor = get_predictor("image", model_id or None, store=visitor_store())
     seen = predictor.preprocess(Path(image))  # decoded once: classify takes the fitted array as it is
     top = predictor.classify(seen, k=5)
     return DecisionLabel.value_of(predictor.top_label(top), top), preview_file(seen)
@@ -154,7 +154,7 @@ def classify_frame(frame: np.ndarray | None, model_id: str | None):
     if frame is None:
         return gr.skip(), gr.skip()
     t0 = time.perf_counter()
-    predictor = get_predictor("image", model_id or None)
+    predictor = get_predictor("image", model_id or None, store=visitor_store())
     top = predictor.classify(frame, k=3)
     ms = (time.perf_counter() - t0) * 1000
     return (DecisionLabel.value_of(predictor.top_label(top), top),
@@ -169,7 +169,7 @@ def explain_image(image: str | None, model_id: str | None = None, class_name: st
 
     if not image:
         raise UsageError("Upload a photo, use the webcam, or paste an image first.")
-    predictor = get_predictor("image", model_id or None)
+    predictor = get_predictor("image", model_id or None, store=visitor_store())
     seen = predictor.preprocess(Path(image))
     if class_name in (None, "", NONE_OF_THESE):
         index = int(predictor.probabilities(seen[None])[0].argmax())
@@ -186,7 +186,7 @@ def inside_model(image: str | None, model_id: str | None):
     """Feature maps of each stage for this picture, the first filters and the layer table."""
     from ..explain.image import feature_maps, first_layer_filters
 
-    predictor = get_predictor("image", model_id or None)
+    predictor = get_predictor("image", model_id or None, store=visitor_store())
     rows = layer_rows("image", model_id)
     if not image:
         return None, preview_file(first_layer_filters(predictor.model)), rows
@@ -201,7 +201,7 @@ def classify_many(files, model_id: str | None):
         raise UsageError("Choose one or more image files first.")
     if len(files) > MAX_BATCH:
         raise UsageError(f"Up to {MAX_BATCH} images at a time, please ({len(files)} given).")
-    predictor = get_predictor("image", model_id or None)
+    predictor = get_predictor("image", model_id or None, store=visitor_store())
     rows = []
     for f in files:
         path = file_path(f)

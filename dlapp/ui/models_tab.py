@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
 from .. import settings as settings_mod
 from ..access import authorize
 from ..errors import UsageError
-from ..store import get_store
+from ..store import SessionStore, get_store
 from ..training.calibrate import MIN_FIT
 from . import api, explained, plots
-from .common import user_errors
+from .common import user_errors, visitor_store
 
 # The default mark first: long ids must not push it out of view.
 HEADERS = ["default", "id", "task", "data", "preset", "test accuracy", "size (MiB)", "created", "from"]
@@ -41,6 +45,9 @@ class ModelsTab:
     push: gr.Button
     threshold: gr.Number
     prune: gr.Button
+    download: gr.Button
+    file: gr.File
+    promote: gr.Button
     export_format: gr.Dropdown
     export: gr.Button
     export_result: gr.Markdown
@@ -48,16 +55,46 @@ class ModelsTab:
 
 
 def rows() -> list[list]:
-    store = get_store()
+    store = visitor_store()
     defaults = set(store.defaults().values())
+    own = {c.id for c in store.own()} if isinstance(store, SessionStore) else None
     return [["★" if c.id in defaults else "", c.id, c.task, c.dataset.label, c.preset, f"{c.test_accuracy:.2%}",
-             round(c.size_bytes / 2**20, 1), c.provenance.created[:16].replace("T", " "),
-             "shipped" if c.shipped else "yours"] for c in store.list()]
+             round(c.size_bytes / 2**20, 1), c.provenance.created[:16].replace("T", " "), _origin(c, own)]
+            for c in store.list()]
+
+
+def _origin(card, own: set[str] | None) -> str:
+    """Where a model comes from; with private training, the visitor's own are marked as theirs alone."""
+    if card.shipped:
+        return "shipped"
+    if own is None:
+        return "yours"
+    return "yours (only you see it)" if card.id in own else "shared"
+
+
+_DOWNLOADS = Path(tempfile.gettempdir()) / "dlapp-downloads"
+
+
+@user_errors
+def download(model_id: str | None) -> str:
+    """A copy of the model's .keras file that Gradio may serve (it serves no file from the model folders):
+    one per model file, named by its content, so repeated clicks cost nothing."""
+    if not model_id:
+        raise UsageError("Pick a model first.")
+    store = visitor_store()
+    card, source = store.card(model_id), store.model_path(model_id)
+    dest = _DOWNLOADS / card.sha256[:32] / f"{model_id}.keras"
+    if not dest.is_file():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(".tmp")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, dest)
+    return str(dest)
 
 
 def first_shown(ids: list[str]) -> str | None:
     """The model the tab opens on: the image default (what the Image tab answers with), else the first."""
-    default = get_store().defaults().get("image")
+    default = visitor_store().defaults().get("image")
     return default if default in ids else (ids[0] if ids else None)
 
 
@@ -81,6 +118,11 @@ def layout() -> ModelsTab:
             password = gr.Textbox(label="Admin password", type="password", elem_id="models-password",
                                   visible=s.admin_password is not None,
                                   info="Needed on this deployment to change or delete models")
+            with gr.Row():
+                download_button = gr.Button("Download .keras", size="sm", elem_id="models-download")
+                promote = gr.Button("Add to the shared models", size="sm", elem_id="models-promote",
+                                    visible=s.private_training and s.admin_password is not None)
+            file = gr.File(label="Model file", visible=False, elem_id="models-file")
             make_default = gr.Button("Make default for its task", elem_id="models-make-default", visible=changes)
             confirm = gr.Checkbox(label="Yes, delete this model for good", value=False, elem_id="models-confirm",
                                   visible=changes)
@@ -121,8 +163,8 @@ def layout() -> ModelsTab:
                 card = gr.JSON(_card(first), label="Model card")
     return ModelsTab(table, refresh, selected, summary, confusion, reliability, picker, cell_title, cell_images,
                      cell_reviews, card, password, make_default, delete, confirm,
-                     status, repo_id, token, push, threshold, prune, export_format, export, export_result,
-                     export_download)
+                     status, repo_id, token, push, threshold, prune, download_button, file, promote,
+                     export_format, export, export_result, export_download)
 
 
 FORMAT_LABELS = {"litert": "LiteRT (phone, float)", "litert-int8": "LiteRT int8 (phone, 4× smaller)",
@@ -133,7 +175,7 @@ FORMAT_LABELS = {"litert": "LiteRT (phone, float)", "litert-int8": "LiteRT int8 
 def _format_choices(model_id: str | None) -> list[tuple[str, str]]:
     from ..export import formats_for
 
-    task = get_store().card(model_id).task if model_id else "image"
+    task = visitor_store().card(model_id).task if model_id else "image"
     return [(FORMAT_LABELS[f], f) for f in ("litert", "litert-int8", "onnx", "savedmodel", "keras")
             if f in formats_for(task)]
 
@@ -151,7 +193,7 @@ def summary_md(model_id: str | None) -> str:
     """The card as a person reads it: what, on which data, how good, how it was made."""
     if not model_id:
         return "No models yet: train one on the Train tab."
-    c = get_store().card(model_id)
+    c = visitor_store().card(model_id)
     p, m = c.provenance, c.metrics
     per_class = " · ".join(f"{name} {acc:.0%}" if acc is not None else f"{name} n/a"
                            for name, acc in m.per_class_accuracy.items())
@@ -189,14 +231,14 @@ def calibration_md(c) -> str:
 def reliability_of(model_id: str | None):
     if not model_id:
         return None
-    c = get_store().card(model_id)
+    c = visitor_store().card(model_id)
     return plots.reliability_figure(c.metrics.reliability, c.metrics.ece) if c.metrics.reliability else None
 
 
 def confusion_of(model_id: str | None):
     if not model_id:
         return None
-    c = get_store().card(model_id)
+    c = visitor_store().card(model_id)
     m = c.metrics
     return plots.confusion_figure(m.confusion_matrix, list(c.class_names)) if m.confusion_matrix else None
 
@@ -204,7 +246,7 @@ def confusion_of(model_id: str | None):
 def _card(model_id: str | None) -> dict | None:
     if not model_id:
         return None
-    card = get_store().card(model_id).to_json()
+    card = visitor_store().card(model_id).to_json()
     card.pop("history", None)
     card["metrics"].pop("misclassified", None)
     return card
@@ -299,5 +341,15 @@ def wire(tab: ModelsTab) -> None:
     tab.prune.click(prune, [tab.threshold, tab.confirm, tab.password], [*outputs, tab.confirm],
                     api_visibility="private")
     tab.make_default.click(make_default, [tab.selected, tab.password], outputs, api_visibility="private")
+    tab.download.click(lambda m: gr.update(value=download(m), visible=True), tab.selected, tab.file,
+                       api_visibility="private")
+
+    @user_errors
+    def promote(model_id: str | None, password: str):
+        if not model_id:
+            raise UsageError("Pick a model first.")
+        return {tab.status: api.promote_model(model_id, password), **refresh(tab, model_id)}
+
+    tab.promote.click(promote, [tab.selected, tab.password], outputs, api_visibility="private")
     tab.delete.click(delete, [tab.selected, tab.confirm, tab.password], [*outputs, tab.confirm],
                      api_visibility="private")

@@ -177,7 +177,7 @@ def reliability_figure(bins: list[list[float]], ece: float | None) -> go.Figure:
 
 
 def progress_html(fraction: float, text: str, state: str, points: int = 0) -> str:
-    colour = {"running": "#f97316", "done": "#16a34a", "failed": "#dc2626",
+    colour = {"running": "#f97316", "done": "#16a34a", "failed": "#dc2626", "queued": "#3b82f6",
               "cancelled": "#6b7280"}.get(state, "#9ca3af")
     pct = max(0.0, min(1.0, fraction)) * 100
     return (f'<div class="dlapp-progress" data-state="{html.escape(state)}" data-progress="{pct:.1f}" '

@@ -16,10 +16,9 @@ from ..errors import InvalidDatasetError, UsageError
 from ..inference import get_predictor
 from ..limits import MAX_CSV_ROWS, PREDICT_CONCURRENCY
 from ..samples import EXAMPLE_REVIEWS
-from ..store import get_store
 from ..tasks.text import NO_KNOWN_WORD, NO_VERDICT
 from . import plots
-from .common import cleared, default_model, file_path, layer_rows, model_picker, user_errors
+from .common import cleared, default_model, file_path, layer_rows, model_picker, user_errors, visitor_store
 
 if TYPE_CHECKING:
     from ..explain.text import ReviewExplanation
@@ -92,7 +91,7 @@ def model_info(model_id: str | None) -> str:
     """What the model reads: how many words, in which language, and what it tells apart."""
     if not model_id:
         return ""
-    card = get_store().card(model_id)
+    card = visitor_store().card(model_id)
     n = card.hyperparameters.get("sequence_length")
     reads = f"the first **{n:,} words** of a review" if n else "a review"
     return (f"This model reads {reads} (lower-cased, without punctuation or accented letters) and tells "
@@ -127,7 +126,7 @@ def explain_sentiment(text: str, model_id: str | None):
     """The words that drove the verdict, where reading stopped, and the verdict sentence by sentence."""
     from ..explain.text import explain_review, reading_trajectory
 
-    predictor = get_predictor("text", model_id or None)
+    predictor = get_predictor("text", model_id or None, store=visitor_store())
     ex = explain_review(predictor.model, text, class_names=tuple(predictor.class_names))
     if not ex.known:  # its answer would be the padding's: nothing to explain, no trajectory
         return word_highlights(ex, predictor.class_names[1]), NO_KNOWN_WORD, None, []
@@ -154,7 +153,7 @@ def explain_sentiment(text: str, model_id: str | None):
 def analyze_sentiment(text: str, model_id: str | None) -> dict[str, float] | str:
     """Both labels with their probabilities (the winner first); NO_VERDICT (no confidences) for a
     review in which the model knows no word."""
-    predictor = get_predictor("text", model_id or None)
+    predictor = get_predictor("text", model_id or None, store=visitor_store())
     if not predictor.known_words([text or ""])[0]:
         return NO_VERDICT
     p = float(predictor.positive_probability([text or ""])[0])
@@ -202,13 +201,18 @@ def analyze_csv(upload, model_id: str | None):
     header, body, col = read_table(path)
     texts = [r[col] if col < len(r) else "" for r in body]
     todo = [i for i, t in enumerate(texts) if t.strip()]
-    results = dict(zip(todo, get_predictor("text", model_id or None).sentiment_batch([texts[i] for i in todo]),
-                       strict=True))
+    predictor = get_predictor("text", model_id or None, store=visitor_store())
+    results = dict(zip(todo, predictor.sentiment_batch([texts[i] for i in todo]), strict=True)) if todo else {}
+    unknown = ({i for i, n in zip(todo, predictor.known_words([texts[i] for i in todo]), strict=True) if n == 0}
+               if todo else set())
     width = max([len(header or [])] + [len(r) for r in body])
     out_rows, preview = [], []
     for i, row in enumerate(body):
         label, p = results.get(i, ("", None))
-        extra = [label, f"{p:.4f}" if p is not None else "", "" if p is not None else "empty review: not analysed"]
+        note = "" if p is not None else "empty review: not analysed"
+        if i in unknown:  # as on the tab and the API: no verdict where the model knows no word
+            label, p, note = NO_VERDICT, None, "the model knows none of its words"
+        extra = [label, f"{p:.4f}" if p is not None else "", note]
         out_rows.append([safe_cell(c) for c in row + [""] * (width - len(row))] + extra)
         preview.append([texts[i][:200], label, f"{p:.0%}" if p is not None else "", extra[2]])
     out = Path(tempfile.mkdtemp(prefix="dlapp-csv-")) / f"{path.stem}-predictions.csv"

@@ -8,11 +8,13 @@ endpoints (ui/api.py).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
+from .. import limits
 from .. import settings as settings_mod
 from ..data import BUILTINS, upload_suffixes
 from ..errors import ModelNotFoundError, UsageError
@@ -20,7 +22,7 @@ from ..inference import get_predictor
 from ..jobs import TrainingJob, get_manager
 from ..tasks import TASKS, get_task
 from . import api, collect, explained, models_tab, plots
-from .common import file_path, user_errors
+from .common import file_path, session_of, user_errors, visitor_store
 
 
 @dataclass
@@ -57,9 +59,11 @@ class TrainTab:
     seen: gr.State
     builder: collect.Builder
     upload_check: gr.Markdown
+    pressed: gr.State  # when this visitor last pressed Start (0: not waiting); written by Start, never by ticks
 
 
 COLLECTION = "collection"  # the Train tab's dataset value for the visitor's own collected classes
+STARTING = "starting"  # the drawn state between a press of Start and its run
 
 
 def dataset_choices(task: str) -> list[tuple[str, str]]:
@@ -79,6 +83,11 @@ def _can_start() -> bool:
     return s.training_enabled or s.admin_password is not None
 
 
+def _can_make_default() -> bool:
+    """A private run's model is its visitor's alone; only a shared one can become the default here."""
+    return _can_start() and not settings_mod.load().private_training
+
+
 def closed_md(s: settings_mod.Settings) -> str:
     """What a visitor of a deployment without open training can do, in plain words."""
     if s.admin_password:
@@ -89,10 +98,25 @@ def closed_md(s: settings_mod.Settings) -> str:
             "your own, run dlapp on your computer (its README shows how), or duplicate this Space.")
 
 
+def private_md(s: settings_mod.Settings) -> str:
+    """What a visitor of a deployment with private training gets, said before they press Start."""
+    caps = [f"{s.max_epochs} epochs"] if s.max_epochs else []
+    caps += [f"{s.max_train_examples:,} training examples"] if s.max_train_examples else []
+    caps += [f"{s.train_time_s} s of training (then the model is kept as it is then)"] if s.train_time_s else []
+    return ("**Train a model of your own.** It is yours alone: only this browser tab sees it and can use it, on "
+            f"every tab, and nothing anyone else sees changes. It is deleted when you close the tab, or after "
+            f"{limits.SESSION_MAX_IDLE_S // 60} minutes unused; you keep {s.session_models} at once (a new one "
+            "replaces your oldest). One run trains at a time: if another visitor's is going, you wait in the "
+            "queue and see your place. " + (f"Each run is capped at {', '.join(caps)}, so that everyone gets a "
+                                            "turn." if caps else ""))
+
+
 def layout() -> TrainTab:
     s = settings_mod.load()
     if not s.training_enabled:
         gr.Markdown(closed_md(s), elem_id="train-closed")
+    elif s.private_training:
+        gr.Markdown(private_md(s), elem_id="train-private")
     start_with = TASKS["image"].default_run
     preset0 = get_task("image").preset(start_with.preset)
     with gr.Row():
@@ -139,11 +163,11 @@ def layout() -> TrainTab:
                 wrong_images, wrong_texts = _results()
     builder = collect.layout()  # shown when the data is "your own classes", below the settings it follows from
     timer = gr.Timer(1.0)
-    seen = gr.State({})
+    seen, pressed = gr.State({}), gr.State(0.0)
     return TrainTab(task, dataset, upload, subset, preset, preset_help, cell, epochs, batch_size, learning_rate,
                     validation_split, password, start, stop, status, progress, loss_plot, acc_plot, results,
                     summary, default_note, per_class, confusion, picker, wrong_images, wrong_texts, cell_title,
-                    make_default, timer, seen, builder, upload_check)
+                    make_default, timer, seen, builder, upload_check, pressed)
 
 
 def _results():
@@ -151,7 +175,7 @@ def _results():
     with gr.Column(visible=False, variant="panel", elem_id="train-results") as results:
         summary = gr.Markdown(elem_id="train-summary")
         make_default = gr.Button("Make this model the default", variant="primary", size="md",
-                                 elem_id="train-make-default", visible=_can_start())
+                                 elem_id="train-make-default", visible=_can_make_default())
         default_note = gr.Markdown(elem_id="train-default-note")
         with gr.Row():
             per_class = gr.Dataframe(headers=["class", "test accuracy"], interactive=False, max_height=560,
@@ -213,13 +237,25 @@ def preset_help(preset: str, collection) -> str:
     return f"{summary}  \n**{transfer_advice(collection.counts())}**"
 
 
-def _status_text(job: TrainingJob, viewer: str | None) -> str:
+def _queued_text(job: TrainingJob) -> str:
+    wait = (f"; about {max(1, round(job.wait_s / 60))} min until it starts" if job.wait_s is not None else "")
+    cap = f" (runs here stop after {job.time_cap_s:.0f} s of training)" if job.time_cap_s else ""
+    return (f"**Queued** · you are number {job.position} in line{wait}{cap}.  \n"
+            "Another visitor's run is in progress; yours starts when it ends. Press Stop to leave the queue.")
+
+
+OTHER_RUN = "Another visitor's run is in progress; its data and results are theirs alone."
+
+
+def _status_text(job: TrainingJob, viewer: str | None, other: bool = False) -> str:
+    if job.state == "queued":
+        return _queued_text(job)
     head = {"running": "Training", "done": "Finished", "failed": "Failed", "cancelled": "Stopped"}[job.state]
     who = ("started by you" if job.owner and job.owner == viewer
            else "started by another visitor" if job.owner else "started from the API or command line")
     subset = f", {job.config.subset}/class" if job.config.subset else ""
     return (f"**{head}** · run #{job.id}, {who} · {job.task} model on `{Path(job.config.dataset).name}`{subset} · "
-            f"preset `{job.config.preset}`  \n{job.message}")
+            f"preset `{job.config.preset}`  \n{job.message}" + (f"  \n{OTHER_RUN}" if other else ""))
 
 
 def _progress_text(job: TrainingJob) -> str:
@@ -244,19 +280,39 @@ def _progress(job: TrainingJob, seen: dict) -> tuple[str, dict]:
     return plots.progress_html(fraction, text, job.state, len(job.points)), seen
 
 
-def refresh(tab: TrainTab, seen: dict, viewer: str | None = None) -> dict:
-    """Timer tick: update only what changed since this visitor's last tick."""
-    job = get_manager().current
+def viewer_job(viewer: str | None) -> TrainingJob | None:
+    """The run this visitor sees: their own with DLAPP_TRAINING=private (never another's), else the current."""
+    manager = get_manager()
+    own = manager.job_for(viewer)
+    if settings_mod.load().private_training or (own is not None and own.state == "queued"):
+        return own  # a visitor waiting in the queue (any public deployment) follows their place in it
+    return manager.current
+
+
+def refresh(tab: TrainTab, seen: dict, viewer: str | None = None, pressed: float = 0.0) -> dict:
+    """Timer tick: update only what changed since this visitor's last tick. Between a press of Start
+    (`pressed`) and its run, the bar says "Starting…", never the last run's "Finished"."""
+    job = viewer_job(viewer)
+    other = settings_mod.load().private_training and get_manager().others_running(viewer)
     if job is None:
-        return {tab.seen: seen}  # nothing to update (Gradio needs at least one key)
+        if seen.get("other") == other:
+            return {tab.seen: seen}  # nothing to update (Gradio needs at least one key)
+        return {tab.status: OTHER_RUN + " Press Start to queue for your turn." if other else
+                "No training has run yet.", tab.seen: {**seen, "other": other}}
+    if job.started < pressed and time.time() - pressed < limits.START_WAIT_S:
+        if seen.get("key") == STARTING:
+            return {tab.seen: seen}
+        return {tab.progress: plots.progress_html(0, "Starting…", "running"), tab.seen: {**seen, "key": STARTING}}
     key = {"id": job.id, "points": len(job.points), "state": job.state, "msg": job.message,
-           "step": (job.latest.epoch, job.latest.step) if job.latest else None}
+           "step": (job.latest.epoch, job.latest.step) if job.latest else None, "other": other,
+           "place": (job.position, job.wait_s and round(job.wait_s / 60))}
     if key == seen.get("key"):
         return {tab.seen: seen}
     bar, seen = _progress(job, seen)
-    out: dict = {tab.status: _status_text(job, viewer), tab.progress: bar,
-                 tab.start: gr.update(interactive=not job.running and _can_start()),
-                 tab.stop: gr.update(interactive=job.running)}
+    waiting = job.state == "queued"
+    out: dict = {tab.status: _status_text(job, viewer, other), tab.progress: bar,
+                 tab.start: gr.update(interactive=not job.running and not waiting and _can_start()),
+                 tab.stop: gr.update(interactive=job.running or waiting)}
     points = list(job.points)  # a snapshot: the training thread keeps appending
     if (job.id, len(points)) != seen.get("drawn"):  # a new point since this visitor's last picture
         out[tab.loss_plot] = plots.curve_figure(points, "loss")
@@ -280,7 +336,7 @@ def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
                f"{card.provenance.training_time_s:.0f} s on {card.provenance.device}. ")
     per_class = [[name, f"{acc:.1%}" if acc is not None else "n/a"] for name, acc in m.per_class_accuracy.items()]
     try:
-        model = get_predictor(card.task, r.model_id).model
+        model = get_predictor(card.task, r.model_id, store=visitor_store()).model
         summary += "It is now in the model pickers."
     except ModelNotFoundError:  # deleted since: the figures stand, the examples cannot be explained
         model, summary = None, summary + "It has since been deleted."
@@ -290,7 +346,7 @@ def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
              if examples else "**Misclassified test examples** are not shown: the model is gone."
              if model is None and r.misclassified else "")  # no heading over nothing
     return {tab.results: gr.update(visible=True), tab.summary: summary + "  \n" + models_tab.calibration_md(card),
-            tab.make_default: gr.update(visible=model is not None and _can_start()), tab.default_note: "",
+            tab.make_default: gr.update(visible=model is not None and _can_make_default()), tab.default_note: "",
             tab.per_class: per_class,
             tab.confusion: plots.confusion_figure(m.confusion_matrix, names), tab.cell_title: title,
             tab.wrong_images: gr.update(value=explained.image_items(model, names, examples) if is_image else None,
@@ -301,7 +357,7 @@ def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
 
 @user_errors
 def open_cell(cell: str):
-    job = get_manager().current
+    job = viewer_job(session_of())
     if job is None or job.result is None:
         raise UsageError("No finished training yet.")
     return explained.open_cell(job.result.model_id, cell)
@@ -309,7 +365,7 @@ def open_cell(cell: str):
 
 @user_errors
 def make_default(password: str | None) -> str:
-    job = get_manager().current
+    job = viewer_job(session_of())
     if job is None or job.result is None:
         raise UsageError("No finished training to promote.")
     return api.set_default_model(job.result.model_id, password or "")
@@ -345,15 +401,24 @@ def wire(tab: TrainTab) -> None:
             dataset, upload = api.UPLOAD, api.AppFile(Path(collect.training_zip(collection)))
         snap = api.start_training(task, dataset, upload, subset, preset, cell, epochs, batch, lr, split, password,
                                   request=request)
+        if snap["state"] == "queued":
+            return f"Queued: you are number {snap['position']} in line."
         return f"Training #{snap['id']} started."
 
     # The bar restarts at once (checking the data can take seconds), not after the last run's "epoch 4/4";
     # forgetting what this visitor saw makes the next tick draw whichever run is current, even a refused one's.
-    starting = tab.start.click(lambda: (plots.progress_html(0, "Starting…", "running"), {}), None,
-                               [tab.progress, tab.seen], api_visibility="private", queue=False)
+    # Until this visitor's run exists, ticks keep "Starting…" rather than redraw the last run's "Finished".
+    def press() -> tuple:
+        return (plots.progress_html(0, "Starting…", "running"), {"key": STARTING}, time.time(),
+                plots.curve_figure([], "loss"), plots.curve_figure([], "accuracy"))
+
+    starting = tab.start.click(press, None, [tab.progress, tab.seen, tab.pressed, tab.loss_plot, tab.acc_plot],
+                               api_visibility="private", queue=False)
     starting.then(start, [tab.task, tab.dataset, tab.upload, tab.subset, tab.preset, tab.cell, tab.epochs,
                             tab.batch_size, tab.learning_rate, tab.validation_split, tab.password, tab.builder.state],
-                  tab.status, api_visibility="private", concurrency_limit=4)
+                  tab.status, api_visibility="private", concurrency_limit=4
+                  ).failure(lambda: (0.0, {}), None, [tab.pressed, tab.seen], api_visibility="private",
+                            queue=False)  # refused: the ticks draw the current run again
     @user_errors
     def stop(password: str, seen: dict, request: gr.Request):
         # "Stopping…" may land after the tick that drew "Stopped"; forgetting the drawn status redraws it.
@@ -363,10 +428,10 @@ def wire(tab: TrainTab) -> None:
                    concurrency_limit=None)
     tab.make_default.click(make_default, tab.password, tab.default_note, api_visibility="private")
     explained.on_cell(tab.picker, "confusion", open_cell, [], [tab.cell_title, tab.wrong_images, tab.wrong_texts])
-    def tick(seen: dict, request: gr.Request) -> dict:
-        return refresh(tab, seen, api.session_of(request))
+    def tick(seen: dict, pressed: float, request: gr.Request) -> dict:
+        return refresh(tab, seen, api.session_of(request), pressed)
 
-    tab.timer.tick(tick, tab.seen,
+    tab.timer.tick(tick, [tab.seen, tab.pressed],
                    [tab.seen, tab.status, tab.progress, tab.loss_plot, tab.acc_plot, tab.start, tab.stop, tab.results,
                     tab.summary, tab.make_default, tab.default_note, tab.per_class, tab.confusion, tab.wrong_images,
                     tab.wrong_texts, tab.cell_title],
