@@ -13,7 +13,14 @@ from dlapp.testing import error_of, screenshot, tab
 
 @pytest.mark.app
 def test_export_model_endpoint_returns_a_checked_archive(client, tmp_path):
+    import tempfile
+    from pathlib import Path
+
+    dead = Path(tempfile.gettempdir()) / "dlapp-exports-999999999"  # an app killed before it could tidy
+    (dead / "shared").mkdir(parents=True, exist_ok=True)
+    (dead / "shared" / "old.zip").write_bytes(b"x" * 1000)
     out = client.predict(model_id="cifar10-seed", format="onnx", api_name="/export_model")
+    assert not dead.exists()  # an export removes what dead apps left
     assert out["model_id"] == "cifar10-seed" and out["format"] == "onnx"
     assert out["agreement"] >= 0.995 and out["examples"] >= 10
     archive = out["archive"]["path"] if isinstance(out["archive"], dict) else out["archive"]

@@ -378,6 +378,18 @@ def explain_sentiment(text: str, model_id: str | None = None) -> dict:
             "note": "" if verdict else NO_KNOWN_WORD}
 
 
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: alive
+    return True
+
+
 def _export_folder(session: str | None) -> Path:
     """One folder per app process (and per visitor, with private training) for the archives it offers: an
     archive replaces the last one of its model and format, so exports hold one file per (model, format)."""
@@ -385,7 +397,16 @@ def _export_folder(session: str | None) -> Path:
     import os
 
     who = hashlib.sha256(session.encode("utf-8", "surrogatepass")).hexdigest()[:16] if session else "shared"
-    folder = Path(tempfile.gettempdir()) / f"dlapp-exports-{os.getpid()}" / who
+    root = Path(tempfile.gettempdir()) / f"dlapp-exports-{os.getpid()}"
+    if not root.exists():  # Gradio serves its own copies (its cache): these go when the app exits
+        import atexit
+
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+    for old in root.parent.glob("dlapp-exports-*"):  # left by an app that was killed (no atexit then)
+        pid = old.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = root / who
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder
 

@@ -331,7 +331,8 @@ def wire(tab: ModelsTab) -> None:
     tab.selected.change(user_errors(lambda m: _shown(tab, m)), tab.selected, shown, api_visibility="private")
     tab.selected.change(user_errors(formats), tab.selected, [tab.export_format, tab.export_result, tab.export_download],
                         api_visibility="private")
-    tab.export.click(lambda: {tab.export_result: "Exporting and checking (seconds to a minute)…",
+    busy = "Exporting and checking (seconds; int8 checks the whole test split: a minute or two)…"
+    tab.export.click(lambda: {tab.export_result: busy,
                               tab.export_download: gr.update(visible=False)},
                      None, [tab.export_result, tab.export_download], api_visibility="private", queue=False).then(
         export, [tab.selected, tab.export_format], [tab.export_result, tab.export_download],
