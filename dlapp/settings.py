@@ -88,6 +88,8 @@ class Settings:
     hub_models: tuple[str, ...]  # DLAPP_HUB_MODELS: comma-separated Hub repo ids to pull
     server_name: str  # GRADIO_SERVER_NAME: interface to listen on
     server_port: int  # GRADIO_SERVER_PORT
+    tf_config: str | None  # TF_CONFIG: the cluster of a multi-worker training (set by cluster tools or --workers)
+    worker_timeout_s: int  # DLAPP_WORKER_TIMEOUT_S: a multi-worker step waits this long for a silent worker
 
     @property
     def public(self) -> bool:
@@ -126,4 +128,7 @@ def load() -> Settings:
         # interface. GRADIO_SERVER_NAME=0.0.0.0 opens a local run to the network.
         server_name=os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if space_id else "127.0.0.1"),
         server_port=_int("GRADIO_SERVER_PORT", 7860),
+        tf_config=os.environ.get("TF_CONFIG") or None,
+        # Longer than any one step of any preset on a slow CPU, short enough that a dead worker is noticed
+        worker_timeout_s=_int("DLAPP_WORKER_TIMEOUT_S", 300),
     )
