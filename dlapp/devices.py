@@ -101,7 +101,6 @@ def placement(precision: Precision = "auto", settings: settings_mod.Settings | N
 
     settings = settings or settings_mod.load()
     workers, rank = cluster_of(settings.tf_config)
-    policy = policy_for(precision)
     if workers > 1:
         # A collective that waits longer than the timeout fails instead of hanging: a dead worker stops the rest.
         options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=settings.worker_timeout_s)
@@ -110,6 +109,7 @@ def placement(precision: Precision = "auto", settings: settings_mod.Settings | N
         device = f"{workers} workers × {local} (MultiWorkerMirroredStrategy)"
     else:
         strategy, device = pick_strategy()
+    policy = policy_for(precision)  # after the strategy: listing logical devices starts TensorFlow's runtime
     if policy != "float32":
         device = f"{device}, {policy}"
     return Placement(strategy, device, workers, rank, policy)
