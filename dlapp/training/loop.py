@@ -52,7 +52,7 @@ class _Fitted:
     seconds: float
     x_val: np.ndarray
     y_val: np.ndarray
-    where: Placement | None = None
+    where: Placement
 
 
 def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel: threading.Event | None = None,
@@ -85,10 +85,14 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
     t_start = time.perf_counter()
 
     the_plan = plan(config)
+    if where is None:
+        from ..devices import placement
+
+        where = placement()
     data = load_data(the_plan, emit)
-    key = cache_key(the_plan, data)
+    key = cache_key(the_plan, data, where.policy)
     # Workers of a cluster all train: one that returned a cached model would leave the others waiting.
-    if not force and not (where and where.multi_worker) and (cached := store.find_by_key(key)):
+    if not force and not where.multi_worker and (cached := store.find_by_key(key)):
         emit(TrainingEvent("done", message=f"An identical model is cached: {cached.id}"))
         return TrainResult(cached.id, cached, cached=True)
     run_dir = budget.runs_dir(store.root) / key[:16]
@@ -96,7 +100,7 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
         with budget.hold(run_dir):  # the budget never removes the checkpoint of a run in progress
             fitted = fit(the_plan, data, run_dir, emit=emit, cancel=cancel, resume=resume, verbose=verbose,
                          where=where)
-            if where and not where.is_chief:  # the chief calibrates, evaluates and saves
+            if not where.is_chief:  # the chief calibrates, evaluates and saves
                 emit(TrainingEvent("done", the_plan.epochs, the_plan.epochs, fitted.steps, fitted.steps,
                                    elapsed_s=time.perf_counter() - t_start,
                                    message=f"Worker {where.rank} done; the chief (rank 0) saves the model."))
@@ -145,10 +149,12 @@ def load_data(the_plan: Plan, emit: EventCallback) -> Dataset:
     return data
 
 
-def cache_key(the_plan: Plan, data: Dataset) -> str:
+def cache_key(the_plan: Plan, data: Dataset, policy: str = "float32") -> str:
     """Identical config on identical data -> identical key -> the cached model is reused."""
     spec = {"task": the_plan.task.name, "data": data.fingerprint(), "preset": dataclasses.asdict(the_plan.preset),
             "validation_split": the_plan.validation_split, "seed": the_plan.config.seed, "format": CACHE_FORMAT}
+    if policy != "float32":  # a mixed-precision model is another model; float32 ones keep their keys
+        spec["precision"] = policy
     if starts_from := the_plan.task.starts_from(the_plan.preset):  # only then: older models keep their keys
         spec["starts_from"] = starts_from
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
@@ -372,8 +378,7 @@ def make_card(the_plan: Plan, data: Dataset, fitted: _Fitted, metrics: Metrics, 
         input=the_plan.task.input_spec(data), metrics=metrics,
         provenance=Provenance(command=config.command, seed=config.seed, device=fitted.device,
                               training_time_s=round(fitted.seconds, 1), versions=_versions(), cache_key=key,
-                              workers=fitted.where.workers if fitted.where else 1,
-                              precision=fitted.where.policy if fitted.where else "float32"),
+                              workers=fitted.where.workers, precision=fitted.where.policy),
         hyperparameters=hyperparameters(the_plan, in_blocks=the_plan.task.validation_in_blocks),
         history=tuple(history), calibration=calibration,
     )
