@@ -1,6 +1,7 @@
 """The same preset trained by 1 worker and by N workers (MultiWorkerMirroredStrategy) on this machine.
 
-    DLAPP_DATA_DIR=../shared/data python benchmarks/scale_bench.py --dataset cifar10 --preset fast --subset 500
+    DLAPP_DATA_DIR=../shared/data python benchmarks/scale_bench.py --dataset cifar10 --preset fast \
+        --subset 1000 --epochs 4 --batch-size 64
 
 Each run is `python -m dlapp train … --force --quiet` into a scratch model cache; the N-worker run starts
 N such processes on 127.0.0.1 (free ports) with `--workers … --rank i`, and reads the chief's card. The
@@ -59,11 +60,13 @@ def main() -> None:
     p.add_argument("--preset", default="fast")
     p.add_argument("--subset", type=int, help="examples per class (quick runs)")
     p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="the global batch (every cluster size trains with it)")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="cluster sizes to compare (default 1 2)")
     args = p.parse_args()
     train_args = ["--dataset", args.dataset, "--preset", args.preset]
     train_args += ["--subset", str(args.subset)] if args.subset else []
     train_args += ["--epochs", str(args.epochs)] if args.epochs else []
+    train_args += ["--batch-size", str(args.batch_size)] if args.batch_size else []
     with tempfile.TemporaryDirectory(prefix="dlapp-scale-") as tmp:
         rows = [run(n, train_args, Path(tmp)) for n in args.workers]
     print(f"python -m dlapp train {' '.join(train_args)}  ({os.cpu_count()} CPU cores on this machine)\n")
