@@ -84,6 +84,8 @@ class Provenance:
     seed: int = 0
     device: str = ""
     training_time_s: float = 0.0
+    workers: int = 1  # processes that trained it together (MultiWorkerMirroredStrategy); `device` is each one's
+    precision: str = "float32"  # the Keras dtype policy it trained under; the saved model computes in float32
     versions: dict[str, str] = field(default_factory=dict)
     cache_key: str = ""
     created: str = ""  # ISO time the store saved it

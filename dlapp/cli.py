@@ -45,6 +45,14 @@ def _add_train(sub) -> None:
     t.add_argument("--resume", action="store_true", help="continue from the last epoch checkpoint")
     t.add_argument("--set-default", action="store_true", help="make the new model its task's default")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument("--precision", choices=("auto", "float32", "mixed"), default="auto",
+                   help="mixed: float16 compute on GPUs, bfloat16 on CPUs that have it (final softmax and the "
+                   "saved model stay float32); auto (default): mixed on GPUs, float32 on the CPU")
+    t.add_argument("--workers", metavar="HOST:PORT,HOST:PORT",
+                   help="train together with other processes or machines (MultiWorkerMirroredStrategy); every "
+                   "worker gets the same list, the first is the chief, which alone saves. Without it, a TF_CONFIG "
+                   "in the environment is used. See docs/multi-machine.md")
+    t.add_argument("--rank", type=int, help="with --workers: this process's index in the list (0 = the chief)")
     t.set_defaults(parser=t)  # usage errors found after parsing print this command's usage, not the top one's
 
 
@@ -138,6 +146,14 @@ def _train_config(args):
                          image_size=args.image_size, seed=args.seed, name=args.name,
                          command="python -m dlapp " + shlex.join(args.argv))
     plan(config)
+    if args.rank is not None and not args.workers:
+        raise UsageError("--rank needs --workers (or set TF_CONFIG instead of both).")
+    if args.workers:
+        from .devices import tf_config
+
+        if args.rank is None:
+            raise UsageError("--workers needs --rank: this process's index in the list (0 = the chief).")
+        args.tf_config = tf_config(args.workers, args.rank)
     if args.task and args.task != dataset_task(args.dataset):
         raise UsageError(f"{args.dataset} is {dataset_task(args.dataset)} data, not {args.task} data.")
     return config
@@ -171,19 +187,39 @@ def _check_images(dataset: str) -> None:
 
 
 def _train(args) -> int:
+    import os
+    import shutil
+    import tempfile
+
     from .data import dataset_task
-    from .store import get_store
+    from .devices import placement
+    from .store import ModelStore, get_store
     from .training import TrainingEvent, train
 
     config = args.config  # built and checked by _usage_errors
 
     def show(event: TrainingEvent) -> None:
-        if event.kind in ("start", "evaluating") and event.message:
+        if event.kind in ("start", "evaluating", "done") and event.message and (event.kind != "done" or not chief):
             print(event.message, flush=True)
 
     if dataset_task(args.dataset) == "image":
         _check_images(args.dataset)
-    result = train(config, on_event=show, force=args.force, resume=args.resume, verbose=0 if args.quiet else 1)
+    if getattr(args, "tf_config", None):
+        os.environ["TF_CONFIG"] = args.tf_config  # read by TensorFlow, and by settings for dlapp's own view
+    # Chosen once, before any other TensorFlow op: MultiWorkerMirroredStrategy sets up the collectives.
+    where = placement(args.precision)
+    chief = where.is_chief
+    # A worker that is not the chief writes nothing to the model cache: anything on its side (the budget's
+    # run folder) goes to a temporary folder, removed at the end.
+    scratch = None if chief else Path(tempfile.mkdtemp(prefix=f"dlapp-worker{where.rank}-"))
+    try:
+        result = train(config, on_event=show, force=args.force, resume=args.resume, verbose=0 if args.quiet else 1,
+                       where=where, store=ModelStore(scratch) if scratch else None)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if not chief:
+        return 0
     card = result.card
     if result.cached:
         print(f"Identical model already cached (use --force to retrain): {result.model_id}")

@@ -45,6 +45,10 @@ class TrainingBusyError(DlappError, RuntimeError):
     """Another training is already running; only one runs at a time."""
 
 
+class WorkerLostError(DlappError, RuntimeError):
+    """A multi-worker training lost a worker (it died, or stopped answering); the run stopped."""
+
+
 class TrainingCancelled(DlappError, RuntimeError):
     """The training was stopped by the user; nothing was saved."""
 

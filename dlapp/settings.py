@@ -92,6 +92,8 @@ class Settings:
     hub_models: tuple[str, ...]  # DLAPP_HUB_MODELS: comma-separated Hub repo ids to pull
     server_name: str  # GRADIO_SERVER_NAME: interface to listen on
     server_port: int  # GRADIO_SERVER_PORT
+    tf_config: str | None  # TF_CONFIG: the cluster of a multi-worker training (set by cluster tools or --workers)
+    worker_timeout_s: int  # DLAPP_WORKER_TIMEOUT_S: a multi-worker step waits this long for a silent worker
     train_time_s: int = 0  # DLAPP_TRAIN_TIME_S: seconds of fitting per run, then it stops and saves (0 = no cap)
     session_models: int = 3  # DLAPP_SESSION_MODELS: private models a visitor keeps at once; the oldest goes
 
@@ -160,4 +162,7 @@ def load() -> Settings:
         # Space's CPU, and a visitor waiting in the queue waits at most this long per run ahead
         train_time_s=_int("DLAPP_TRAIN_TIME_S", 120 if public else 0),
         session_models=max(1, _int("DLAPP_SESSION_MODELS", 3)),  # three to compare, few enough to fit the budget
+        tf_config=os.environ.get("TF_CONFIG") or None,
+        # Longer than any one step of any preset on a slow CPU, short enough that a dead worker is noticed
+        worker_timeout_s=_int("DLAPP_WORKER_TIMEOUT_S", 300),
     )

@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from .. import __version__, budget
 from .. import settings as settings_mod
 from ..card import Calibration, DatasetInfo, Metrics, ModelCard, Provenance
 from ..data import Dataset, load_dataset
-from ..errors import TrainingCancelled, UsageError
+from ..errors import TrainingCancelled, UsageError, WorkerLostError
 from ..explain.examples import keep_with_model
 from ..store import ModelStore, get_store
 from .calibrate import calibrate
@@ -33,6 +34,9 @@ from .config import Plan, TrainConfig, plan
 from .evaluate import evaluate_model
 from .events import EventCallback, TrainingEvent, TrainResult
 from .pipeline import make_pipeline, split_validation, targets
+
+if TYPE_CHECKING:
+    from ..devices import Placement
 
 CACHE_FORMAT = 3  # bump when the same config would now train a different model (3: calibrated)
 
@@ -48,11 +52,13 @@ class _Fitted:
     seconds: float
     x_val: np.ndarray
     y_val: np.ndarray
+    where: Placement
 
 
 def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel: threading.Event | None = None,
           force: bool = False, resume: bool = False, store: ModelStore | None = None,
-          verbose: int = 0, keep_checkpoint: bool = True, time_limit_s: float | None = None) -> TrainResult:
+          verbose: int = 0, keep_checkpoint: bool = True, time_limit_s: float | None = None,
+          where: Placement | None = None) -> TrainResult:
     """Train (or fetch from the cache) the model that `config` describes.
 
     Args:
@@ -66,10 +72,14 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
             is then (calibrated, evaluated, saved), with a TIME_CAP event; None: no cap.
         keep_checkpoint: on a stop or a failure, keep the run's last epoch checkpoint for `resume`
             (the CLI); the web app, which cannot resume, passes False so nothing is left behind.
+        where: the strategy and this process's place in a cluster (`devices.placement()`, made once per
+            process); None picks it from the hardware. In a multi-worker run only the chief (rank 0) writes:
+            the others train in step with it, then return without calibrating, evaluating or saving.
 
     Raises:
         UsageError, DatasetNotFoundError, InvalidDatasetError: bad input.
         TrainingCancelled: `cancel` was set; the cache is untouched.
+        WorkerLostError: another worker of a multi-worker run died; the cache is untouched.
         ModelSaveError: the final save failed; any previous model is intact.
     """
     emit = on_event or (lambda e: None)
@@ -78,16 +88,26 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
     t_start = time.perf_counter()
 
     the_plan = plan(config)
+    if where is None:
+        from ..devices import placement
+
+        where = placement()
     data = load_data(the_plan, emit)
-    key = cache_key(the_plan, data)
-    if not force and (cached := store.find_by_key(key)):
+    key = cache_key(the_plan, data, where.policy)
+    # Workers of a cluster all train: one that returned a cached model would leave the others waiting.
+    if not force and not where.multi_worker and (cached := store.find_by_key(key)):
         emit(TrainingEvent("done", message=f"An identical model is cached: {cached.id}"))
         return TrainResult(cached.id, cached, cached=True)
     run_dir = budget.runs_dir(store.root) / key[:16]
     try:
         with budget.hold(run_dir):  # the budget never removes the checkpoint of a run in progress
             fitted = fit(the_plan, data, run_dir, emit=emit, cancel=cancel, resume=resume, verbose=verbose,
-                         time_limit_s=time_limit_s)
+                         time_limit_s=time_limit_s, where=where)
+            if not where.is_chief:  # the chief calibrates, evaluates and saves
+                emit(TrainingEvent("done", the_plan.epochs, the_plan.epochs, fitted.steps, fitted.steps,
+                                   elapsed_s=time.perf_counter() - t_start,
+                                   message=f"Worker {where.rank} done; the chief (rank 0) saves the model."))
+                return TrainResult("", None, cached=False)
             at_end = dict(epoch=the_plan.epochs, epochs=the_plan.epochs, step=fitted.steps, steps=fitted.steps)
             stop_if_asked(cancel, emit)
             emit(TrainingEvent("evaluating", **at_end,
@@ -132,10 +152,12 @@ def load_data(the_plan: Plan, emit: EventCallback) -> Dataset:
     return data
 
 
-def cache_key(the_plan: Plan, data: Dataset) -> str:
+def cache_key(the_plan: Plan, data: Dataset, policy: str = "float32") -> str:
     """Identical config on identical data -> identical key -> the cached model is reused."""
     spec = {"task": the_plan.task.name, "data": data.fingerprint(), "preset": dataclasses.asdict(the_plan.preset),
             "validation_split": the_plan.validation_split, "seed": the_plan.config.seed, "format": CACHE_FORMAT}
+    if policy != "float32":  # a mixed-precision model is another model; float32 ones keep their keys
+        spec["precision"] = policy
     if starts_from := the_plan.task.starts_from(the_plan.preset):  # only then: older models keep their keys
         spec["starts_from"] = starts_from
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
@@ -149,58 +171,147 @@ def calibrated_export(the_plan: Plan, fitted: _Fitted) -> tuple[object, Calibrat
 
 
 def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, cancel: threading.Event,
-        resume: bool, verbose: int, time_limit_s: float | None = None) -> _Fitted:
-    """Build (or resume) the model on the best device and fit it, checkpointing every epoch.
+        resume: bool, verbose: int, time_limit_s: float | None = None,
+        where: Placement | None = None) -> _Fitted:
+    """Build (or resume) the model under `where`'s strategy and train it, checkpointing every epoch
+    (the chief only).
 
     Raises:
         TrainingCancelled: `cancel` was set.
+        WorkerLostError: another worker of a multi-worker run died or stopped answering.
     """
     from ..backend import keras
-    from ..devices import pick_strategy, use_mixed_precision
+    from ..devices import placement
     from .callbacks import Checkpoint, Progress
+    from .steps import agree_on, broadcast_from_chief, run_epochs
 
     t0 = time.perf_counter()
+    where = where or placement()
+    strategy = where.strategy
     keras.utils.set_random_seed(the_plan.config.seed)
     x_tr, y_tr, x_val, y_val = split_validation(data, the_plan.validation_split, the_plan.config.seed,
                                                 in_blocks=the_plan.task.validation_in_blocks)
-    strategy, device = pick_strategy()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    mixed = use_mixed_precision()
-    if mixed:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    if where.is_chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    keras.mixed_precision.set_global_policy(where.policy)
     try:
+        # Several workers create their variables in step (each creation is a collective), so they all
+        # build afresh; the chief then copies its checkpoint in, and the others get it from the chief.
         with strategy.scope():
-            model, history, initial_epoch = build_or_resume(the_plan, data, x_tr, y_tr, run_dir, resume)
+            model, history, initial_epoch = build_or_resume(the_plan, data, x_tr, y_tr, run_dir,
+                                                            resume and not where.multi_worker)
+        if where.multi_worker:
+            _optimizer_variables(model, strategy)  # created now, in step on every worker
+            if resume and where.is_chief:
+                history, initial_epoch = restore_into(model, run_dir, strategy)
         preset, task = the_plan.preset, the_plan.task
-        steps = int(np.ceil(len(y_tr) / preset.batch_size))
+        replicas = strategy.num_replicas_in_sync
+        # A last batch smaller than the replicas would leave one with no examples (batch norm of nothing
+        # is NaN): it is dropped, and the epoch's shuffle puts those few examples in another batch.
+        drop_last = 0 < len(y_tr) % preset.batch_size < replicas
+        steps = len(y_tr) // preset.batch_size if drop_last else int(np.ceil(len(y_tr) / preset.batch_size))
         n_out, n_cls = int(model.output_shape[-1]), len(data.class_names)
+        val_batch = max(preset.batch_size, 256)
 
         def pipeline(x, y, training):
             return make_pipeline(task.training_inputs(model, x, validation=not training, preset=preset),
                                  targets(y, num_outputs=n_out, num_classes=n_cls,
                                          label_smoothing=preset.label_smoothing),
-                                 batch_size=preset.batch_size if training else max(preset.batch_size, 256),
+                                 batch_size=preset.batch_size if training else val_batch,
                                  training=training, seed=the_plan.config.seed,
-                                 augmentations=task.augmentations(preset))
+                                 augmentations=task.augmentations(preset), drop_remainder=training and drop_last,
+                                 shard_by_data=where.multi_worker)
 
+        if where.multi_worker:  # every worker starts where the chief does, from the chief's weights
+            initial_epoch = agree_on(strategy, initial_epoch)
+            broadcast_from_chief(strategy, [*model.variables, *_optimizer_variables(model, strategy)])
         emit(TrainingEvent("start", initial_epoch, preset.epochs, 0, steps,
-                           message=f"Training {preset.name} on {data.label} ({len(y_tr):,} examples) on {device}"))
-        # Keras 3 under MirroredStrategy fails on a validation batch that does not split evenly
-        # over the replicas (an AddN shape error), so the curves skip up to replicas - 1 examples.
-        keep = len(y_val) - len(y_val) % strategy.num_replicas_in_sync
+                           message=f"Training {preset.name} on {data.label} ({len(y_tr):,} examples) "
+                                   f"on {where.device}"))
         if initial_epoch < preset.epochs:
-            val = pipeline(x_val[:keep], y_val[:keep], False) if keep else None
-            model.fit(pipeline(x_tr, y_tr, True), validation_data=val,
-                      epochs=preset.epochs, initial_epoch=initial_epoch, verbose=verbose, shuffle=False,
-                      # Checkpoint first, so an "epoch" event means that epoch is already saved.
-                      callbacks=[Checkpoint(run_dir, history, steps, cancel),
-                                 Progress(emit, cancel, epochs=preset.epochs, steps=steps,
-                                          batch_size=preset.batch_size, time_limit_s=time_limit_s)])
+            progress = Progress(emit, cancel, epochs=preset.epochs, steps=steps, batch_size=preset.batch_size,
+                                time_limit_s=time_limit_s)
+            # Checkpoint first, so an "epoch" event means that epoch is already saved; only the chief writes.
+            callbacks = [*([Checkpoint(run_dir, history, steps, cancel)] if where.is_chief else []), progress]
+            if where.multi_worker:  # Keras's fit fails under MultiWorkerMirroredStrategy: dlapp's own loop
+                val = pipeline(x_val, y_val, False) if len(y_val) else None
+                run_epochs(model, strategy, pipeline(x_tr, y_tr, True), val, epochs=preset.epochs,
+                           initial_epoch=initial_epoch, steps=steps, val_steps=int(np.ceil(len(y_val) / val_batch)),
+                           callbacks=callbacks, verbose=verbose)
+            else:
+                # One process keeps Keras's fit: the custom loop matched it on CIFAR-10 `fast` (77.4% against
+                # 77.2%) but not on IMDB `fast` (87.1% against 88.4%; see docs/benchmarks.md).
+                # Keras 3 under MirroredStrategy fails on a validation batch that does not split evenly
+                # over the replicas (an AddN shape error), so the curves skip up to replicas - 1 examples.
+                keep = len(y_val) - len(y_val) % replicas
+                val = pipeline(x_val[:keep], y_val[:keep], False) if keep else None
+                model.fit(pipeline(x_tr, y_tr, True), validation_data=val, epochs=preset.epochs,
+                          initial_epoch=initial_epoch, verbose=verbose, shuffle=False, callbacks=callbacks)
+    except Exception as exc:
+        if where.multi_worker and _is_lost_worker(exc):
+            raise WorkerLostError(
+                f"Another worker of this {where.workers}-worker training died or stopped answering "
+                f"({type(exc).__name__}); the run stopped and no model was saved. Start every worker again "
+                "with --resume to continue from the chief's last complete epoch.") from None
+        raise
     finally:
-        if mixed:
-            keras.mixed_precision.set_global_policy("float32")
+        keras.mixed_precision.set_global_policy("float32")
     stop_if_asked(cancel, emit)
-    return _Fitted(model, history, steps, device, len(y_tr), len(y_val), time.perf_counter() - t0, x_val, y_val)
+    if where.policy != "float32":
+        model = float32_copy(model)
+    return _Fitted(model, history, steps, where.device, len(y_tr), len(y_val), time.perf_counter() - t0, x_val, y_val,
+                   where)
+
+
+def restore_into(model, run_dir: Path, strategy) -> tuple[list, int]:
+    """(history, first epoch) of this run's last checkpoint, its weights and optimizer state copied into
+    `model`; ([], 0) without one. The checkpoint loads outside the strategy, so no collective runs."""
+    from ..backend import keras
+
+    ckpt, state_path = run_dir / "checkpoint.keras", run_dir / "state.json"
+    if not (ckpt.is_file() and state_path.is_file()):
+        return [], 0
+    state = json.loads(state_path.read_text())
+    saved = keras.saving.load_model(ckpt, safe_mode=True)
+    model.set_weights(saved.get_weights())
+    saved.optimizer.build(saved.trainable_variables)
+    for mine, theirs in zip(_optimizer_variables(model, strategy), saved.optimizer.variables, strict=True):
+        mine.assign(theirs.value)
+    return list(state["history"]), int(state["epoch"])
+
+
+def _optimizer_variables(model, strategy) -> list:
+    with strategy.scope():
+        model.optimizer.build(model.trainable_variables)
+    return list(model.optimizer.variables)
+
+
+def _is_lost_worker(exc: BaseException) -> bool:
+    """TensorFlow's words for a peer that is gone: a collective that timed out, a dead or unhealthy task."""
+    from ..backend import tf
+
+    return isinstance(exc, (tf.errors.DeadlineExceededError, tf.errors.UnavailableError, tf.errors.AbortedError,
+                            tf.errors.CancelledError, tf.errors.InternalError))
+
+
+def float32_copy(model):
+    """The trained model with every layer back in float32 (weights are float32 under a mixed policy
+    already), so the saved serving model computes as every other model does."""
+    import tempfile
+    import zipfile
+
+    from ..backend import keras
+
+    with tempfile.TemporaryDirectory(prefix="dlapp-f32-") as tmp:
+        src, dst = Path(tmp) / "mixed.keras", Path(tmp) / "float32.keras"
+        model.save(src)
+        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+            for item in zin.infolist():
+                data = zin.read(item.filename)
+                if item.filename == "config.json":
+                    data = re.sub(rb'"mixed_(b?float16)"', b'"float32"', data)
+                zout.writestr(item, data)
+        return keras.saving.load_model(dst, safe_mode=True, compile=False)
 
 
 def _cancelled() -> TrainingEvent:
@@ -271,7 +382,8 @@ def make_card(the_plan: Plan, data: Dataset, fitted: _Fitted, metrics: Metrics, 
                             test_examples=int(len(data.y_test))),
         input=the_plan.task.input_spec(data), metrics=metrics,
         provenance=Provenance(command=config.command, seed=config.seed, device=fitted.device,
-                              training_time_s=round(fitted.seconds, 1), versions=_versions(), cache_key=key),
+                              training_time_s=round(fitted.seconds, 1), versions=_versions(), cache_key=key,
+                              workers=fitted.where.workers, precision=fitted.where.policy),
         hyperparameters=hyperparameters(the_plan, in_blocks=the_plan.task.validation_in_blocks),
         history=tuple(history), calibration=calibration,
     )

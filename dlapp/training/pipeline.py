@@ -44,8 +44,12 @@ def targets(y: np.ndarray, *, num_outputs: int, num_classes: int, label_smoothin
 
 
 def make_pipeline(x, y: np.ndarray, *, batch_size: int, training: bool, seed: int,
-                  augmentations: Sequence[Callable] = ()):
-    """tf.data: shuffle, batch, augment whole batches on the fly, prefetch."""
+                  augmentations: Sequence[Callable] = (), drop_remainder: bool = False, shard_by_data: bool = False):
+    """tf.data: shuffle, batch, augment whole batches on the fly, prefetch.
+
+    `batch_size` is the global batch. `shard_by_data`: several workers read this same pipeline (same seed,
+    same order) and each keeps its share of every batch, so a step sees the batch one process would.
+    """
     from ..backend import tf
 
     def tensor(a):
@@ -55,7 +59,11 @@ def make_pipeline(x, y: np.ndarray, *, batch_size: int, training: bool, seed: in
     ds = tf.data.Dataset.from_tensor_slices((features, y))
     if training:
         ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     for fn in augmentations if training else ():
         ds = ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+    if shard_by_data:  # arrays have no files to shard by
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        ds = ds.with_options(options)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -53,5 +53,5 @@ def recalibrate(model_id: str, *, store: ModelStore | None = None) -> ModelCard:
     updated = dataclasses.replace(
         card, metrics=metrics, calibration=calibration,
         hyperparameters=hyperparameters(the_plan, in_blocks=in_blocks),
-        provenance=dataclasses.replace(card.provenance, cache_key=cache_key(the_plan, data)))
+        provenance=dataclasses.replace(card.provenance, cache_key=cache_key(the_plan, data, card.provenance.precision)))
     return store.save(model, updated, model_id)
