@@ -61,12 +61,12 @@ def run_to_end(client, **arguments) -> tuple[dict, dict]:
 @pytest.mark.app
 def test_only_real_inputs_are_required(client):
     """An endpoint may require what it works on (an image, a text, files) and, to change or delete a
-    model, its id; every other argument has a default that works when left out."""
+    model, or to export one, its id; every other argument has a default that works when left out."""
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     for name, endpoint in endpoints.items():
         required = {p["parameter_name"] for p in endpoint["parameters"] if not p["parameter_has_default"]}
-        allowed = REQUIRED_INPUTS | ({"model_id"} if name in ("/set_default_model", "/delete_model", "/promote_model")
-                                     else set())
+        by_id = ("/set_default_model", "/delete_model", "/promote_model", "/export_model")
+        allowed = REQUIRED_INPUTS | ({"model_id"} if name in by_id else set())
         assert required <= allowed, (name, required)
 
 

@@ -412,12 +412,13 @@ def _export_folder(session: str | None) -> Path:
 
 
 @user_errors
-def export_model(model_id: str, format: str,  # noqa: A002  (the API's argument name)
+def export_model(model_id: str, format: str = "litert",  # noqa: A002  (the API's argument name)
                  request: gr.Request = None) -> dict:  # type: ignore[assignment]
     """Export a model for another runtime, checked before it is offered.
 
-    format: keras, savedmodel, litert, litert-int8 (image models) or onnx. The export is re-loaded in a
-    fresh process without dlapp or Keras and compared with the Keras model on held-out examples.
+    format: keras, savedmodel, litert (the default, as on the Models tab), litert-int8 (image models)
+    or onnx. The export is re-loaded in a fresh process without dlapp or Keras and compared with the
+    Keras model on held-out examples.
     Returns {"archive": the .zip (model, classify.py, README with the figures), "model_id", "format",
     "summary", "figures": [[check, result], ...], "changes": [what differs from the Keras model], "agreement",
     "max_prob_diff", "keras_accuracy", "export_accuracy", "examples", "source", "model_bytes"}.
