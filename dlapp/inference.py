@@ -35,7 +35,11 @@ def warm_up(tasks: tuple[str, ...] = tuple(TASKS)) -> None:
     # TensorFlow, Keras and the loaded models are half a million long-lived objects that Python's
     # cyclic GC rescanned in every full collection. Frozen, they are never scanned again: the GC's
     # CPU in a 70 s load test (32 clients) fell from 4.2 s to 3.0 s (a bare Gradio app: 1.1 s).
-    gc.collect()
+    # Only the young generations are collected first: a full collection here held the GIL over all of
+    # them while the first visitors were being served (0.8 s on an idle 2-core machine, 5.4 s on a loaded
+    # one, a visitor's request waiting as long); the older generation's garbage, frozen with the rest, was
+    # 73 to 12,000 objects when measured (gc.callbacks in the server; tests/test_gc_pauses.py).
+    gc.collect(1)
     gc.freeze()
     log.info("%s in %.1f s (%s)", WARM, time.perf_counter() - t0, ", ".join(tasks))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import tempfile
 import threading
@@ -171,11 +172,23 @@ def _gradio_files(demo: gr.Blocks) -> list[str]:
     return [f for files in list(demo.temp_file_sets) for f in list(files) if f not in kept]
 
 
+def settle_heap() -> None:
+    """Freeze what lives as long as the server (Gradio, TensorFlow, the app's blocks), then turn the GC on.
+
+    app.py turns the cyclic GC off before these load: they are half a million objects, and each full collection
+    while they loaded rescanned all of them (about a dozen, seconds of start-up with the GIL held). Frozen, no
+    later collection scans them: a pause of the GC is a pause of every visitor's request.
+    """
+    gc.freeze()
+    gc.enable()
+
+
 def launch(**overrides) -> None:
     """Serve the app as configured by the environment (see dlapp/settings.py)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings_mod.load()
     demo = build_app()
+    settle_heap()
     # Default models load and compile while the server starts, not in the first visitors' requests.
     threading.Thread(target=inference.warm_up, name="warm-up", daemon=True).start()
     budget.start_sweeper()  # also the bound on Gradio's upload route, which runs none of dlapp's code
