@@ -35,6 +35,27 @@ def isolated_session(tmp_path_factory, shipped_dir):
         yield
 
 
+CLIENT_TIMEOUT_S = 60  # a hung server still fails the test; a slow answer on a loaded machine does not
+
+
+@pytest.fixture(scope="session", autouse=True)
+def patient_clients():
+    """gradio_client's Client sends a call with httpx's default 5 s timeout (its send_data and uploads pass none),
+    where a browser waits. On a loaded 2-core machine a queue join once took longer, while another visitor's
+    training started (a GC pause, the GIL, TensorFlow's threads on both cores): the tests check the answer, not
+    how fast it came (tests/test_gc_pauses.py covers the pause). A test that sets its own timeout keeps it."""
+    from gradio_client import Client
+
+    original = Client.__init__
+
+    def patient(self, *args, httpx_kwargs: dict | None = None, **kwargs):
+        original(self, *args, httpx_kwargs={"timeout": CLIENT_TIMEOUT_S, **(httpx_kwargs or {})}, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Client, "__init__", patient)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def isolated_user_cache(tmp_path_factory, shipped_dir, monkeypatch) -> None:
     """A fresh user cache for each test, over the git-tracked shipped models; app servers and subprocesses
