@@ -46,3 +46,13 @@ def test_the_warm_up_freezes_without_a_full_collection():
     assert out.returncode == 0, out.stderr[-3000:]
     full, frozen = out.stdout.split()
     assert full == "0" and int(frozen) > 0
+
+
+def test_loading_tensorflow_runs_no_full_collection_and_freezes_it():
+    """Every process that trains, predicts or exports (the CLI, the server, the workers) loads dlapp.backend."""
+    out = run("import gc\n"
+              "import dlapp.backend\n"
+              f"print({FULL}, gc.isenabled(), gc.get_freeze_count())\n")
+    assert out.returncode == 0, out.stderr[-3000:]
+    full, enabled, frozen = out.stdout.split()
+    assert full == "0" and enabled == "True" and int(frozen) > 100_000  # the old import: 6 full collections
