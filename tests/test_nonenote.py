@@ -1,0 +1,67 @@
+"""An answer that is "none of these", or unsure, says what the model knows, with its own class list (issue #24):
+the engine's sentence, the CLI's `predict`, and the /classify_image answer through gradio_client."""
+
+import numpy as np
+import pytest
+
+from dlapp import limits
+from dlapp.tasks.image import NONE_OF_THESE, answer_note
+from dlapp.testing import tiny_model, toy_card
+
+CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def test_the_sentence_names_the_models_own_classes():
+    assert answer_note(CIFAR10, declined=True, unsure=True) == (
+        "This looks like none of the 10 things this model knows (airplane, automobile, bird, cat, deer, dog, frog, "
+        "horse, ship, truck).")
+    assert answer_note(["mug", "pen"], declined=False, unsure=True) == (
+        "Not sure: this may be none of the 2 things this model knows (mug, pen).")
+    assert answer_note(["mug", "pen"], declined=False, unsure=False) == ""  # a confident answer needs no note
+
+
+def test_a_long_class_list_is_cut_and_counted():
+    names = [f"class{i}" for i in range(limits.NOTE_MAX_CLASSES + 5)]
+    note = answer_note(names, declined=True, unsure=True)
+    assert note.startswith(f"This looks like none of the {len(names)} things this model knows (class0, class1, ")
+    assert note.endswith(f"class{limits.NOTE_MAX_CLASSES - 1} and 5 more).")
+
+
+def toy_model(store, model_id: str, *, bias: tuple[float, float], none_threshold: float | None) -> str:
+    """A two-class model ("mug", "pen") whose answer is the same for every picture: softmax(bias)."""
+    model = tiny_model()
+    dense = model.layers[-1]
+    dense.set_weights([np.zeros_like(dense.get_weights()[0]), np.asarray(bias, np.float32)])
+    card = toy_card(class_names=["mug", "pen"], calibration={"temperature": 1.0, "fitted_on": 10,
+                                                               "none_threshold": none_threshold})
+    store.save(model, card, model_id)
+    return model_id
+
+
+@pytest.fixture()
+def toys(tmp_path):
+    """Three "mug, pen" models in a store of their own: one that declines everything (0.5 < 0.6), one unsure of
+    everything (0.5, no threshold), one sure of everything (98% mug)."""
+    from dlapp.store import ModelStore
+
+    store = ModelStore(tmp_path / "models", tmp_path / "none-shipped")
+    toy_model(store, "declines", bias=(0, 0), none_threshold=0.6)
+    toy_model(store, "unsure", bias=(0, 0), none_threshold=None)
+    toy_model(store, "sure", bias=(4, 0), none_threshold=0.6)
+    return store
+
+
+def test_every_image_model_notes_with_its_own_classes(toys, tmp_path):
+    from dlapp.inference import get_predictor
+
+    grey = np.full((4, 4, 3), 128, np.uint8)
+    declines = get_predictor("image", "declines", store=toys)
+    top = declines.classify(grey, k=2)
+    assert declines.top_label(top) == NONE_OF_THESE
+    assert declines.note(top) == "This looks like none of the 2 things this model knows (mug, pen)."
+    unsure = get_predictor("image", "unsure", store=toys)
+    top = unsure.classify(grey, k=2)
+    assert unsure.top_label(top) == "mug" and top[0][1] < limits.UNSURE_BELOW
+    assert unsure.note(top) == "Not sure: this may be none of the 2 things this model knows (mug, pen)."
+    sure = get_predictor("image", "sure", store=toys)
+    assert sure.note(sure.classify(grey, k=2)) == ""
