@@ -1,10 +1,14 @@
 """An answer that is "none of these", or unsure, says what the model knows, with its own class list (issue #24):
 the engine's sentence, the CLI's `predict`, and the /classify_image answer through gradio_client."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from dlapp import limits
+from dlapp.cli import TEACH_HINT, main
 from dlapp.tasks.image import NONE_OF_THESE, answer_note
 from dlapp.testing import tiny_model, toy_card
 
@@ -65,3 +69,23 @@ def test_every_image_model_notes_with_its_own_classes(toys, tmp_path):
     assert unsure.note(top) == "Not sure: this may be none of the 2 things this model knows (mug, pen)."
     sure = get_predictor("image", "sure", store=toys)
     assert sure.note(sure.classify(grey, k=2)) == ""
+
+
+def grey_png(path: Path, size: int = 64) -> Path:
+    Image.new("RGB", (size, size), (128, 128, 128)).save(path)
+    return path
+
+
+def test_cli_predict_prints_the_note_and_how_to_teach_it(toys, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DLAPP_MODEL_DIR", str(toys.root))
+    monkeypatch.setenv("DLAPP_SHIPPED_MODEL_DIR", str(tmp_path / "none-shipped"))
+    photo = grey_png(tmp_path / "grey.png")
+    assert main(["predict", "--model", "declines", str(photo), str(photo)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{photo}: none of these (closest: mug 50.0%")
+    assert lines[1] == "  This looks like none of the 2 things this model knows (mug, pen)."
+    assert lines[-1] == TEACH_HINT and lines.count(TEACH_HINT) == 1  # once, after all the answers
+    assert "--preset transfer" in TEACH_HINT
+    assert main(["predict", "--model", "sure", str(photo)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{photo}: mug 98.2%") and "things this model knows" not in out and TEACH_HINT not in out
