@@ -498,3 +498,24 @@ def expected_top(app_server: AppServer, path: Path, model_id: str | None = None)
     from dlapp.inference import get_predictor
 
     return get_predictor("image", model_id, store=app_server.store()).classify(path, k=1)[0][0]
+
+
+def a_picture_of_nothing(tmp_path: Path, predictor) -> Path:
+    """A flat or smooth 128-px picture that `predictor` (an ImageClassifier) declines, else is unsure of: its answer
+    has a note. Chosen by asking the model, so a retrained one is tested on what it declines; declined ones first."""
+    from .tasks.image import NONE_OF_THESE
+
+    ramp = np.linspace(0, 255, 128, dtype=np.uint8)
+    candidates = {"grey": np.full((128, 128, 3), 128, np.uint8), "black": np.zeros((128, 128, 3), np.uint8),
+                  "white": np.full((128, 128, 3), 255, np.uint8),
+                  "gradient": np.stack([np.tile(ramp, (128, 1))] * 3, -1)}
+    noted = []
+    for name, arr in candidates.items():
+        top = predictor.classify(Image.fromarray(arr), k=5)
+        if predictor.note(top):
+            noted.append((predictor.top_label(top) != NONE_OF_THESE, name, arr))
+    assert noted, f"{predictor.model_id} is sure of every flat picture: {list(candidates)}"
+    _, name, arr = sorted(noted, key=lambda n: n[0])[0]  # the first declined one, in the order above
+    path = tmp_path / f"{name}.png"
+    Image.fromarray(arr).save(path)
+    return path

@@ -5,14 +5,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gradio_client import handle_file
 from PIL import Image
 
 from dlapp import limits
 from dlapp.cli import TEACH_HINT, main
-from dlapp.tasks.image import NONE_OF_THESE, answer_note
-from dlapp.testing import tiny_model, toy_card
+from dlapp.tasks.image import EXAMPLES_DIR, NONE_OF_THESE, answer_note
+from dlapp.testing import a_picture_of_nothing, tiny_model, toy_card
 
 CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CAT = next(EXAMPLES_DIR.glob("*-cat.png"))
 
 
 def test_the_sentence_names_the_models_own_classes():
@@ -89,3 +91,27 @@ def test_cli_predict_prints_the_note_and_how_to_teach_it(toys, tmp_path, monkeyp
     assert main(["predict", "--model", "sure", str(photo)]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"{photo}: mug 98.2%") and "things this model knows" not in out and TEACH_HINT not in out
+
+
+# ---------------------------------------------------------------- the API answer (the real app)
+
+@pytest.mark.app
+def test_the_api_answer_carries_the_note(client, app_server, tmp_path):
+    grey = grey_png(tmp_path / "grey.png")
+    toy_model(app_server.store(), "mug-pen", bias=(0, 0), none_threshold=0.6)
+    answer, _ = client.predict(handle_file(str(grey)), "mug-pen", api_name="/classify_image")
+    assert answer["label"] == NONE_OF_THESE
+    assert answer["note"] == "This looks like none of the 2 things this model knows (mug, pen)."
+    assert [c["label"] for c in answer["confidences"]] == ["mug", "pen"]  # the ranking is still there
+    # The default model: a picture of nothing (one it declines, asked first through the engine) gets its class list,
+    # and a CIFAR-10 test cat, which it knows, no note.
+    from dlapp.inference import get_predictor
+
+    default = get_predictor("image", None, store=app_server.store())
+    nothing = a_picture_of_nothing(tmp_path, default)
+    answer, _ = client.predict(handle_file(str(nothing)), None, api_name="/classify_image")
+    assert answer["note"] == default.note(default.classify(nothing, k=5))
+    names = default.class_names
+    assert f"the {len(names)} things this model knows ({', '.join(names)})" in answer["note"]
+    answer, _ = client.predict(handle_file(str(CAT)), None, api_name="/classify_image")
+    assert answer["label"] == "cat" and answer["note"] == ""

@@ -144,7 +144,7 @@ def classify_image(image: str | None, model_id: str | None):
     predictor = get_predictor("image", model_id or None, store=visitor_store())
     seen = predictor.preprocess(Path(image))  # decoded once: classify takes the fitted array as it is
     top = predictor.classify(seen, k=5)
-    return DecisionLabel.value_of(predictor.top_label(top), top), preview_file(seen)
+    return DecisionLabel.value_of(predictor.top_label(top), top, predictor.note(top)), preview_file(seen)
 
 
 @user_errors
@@ -157,8 +157,9 @@ def classify_frame(frame: np.ndarray | None, model_id: str | None):
     predictor = get_predictor("image", model_id or None, store=visitor_store())
     top = predictor.classify(frame, k=3)
     ms = (time.perf_counter() - t0) * 1000
-    return (DecisionLabel.value_of(predictor.top_label(top), top),
-            f"Model `{predictor.model_id}` · {ms:.0f} ms per frame on this machine.")
+    note = predictor.note(top)
+    return (DecisionLabel.value_of(predictor.top_label(top), top, note),
+            f"Model `{predictor.model_id}` · {ms:.0f} ms per frame on this machine." + (f"  \n{note}" if note else ""))
 
 
 @user_errors
