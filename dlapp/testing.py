@@ -101,7 +101,11 @@ class AppServer:
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen([sys.executable, str(script)], cwd=REPO, env=full_env,
                                          stdout=log, stderr=subprocess.STDOUT)
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:  # a server that never got ready would outlive the test run, taking a core
+            self.stop()
+            raise
 
     def wait_ready(self, timeout: float = 120) -> None:
         """Wait until the server answers /gradio_api/info, the first request a browser makes."""
