@@ -192,6 +192,23 @@ def tiny_model():
     return keras.Model(inputs, outputs)
 
 
+def constant_model(store, model_id: str, class_names: list[str], *, bias: tuple[float, float],
+                   none_threshold: float | None) -> str:
+    """Save a two-class model on 4x4 pictures into `store` that gives every picture the same answer, softmax(bias),
+    with a "none of these" threshold: e.g. bias (0, 0) and a threshold of 0.6 decline everything. It has one conv
+    stage, so the Image tab's explanations of it run too."""
+    import keras
+
+    inputs = keras.Input((4, 4, 3), dtype="uint8")
+    x = keras.layers.Conv2D(2, 3, padding="same", activation="relu")(keras.layers.Rescaling(1 / 255)(inputs))
+    dense = keras.layers.Dense(2, activation="softmax")
+    model = keras.Model(inputs, dense(keras.layers.Flatten()(x)))
+    dense.set_weights([np.zeros_like(dense.get_weights()[0]), np.asarray(bias, np.float32)])
+    store.save(model, toy_card(class_names=list(class_names), calibration={
+        "temperature": 1.0, "fitted_on": 10, "none_threshold": none_threshold}), model_id)
+    return model_id
+
+
 def toy_card(**overrides: Any) -> ModelCard:
     """A model card that fits `tiny_model`. `overrides` replace fields of its JSON form (schema 2); a dict
     given for a nested field (metrics, dataset, input, provenance) is merged into the default one, e.g.

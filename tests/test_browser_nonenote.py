@@ -5,6 +5,7 @@ is off, the note says so instead (issue #24). Screenshots at 1280 and 390 px."""
 import re
 
 import pytest
+from PIL import Image
 
 from dlapp.tasks.image import EXAMPLES_DIR
 from dlapp.testing import AppServer, a_picture_of_nothing, add_class, opened, screenshot, tab, upload_photo
@@ -81,3 +82,27 @@ def test_where_training_is_off_the_note_says_so_and_offers_no_path(browser, clos
         expect(page.locator("#image-teach")).to_be_hidden()
         page.locator("#image-note").scroll_into_view_if_needed()
         screenshot(page, "nonenote-training-off-390")
+
+
+def test_a_users_class_names_show_as_written_never_as_markup(browser, app_server, tmp_path):
+    """Class names are a user's folder names: the note shows them character for character, and runs nothing."""
+    from playwright.sync_api import expect
+
+    from dlapp.testing import constant_model
+
+    expect.set_options(timeout=30_000)
+    names = ["<img src=x onerror=window.pwned=1>", "*pen* [a](javascript:window.pwned=2)"]
+    constant_model(app_server.store(), "hostile-names", names, bias=(0, 0), none_threshold=0.6)
+    grey = tmp_path / "grey.png"
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(grey)
+    with opened(browser, app_server.url, 1280) as page:
+        picker = page.locator("#image-model input")
+        picker.click()
+        picker.fill("hostile-names")
+        page.get_by_role("option", name=re.compile("hostile-names")).first.click()
+        expect(page.locator("#image-model-info")).to_contain_text("2 classes")
+        upload_photo(page, grey)
+        expect(page.locator("#image-note")).to_have_text(
+            f"This looks like none of the 2 things this model knows ({names[0]}, {names[1]}).")
+        assert page.locator("#image-note img, #image-note a, #image-note em").count() == 0
+        assert page.evaluate("window.pwned") is None

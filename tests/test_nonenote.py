@@ -11,10 +11,11 @@ from PIL import Image
 from dlapp import limits
 from dlapp.cli import TEACH_HINT, main
 from dlapp.tasks.image import EXAMPLES_DIR, NONE_OF_THESE, answer_note
-from dlapp.testing import a_picture_of_nothing, tiny_model, toy_card
+from dlapp.testing import a_picture_of_nothing, constant_model
 
 CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CAT = next(EXAMPLES_DIR.glob("*-cat.png"))
+MUG_PEN = ["mug", "pen"]
 
 
 def test_the_sentence_names_the_models_own_classes():
@@ -33,17 +34,6 @@ def test_a_long_class_list_is_cut_and_counted():
     assert note.endswith(f"class{limits.NOTE_MAX_CLASSES - 1} and 5 more).")
 
 
-def toy_model(store, model_id: str, *, bias: tuple[float, float], none_threshold: float | None) -> str:
-    """A two-class model ("mug", "pen") whose answer is the same for every picture: softmax(bias)."""
-    model = tiny_model()
-    dense = model.layers[-1]
-    dense.set_weights([np.zeros_like(dense.get_weights()[0]), np.asarray(bias, np.float32)])
-    card = toy_card(class_names=["mug", "pen"], calibration={"temperature": 1.0, "fitted_on": 10,
-                                                               "none_threshold": none_threshold})
-    store.save(model, card, model_id)
-    return model_id
-
-
 @pytest.fixture()
 def toys(tmp_path):
     """Three "mug, pen" models in a store of their own: one that declines everything (0.5 < 0.6), one unsure of
@@ -51,9 +41,9 @@ def toys(tmp_path):
     from dlapp.store import ModelStore
 
     store = ModelStore(tmp_path / "models", tmp_path / "none-shipped")
-    toy_model(store, "declines", bias=(0, 0), none_threshold=0.6)
-    toy_model(store, "unsure", bias=(0, 0), none_threshold=None)
-    toy_model(store, "sure", bias=(4, 0), none_threshold=0.6)
+    constant_model(store, "declines", MUG_PEN, bias=(0, 0), none_threshold=0.6)
+    constant_model(store, "unsure", MUG_PEN, bias=(0, 0), none_threshold=None)
+    constant_model(store, "sure", MUG_PEN, bias=(4, 0), none_threshold=0.6)
     return store
 
 
@@ -98,7 +88,7 @@ def test_cli_predict_prints_the_note_and_how_to_teach_it(toys, tmp_path, monkeyp
 @pytest.mark.app
 def test_the_api_answer_carries_the_note(client, app_server, tmp_path):
     grey = grey_png(tmp_path / "grey.png")
-    toy_model(app_server.store(), "mug-pen", bias=(0, 0), none_threshold=0.6)
+    constant_model(app_server.store(), "mug-pen", MUG_PEN, bias=(0, 0), none_threshold=0.6)
     answer, _ = client.predict(handle_file(str(grey)), "mug-pen", api_name="/classify_image")
     assert answer["label"] == NONE_OF_THESE
     assert answer["note"] == "This looks like none of the 2 things this model knows (mug, pen)."

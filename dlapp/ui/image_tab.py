@@ -3,6 +3,7 @@ inside the model (feature maps, filters, layers), plus batch mode."""
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,8 +172,13 @@ def note_view(label: dict[str, float] | str | None, model_id: str | None) -> dic
         return {"box": gr.update(visible=False), "note": "", "teach": gr.update(visible=False)}
     note = get_predictor("image", model_id or None, store=visitor_store()).note(ranked)
     trains = settings_mod.load().training_enabled
-    return {"box": gr.update(visible=bool(note)), "note": note if trains else f"{note}  \n{TRAINING_OFF}",
+    return {"box": gr.update(visible=bool(note)), "note": literal(note) + ("" if trains else f"  \n{TRAINING_OFF}"),
             "teach": gr.update(visible=trains)}
+
+
+def literal(text: str) -> str:
+    """`text` as gr.Markdown shows it, character for character: a user's class names (folder names) are no markup."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+!|~&-])", r"\\\1", text)
 
 
 @user_errors
@@ -186,8 +192,8 @@ def classify_frame(frame: np.ndarray | None, model_id: str | None):
     top = predictor.classify(frame, k=3)
     ms = (time.perf_counter() - t0) * 1000
     note = predictor.note(top)
-    return (DecisionLabel.value_of(predictor.top_label(top), top, note),
-            f"Model `{predictor.model_id}` · {ms:.0f} ms per frame on this machine." + (f"  \n{note}" if note else ""))
+    said = f"Model `{predictor.model_id}` · {ms:.0f} ms per frame on this machine."
+    return DecisionLabel.value_of(predictor.top_label(top), top, note), said + (f"  \n{literal(note)}" if note else "")
 
 
 @user_errors

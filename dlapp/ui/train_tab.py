@@ -414,8 +414,8 @@ def wire(tab: TrainTab) -> None:
     # On the visitor's change only: open_builder sets the task and the data together, and a change event here would
     # then reset the data to the task's first data set.
     tab.task.input(lambda t: on_task(tab, t), tab.task,
-                    [tab.dataset, tab.preset, tab.subset, tab.epochs, tab.cell, *settings_out],
-                    api_visibility="private")
+                   [tab.dataset, tab.preset, tab.subset, tab.epochs, tab.cell, *settings_out],
+                   api_visibility="private")
     tab.preset.change(lambda t, p: on_preset(tab, t, p), [tab.task, tab.preset], settings_out,
                       api_visibility="private")
     tab.dataset.change(lambda t, d, c: on_dataset(tab, t, d, c), [tab.task, tab.dataset, tab.builder.state],
