@@ -265,7 +265,7 @@ def _predict(args) -> int:
                   f"{text[:60]}")
         return 0
     clf = get_predictor("image", args.model)
-    failed = 0
+    failed, noted = 0, False
     for f in args.files:
         try:
             top = clf.classify(Path(f), k=args.top)
@@ -276,7 +276,16 @@ def _predict(args) -> int:
         ranked = ", ".join(f"{label} {p:.1%}" for label, p in top)
         answer = clf.top_label(top)
         print(f"{f}: {ranked}" if answer == top[0][0] else f"{f}: {answer} (closest: {ranked})")
+        if note := clf.note(top):
+            print(f"  {note}")
+            noted = True
+    if noted:  # once, after the answers: how to make the model know yours
+        print(TEACH_HINT)
     return 1 if failed else 0
+
+
+TEACH_HINT = ("To teach a model your own classes: python -m dlapp train --dataset <folder or .zip of class folders> "
+              "--preset transfer")
 
 
 def _add_explain(sub) -> None:

@@ -9,6 +9,10 @@ PREDICT_CONCURRENCY = 16  # prediction calls served at once; their model calls m
 #                           waiting callers mean bigger, cheaper batches, not more threads fighting for 2 cores
 LIVE_TIME_LIMIT_S = 300  # one visitor's live webcam stream holds a worker at most this long, then stops
 MAX_TOP_K = 100  # labels returned per image; more than any dlapp model has classes
+UNSURE_BELOW = 0.75  # a calibrated top probability under 3/4 is wrong at least one time in four, so the answer says
+#                      it is not sure (tasks/image.answer_note): cifar10-best's test answers under 0.75 were right
+#                      58-62% of the time, those over it 76-98% (the reliability bins on its card)
+NOTE_MAX_CLASSES = 20  # class names an answer's note lists in full: a 100-class list would bury the sentence
 JPEG_REDUCED_MAX = 8  # a baseline JPEG may have 8x DLAPP_MAX_IMAGE_PIXELS (200 MP: the largest phone cameras),
 #                       since it is decoded at 1/2-1/8 scale under that cap (images.py); other formats may not
 

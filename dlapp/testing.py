@@ -101,7 +101,11 @@ class AppServer:
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen([sys.executable, str(script)], cwd=REPO, env=full_env,
                                          stdout=log, stderr=subprocess.STDOUT)
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:  # a server that never got ready would outlive the test run, taking a core
+            self.stop()
+            raise
 
     def wait_ready(self, timeout: float = 120) -> None:
         """Wait until the server answers /gradio_api/info, the first request a browser makes."""
@@ -186,6 +190,23 @@ def tiny_model():
     x = keras.layers.Rescaling(1 / 255)(inputs)
     outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(x))
     return keras.Model(inputs, outputs)
+
+
+def constant_model(store, model_id: str, class_names: list[str], *, bias: tuple[float, float],
+                   none_threshold: float | None) -> str:
+    """Save a two-class model on 4x4 pictures into `store` that gives every picture the same answer, softmax(bias),
+    with a "none of these" threshold: e.g. bias (0, 0) and a threshold of 0.6 decline everything. It has one conv
+    stage, so the Image tab's explanations of it run too."""
+    import keras
+
+    inputs = keras.Input((4, 4, 3), dtype="uint8")
+    x = keras.layers.Conv2D(2, 3, padding="same", activation="relu")(keras.layers.Rescaling(1 / 255)(inputs))
+    dense = keras.layers.Dense(2, activation="softmax")
+    model = keras.Model(inputs, dense(keras.layers.Flatten()(x)))
+    dense.set_weights([np.zeros_like(dense.get_weights()[0]), np.asarray(bias, np.float32)])
+    store.save(model, toy_card(class_names=list(class_names), calibration={
+        "temperature": 1.0, "fitted_on": 10, "none_threshold": none_threshold}), model_id)
+    return model_id
 
 
 def toy_card(**overrides: Any) -> ModelCard:
@@ -498,3 +519,24 @@ def expected_top(app_server: AppServer, path: Path, model_id: str | None = None)
     from dlapp.inference import get_predictor
 
     return get_predictor("image", model_id, store=app_server.store()).classify(path, k=1)[0][0]
+
+
+def a_picture_of_nothing(tmp_path: Path, predictor) -> Path:
+    """A flat or smooth 128-px picture that `predictor` (an ImageClassifier) declines, else is unsure of: its answer
+    has a note. Chosen by asking the model, so a retrained one is tested on what it declines; declined ones first."""
+    from .tasks.image import NONE_OF_THESE
+
+    ramp = np.linspace(0, 255, 128, dtype=np.uint8)
+    candidates = {"grey": np.full((128, 128, 3), 128, np.uint8), "black": np.zeros((128, 128, 3), np.uint8),
+                  "white": np.full((128, 128, 3), 255, np.uint8),
+                  "gradient": np.stack([np.tile(ramp, (128, 1))] * 3, -1)}
+    noted = []
+    for name, arr in candidates.items():
+        top = predictor.classify(Image.fromarray(arr), k=5)
+        if predictor.note(top):
+            noted.append((predictor.top_label(top) != NONE_OF_THESE, name, arr))
+    assert noted, f"{predictor.model_id} is sure of every flat picture: {list(candidates)}"
+    _, name, arr = sorted(noted, key=lambda n: n[0])[0]  # the first declined one, in the order above
+    path = tmp_path / f"{name}.png"
+    Image.fromarray(arr).save(path)
+    return path

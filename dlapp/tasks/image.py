@@ -135,6 +135,21 @@ def transfer_advice(counts: dict[str, int]) -> str:
 NONE_OF_THESE = "none of these"  # the top label when an image looks like none of the model's classes
 
 
+def answer_note(class_names: Sequence[str], *, declined: bool, unsure: bool) -> str:
+    """What an answer not to be taken at face value means, in plain words, with the model's own classes:
+    "This looks like none of the 10 things this model knows (airplane, …, truck)." for a declined one, a
+    "Not sure: …" variant for an unsure one, and "" for a confident answer. The web app, the API and the
+    CLI all show this sentence."""
+    if not (declined or unsure):
+        return ""
+    names = list(class_names)
+    shown = ", ".join(names[:limits.NOTE_MAX_CLASSES])
+    if len(names) > limits.NOTE_MAX_CLASSES:
+        shown += f" and {len(names) - limits.NOTE_MAX_CLASSES} more"
+    things = f"{len(names)} {'thing' if len(names) == 1 else 'things'} this model knows ({shown})"
+    return f"This looks like none of the {things}." if declined else f"Not sure: this may be none of the {things}."
+
+
 class ImageClassifier:
     """A cached image model, ready to classify anything Pillow can open."""
 
@@ -192,6 +207,12 @@ class ImageClassifier:
         likely than the model's "none of these" threshold (models without one always answer)."""
         declined = self.none_threshold is not None and top[0][1] < self.none_threshold
         return NONE_OF_THESE if declined else top[0][0]
+
+    def note(self, top: Sequence[tuple[str, float]]) -> str:
+        """The answer's note (answer_note): "" when the model is sure of it; else that the picture looks like,
+        or may be, none of this model's classes. Unsure: a top probability under limits.UNSURE_BELOW."""
+        declined = self.top_label(top) == NONE_OF_THESE
+        return answer_note(self.class_names, declined=declined, unsure=top[0][1] < limits.UNSURE_BELOW)
 
 
 class ImageTask:

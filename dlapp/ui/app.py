@@ -104,7 +104,7 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
     with gr.Blocks(title="dlapp: deep learning in your browser",
                    delete_cache=(limits.GRADIO_CACHE_SWEEP_S, limits.GRADIO_CACHE_AGE_S)) as demo:
         gr.Markdown(_header(settings))
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Image", id="image"):
                 img = image_tab.layout(example_paths)
             with gr.Tab("Sentiment", id="sentiment"):
@@ -121,6 +121,7 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
         image_tab.wire(img)
         text_tab.wire(txt)
         train_tab.wire(trn)
+        train_tab.wire_teach(trn, img.teach, tabs)  # the Image tab's "none of these" note -> the collection builder
         models_tab.wire(mdl)
 
         def refresh_pickers(image_model, text_model, selected, seen):

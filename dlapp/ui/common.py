@@ -105,18 +105,26 @@ class SafeImage(CheckedImage):
         return super().preprocess(payload)  # data: URLs from webcam/clipboard
 
 
+class DecisionData(LabelData):
+    note: str = ""  # the answer in plain words where it is not to be taken at face value (tasks.image.answer_note)
+
+
 class DecisionLabel(gr.Label):
     """gr.Label whose top label may differ from its best-scoring class: an image model that
     declines answers "none of these" while the ranked classes stay visible (and readable by
-    API clients as `confidences`)."""
+    API clients as `confidences`). The answer carries its `note` for API clients ("" when the
+    model is sure); the page shows it beside the label (gr.Label's front end ignores the key)."""
+
+    data_model = DecisionData
 
     @classmethod
     def get_block_name(cls) -> str:
         return "label"  # reuse gr.Label's front end
 
     @staticmethod
-    def value_of(answer: str, ranked: list[tuple[str, float]]) -> LabelData:
-        return LabelData(label=answer, confidences=[LabelConfidence(label=n, confidence=p) for n, p in ranked])
+    def value_of(answer: str, ranked: list[tuple[str, float]], note: str = "") -> DecisionData:
+        return DecisionData(label=answer, confidences=[LabelConfidence(label=n, confidence=p) for n, p in ranked],
+                            note=note)
 
     def postprocess(self, value):
         return value if isinstance(value, LabelData) else super().postprocess(value)

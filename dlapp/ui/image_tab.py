@@ -3,6 +3,7 @@ inside the model (feature maps, filters, layers), plus batch mode."""
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
+from .. import settings as settings_mod
 from ..errors import DlappError, UsageError
 from ..inference import get_predictor
 from ..limits import LIVE_TIME_LIMIT_S, MAX_BATCH, PREDICT_CONCURRENCY
@@ -36,6 +38,9 @@ class ImageTab:
     button: gr.Button
     info: gr.Markdown
     label: gr.Label
+    note_box: gr.Column
+    note: gr.Markdown
+    teach: gr.Button  # to the Train tab's collection builder (wired by train_tab.wire_teach)
     seen: gr.Image
     explain_class: gr.Radio
     explain_api: gr.Button
@@ -63,6 +68,11 @@ def layout(example_paths: list[Path]) -> ImageTab:
             button = gr.Button("Classify", variant="primary", elem_id="classify-button")
         with gr.Column(scale=1):
             label = DecisionLabel(num_top_classes=5, label=top_heading(default_model("image")), elem_id="image-label")
+            # Under the answer, only when it is "none of these" or unsure: what the model knows, and the way to
+            # teach it yours.
+            with gr.Column(visible=False, variant="panel", elem_id="image-note-box") as note_box:
+                note = gr.Markdown(elem_id="image-note")
+                teach = gr.Button("Teach it your own classes", variant="primary", size="sm", elem_id="image-teach")
             with gr.Row():  # captions above the pictures: a block label would cover a small picture's top
                 with gr.Column(min_width=150):
                     gr.Markdown("**What the model sees**", elem_classes=["dlapp-caption"])
@@ -104,8 +114,9 @@ def layout(example_paths: list[Path]) -> ImageTab:
         batch_button = gr.Button("Classify all")
         table = gr.Dataframe(headers=["file", "top label", "confidence", "top 3, or what went wrong"],
                              interactive=False, wrap=True, column_widths=["24%", "18%", "14%", "44%"])
-    return ImageTab(image, model, button, info, label, seen, explain_class, explain_api, explain_name, cam, heat,
-                    stages, filters, layers, files, batch_button, table, live, live_label, live_note)
+    return ImageTab(image, model, button, info, label, note_box, note, teach, seen, explain_class, explain_api,
+                    explain_name, cam, heat, stages, filters, layers, files, batch_button, table, live, live_label,
+                    live_note)
 
 
 def top_heading(model_id: str | None) -> str:
@@ -144,7 +155,30 @@ def classify_image(image: str | None, model_id: str | None):
     predictor = get_predictor("image", model_id or None, store=visitor_store())
     seen = predictor.preprocess(Path(image))  # decoded once: classify takes the fitted array as it is
     top = predictor.classify(seen, k=5)
-    return DecisionLabel.value_of(predictor.top_label(top), top), preview_file(seen)
+    return DecisionLabel.value_of(predictor.top_label(top), top, predictor.note(top)), preview_file(seen)
+
+
+TRAINING_OFF = ("Training is off on this deployment, so it cannot learn your classes here; dlapp on your own "
+                "computer can (see its README).")
+
+
+@user_errors
+def note_view(label: dict[str, float] | str | None, model_id: str | None) -> dict:
+    """The note under the answer shown (`label`, as gr.Label hands it to a handler): the model's own sentence
+    (ImageClassifier.note), with the way to teach it your classes where this deployment trains, else that it does
+    not. Hidden for a confident answer or none."""
+    ranked = sorted(label.items(), key=lambda kv: -kv[1]) if isinstance(label, dict) else []
+    if not ranked:
+        return {"box": gr.update(visible=False), "note": "", "teach": gr.update(visible=False)}
+    note = get_predictor("image", model_id or None, store=visitor_store()).note(ranked)
+    trains = settings_mod.load().training_enabled
+    return {"box": gr.update(visible=bool(note)), "note": literal(note) + ("" if trains else f"  \n{TRAINING_OFF}"),
+            "teach": gr.update(visible=trains)}
+
+
+def literal(text: str) -> str:
+    """`text` as gr.Markdown shows it, character for character: a user's class names (folder names) are no markup."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+!|~&-])", r"\\\1", text)
 
 
 @user_errors
@@ -157,8 +191,9 @@ def classify_frame(frame: np.ndarray | None, model_id: str | None):
     predictor = get_predictor("image", model_id or None, store=visitor_store())
     top = predictor.classify(frame, k=3)
     ms = (time.perf_counter() - t0) * 1000
-    return (DecisionLabel.value_of(predictor.top_label(top), top),
-            f"Model `{predictor.model_id}` · {ms:.0f} ms per frame on this machine.")
+    note = predictor.note(top)
+    said = f"Model `{predictor.model_id}` · {ms:.0f} ms per frame on this machine."
+    return DecisionLabel.value_of(predictor.top_label(top), top, note), said + (f"  \n{literal(note)}" if note else "")
 
 
 @user_errors
@@ -227,9 +262,15 @@ def wire(tab: ImageTab) -> None:
 
     def clear_answer():
         """After an error: no answer to the previous picture stays on screen as if it were this one's."""
-        return None, None, None, None, None, gr.update(choices=[], value=None)
+        return None, None, None, None, None, gr.update(choices=[], value=None), gr.update(visible=False)
 
-    answer = [tab.label, tab.seen, tab.cam, tab.heat, tab.stages, tab.explain_class]
+    answer = [tab.label, tab.seen, tab.cam, tab.heat, tab.stages, tab.explain_class, tab.note_box]
+
+    def noted(label, model):
+        out = note_view(label, model)
+        return {tab.note_box: out["box"], tab.note: out["note"], tab.teach: out["teach"]}
+
+    note_out = [tab.note_box, tab.note, tab.teach]
 
     def inside_current(image, model):
         return inside_model(image, model) if model else (None, None, None)
@@ -239,6 +280,7 @@ def wire(tab: ImageTab) -> None:
     classified = tab.button.click(classify_image, [tab.image, tab.model], [tab.label, tab.seen],
                                   api_name="classify_image", concurrency_limit=PREDICT_CONCURRENCY)
     classified.success(choices, tab.label, tab.explain_class, **private)
+    classified.success(noted, [tab.label, tab.model], note_out, **private)
     classified.failure(clear_answer, None, answer, **private)
     tab.explain_api.click(explain_image, [tab.image, tab.model, tab.explain_name], [tab.cam, tab.heat],
                           api_name="explain_image", concurrency_limit=PREDICT_CONCURRENCY)
@@ -256,6 +298,7 @@ def wire(tab: ImageTab) -> None:
                   [tab.label, tab.seen, tab.cam, tab.heat, tab.stages], **private)
     shown.success(choices, tab.label, tab.explain_class, **private
                   ).then(inside_current, [tab.image, tab.model], [tab.stages, tab.filters, tab.layers], **private)
+    shown.success(noted, [tab.label, tab.model], note_out, **private)
     shown.failure(clear_answer, None, answer, **private)
     tab.model.change(model_info, tab.model, tab.info, **private)
     tab.model.change(lambda m: gr.update(label=top_heading(m)), tab.model, tab.label, **private)

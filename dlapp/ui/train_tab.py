@@ -227,6 +227,43 @@ def on_dataset(tab: TrainTab, task: str, dataset: str, collection) -> dict:
     return out
 
 
+def open_builder(tab: TrainTab, collection) -> dict:
+    """The Train tab set for the visitor's own image classes, its collection builder open: where the Image tab's
+    "Teach it your own classes" lands."""
+    out = on_dataset(tab, "image", COLLECTION, collection)
+    return {**out, tab.task: "image", tab.dataset: gr.update(choices=dataset_choices("image"), value=COLLECTION),
+            tab.preset: gr.update(choices=preset_choices("image"), value=out[tab.preset]),
+            tab.cell: gr.update(visible=False, value="")}  # the choices too: the task may have been text's
+
+
+# After the switch, the builder (below the settings, far down on a phone) scrolls into view with the cursor in its
+# class name, once the page has drawn it: the update that shows it lands a moment after the click's response.
+TO_BUILDER_JS = """
+() => {
+  let tries = 0;
+  const go = () => {
+    const box = document.getElementById('collect');
+    if (box && box.offsetParent !== null) {
+      box.scrollIntoView({block: 'start'});
+      document.querySelector('#collect-name textarea, #collect-name input')?.focus({preventScroll: true});
+    } else if (tries++ < 50) {
+      setTimeout(go, 100);
+    }
+  };
+  go();
+}
+"""
+
+
+def wire_teach(tab: TrainTab, button: gr.Button, tabs: gr.Tabs) -> None:
+    """`button` (on another tab) selects the Train tab (its id, "train") with the collection builder open."""
+    outputs = [tabs, tab.task, tab.dataset, tab.cell, tab.upload, tab.builder.group, tab.preset, tab.subset,
+               tab.epochs, tab.batch_size, tab.learning_rate, tab.validation_split, tab.preset_help]
+    button.click(lambda c: {tabs: gr.Tabs(selected="train"), **open_builder(tab, c)}, tab.builder.state, outputs,
+                 api_visibility="private", queue=False
+                 ).then(None, js=TO_BUILDER_JS, api_visibility="private", queue=False)
+
+
 def preset_help(preset: str, collection) -> str:
     """The preset's summary; for `transfer` on a collection, what to expect from it."""
     from ..tasks.image import transfer_advice
@@ -374,9 +411,11 @@ def make_default(password: str | None) -> str:
 def wire(tab: TrainTab) -> None:
     settings_out = [tab.batch_size, tab.learning_rate, tab.validation_split]
     settings_out.append(tab.preset_help)
-    tab.task.change(lambda t: on_task(tab, t), tab.task,
-                    [tab.dataset, tab.preset, tab.subset, tab.epochs, tab.cell, *settings_out],
-                    api_visibility="private")
+    # On the visitor's change only: open_builder sets the task and the data together, and a change event here would
+    # then reset the data to the task's first data set.
+    tab.task.input(lambda t: on_task(tab, t), tab.task,
+                   [tab.dataset, tab.preset, tab.subset, tab.epochs, tab.cell, *settings_out],
+                   api_visibility="private")
     tab.preset.change(lambda t, p: on_preset(tab, t, p), [tab.task, tab.preset], settings_out,
                       api_visibility="private")
     tab.dataset.change(lambda t, d, c: on_dataset(tab, t, d, c), [tab.task, tab.dataset, tab.builder.state],
