@@ -18,7 +18,9 @@ from ..errors import UsageError
 if TYPE_CHECKING:
     from ..data import Dataset
 
-Optimizer = Literal["adam", "adamw"]  # adamw: with warm-up and cosine decay (a one-cycle shape)
+# adamw: with warm-up and cosine decay (a one-cycle shape); airbench: airbench94's Nesterov SGD, schedule
+# and lookahead (training/optim.py), its learning rate and weight decay given in airbench's per-1024 units.
+Optimizer = Literal["adam", "adamw", "airbench"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -37,3 +37,51 @@ def random_jpeg(images, labels, share: float, low: int = 50, high: int = 95):
                       tf.gather(images, chosen), fn_output_signature=images.dtype)
     lossy = tf.reshape(lossy, tf.concat([[-1], tf.shape(images)[1:]], 0))  # keeps its shape when none is chosen
     return tf.tensor_scatter_nd_update(images, chosen[:, None], lossy), labels
+
+
+def add_outliers(images, labels, bank, *, share: float, weight: float):
+    """Outlier exposure (Hendrycks et al., 2019) on a (B, H, W, C) batch with one-hot labels: append
+    ⌈share·B⌉ images that belong to no class, with uniform targets, and return sample weights so the
+    loss is mean(known-class loss) + `weight`·mean(outlier loss), the paper's λ = 0.5 form.
+
+    Half of the outliers come from `bank` (data/outliers.py: made-up images), half from the batch
+    itself: its photos cut into a 4×4 grid of patches and shuffled, or three of them blended, so the
+    model learns that photo-like texture without an object's layout is not a class either.
+    """
+    from ..backend import tf
+
+    n_in = tf.shape(images)[0]
+    n_out = tf.cast(tf.math.ceil(share * tf.cast(n_in, tf.float32)), tf.int32)
+    n_bank = n_out // 2 + n_out % 2
+    n_own = n_out - n_bank
+    picked = tf.gather(bank, tf.random.uniform([n_bank], 0, bank.shape[0], dtype=tf.int32))
+    h, w = images.shape[1], images.shape[2]
+    own = tf.gather(images, tf.random.shuffle(tf.range(n_in))[:n_own])
+    as_float = tf.cast(own, tf.float32)
+    blended = tf.cast((as_float + tf.roll(as_float, 1, 0) + tf.roll(as_float, 2, 0)) / 3, images.dtype)
+    g = 4
+    if h % g or w % g:
+        shuffled = blended
+    else:  # one permutation of the 16 tiles per batch: the images differ, the layout is gone
+        shuffled = _patch_shuffle(own, g)
+    mine = tf.where(tf.random.uniform([tf.shape(own)[0], 1, 1, 1]) < 0.5, shuffled, blended)
+    outliers = tf.concat([tf.cast(picked, images.dtype), mine], 0)
+    k = labels.shape[-1]
+    n_all = tf.cast(n_in + n_out, tf.float32)
+    in_w = tf.fill([n_in], n_all / tf.cast(n_in, tf.float32))
+    out_w = tf.fill([n_out], weight * n_all / tf.maximum(tf.cast(n_out, tf.float32), 1.0))
+    return (tf.concat([images, outliers], 0),
+            tf.concat([labels, tf.fill([n_out, k], tf.cast(1.0 / k, labels.dtype))], 0),
+            tf.concat([in_w, out_w], 0))
+
+
+def _patch_shuffle(images, g: int):
+    """A (B, H, W, C) batch cut into a g×g grid of tiles, put back in one random order."""
+    from ..backend import tf
+
+    h, w, c = images.shape[1], images.shape[2], images.shape[3]
+    tiles = tf.reshape(images, [-1, g, h // g, g, w // g, c])
+    tiles = tf.reshape(tf.transpose(tiles, [0, 1, 3, 2, 4, 5]), [-1, g * g, h // g, w // g, c])
+    tiles = tf.gather(tiles, tf.random.shuffle(tf.range(g * g)), axis=1)
+    return tf.reshape(tf.transpose(tf.reshape(tiles, [-1, g, g, h // g, w // g, c]), [0, 1, 3, 2, 4, 5]),
+                      [-1, h, w, c])
