@@ -127,8 +127,8 @@ def rendered_words(n: int, rng: np.random.Generator) -> np.ndarray:
 # chessboards, colour charts). Training never sees any of them: the outliers it learns from are made up
 # (dlapp/data/outliers.py).
 SKIMAGE_PHOTOS = ("astronaut", "brick", "camera", "cell", "coffee", "coins", "grass", "gravel", "hubble_deep_field",
-                  "immunohistochemistry", "microaneurysms", "moon", "motorcycle_left", "page", "retina", "rocket",
-                  "text", "clock_motion")
+                  "immunohistochemistry", "microaneurysms", "moon", "stereo_motorcycle", "page", "retina", "rocket",
+                  "text", "clock")
 SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
 
 
@@ -155,6 +155,7 @@ def real_photos() -> dict[str, list]:
     photos = []
     for name in SKIMAGE_PHOTOS:
         arr = getattr(skimage.data, name)()
+        arr = arr[0] if isinstance(arr, tuple) else arr  # stereo_motorcycle: (left, right, disparity)
         photos += _crops(Image.fromarray(arr.astype(np.uint8)).convert("RGB"))
     for name in SKLEARN_PHOTOS:
         photos += _crops(Image.fromarray(load_sample_image(name)).convert("RGB"))

@@ -6,9 +6,10 @@ know what they don't know are trained on images that are made, not collected:
 
 - a bank drawn once per run (`outlier_bank`): flat and gradient fills, multi-octave "plasma"
   noise with a natural 1/f spectrum, pixel noise, stripes and checkers, shapes on a background
-  (screenshots, diagrams), rendered text, and iterated-function-system fractals (as PixMix uses);
+  (screenshots, diagrams), rendered words, pages of text, and iterated-function-system fractals
+  (as PixMix uses), a quarter of them without colour;
 - and, in every batch (`training/augment.add_outliers`), the batch's own photos made into
-  non-objects: patch-shuffled and three-way blended.
+  non-objects: patch-shuffled (4×4 or 8×8 tiles), three-way blended, or blended with a bank image.
 
 Each is drawn at 64×64 and reduced with antialiasing, as a photo is when it is fitted to the model.
 The rendering is numpy and Pillow only, seeded, so a run's outliers are reproducible.
@@ -116,6 +117,22 @@ def _text(rng):
     return np.asarray(img, np.float64) / 255
 
 
+def _document(rng):
+    """A page, a receipt or a screenshot of text: lines of small dark words on a light ground."""
+    light = rng.uniform(0.8, 1.0)
+    img = Image.fromarray(np.full((CANVAS, CANVAS, 3), int(light * 255), np.uint8))
+    draw = ImageDraw.Draw(img)
+    size = float(rng.uniform(5, 12))
+    font = ImageFont.load_default(size=size)
+    ink = tuple(int(v) for v in rng.uniform(0, 0.35) * 255 * np.ones(3))
+    y = float(rng.uniform(-4, 6))
+    while y < CANVAS:
+        line = " ".join(rng.choice(_WORDS, int(rng.integers(2, 7))))
+        draw.text((int(rng.integers(-4, 8)), int(y)), line, fill=ink, font=font)
+        y += size * rng.uniform(1.1, 1.8)
+    return np.asarray(img, np.float64) / 255
+
+
 def _fractal(rng):
     """An iterated function system drawn by the chaos game: 2-4 random contractive affine maps."""
     n_maps = int(rng.integers(2, 5))
@@ -142,11 +159,12 @@ def _fractal(rng):
 
 
 KINDS = {"fill": _fill, "gradient": _gradient, "plasma": _plasma, "noise": _noise, "stripes": _stripes,
-         "shapes": _shapes, "text": _text, "fractal": _fractal}
+         "shapes": _shapes, "text": _text, "document": _document, "fractal": _fractal}
 # Shares of the bank: natural-looking textures and synthetic scenes weigh more than flat fills,
 # which are easy to tell from photos and need few examples.
-MIX = {"fill": 0.05, "gradient": 0.1, "plasma": 0.2, "noise": 0.1, "stripes": 0.1, "shapes": 0.15,
-       "text": 0.15, "fractal": 0.15}
+MIX = {"fill": 0.05, "gradient": 0.08, "plasma": 0.2, "noise": 0.07, "stripes": 0.08, "shapes": 0.12,
+       "text": 0.12, "document": 0.1, "fractal": 0.18}
+GREY = 0.25  # share of the bank drawn without colour: scans, old photos, screenshots of documents
 
 
 def outlier_bank(n: int, shape: tuple[int, int, int], seed: int = 0) -> np.ndarray:
@@ -158,5 +176,7 @@ def outlier_bank(n: int, shape: tuple[int, int, int], seed: int = 0) -> np.ndarr
     for i, kind in enumerate(kinds):
         rgb = (np.clip(KINDS[kind](rng), 0, 1) * 255).astype(np.uint8)
         img = Image.fromarray(rgb).resize((w, h), Image.LANCZOS)
+        if rng.random() < GREY:
+            img = img.convert("L").convert("RGB")
         out[i] = np.asarray(img.convert("L"))[..., None] if c == 1 else np.asarray(img)
     return out

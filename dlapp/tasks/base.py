@@ -134,6 +134,10 @@ class Task(Protocol):
     def evaluate_inputs(self, x: Any) -> Any:
         """Test inputs as the saved model takes them."""
 
+    def as_uploaded(self, x: Any) -> Any | None:
+        """Held-out inputs as a visitor would send them (open-set tasks fit "none of these" on these
+        too), or None when that is the same."""
+
     def predictor(self, model_id: str, card: Any, model: Any) -> Predictor: ...
 
     def examples(self, *, data_dir: Any, per_class: int) -> Sequence[Any]:

@@ -142,6 +142,7 @@ def transfer_advice(counts: dict[str, int]) -> str:
             "on this machine.")
 
 
+UPLOAD_SIDE = 256  # px: the size a CIFAR-10-sized picture has when a visitor uploads it (issue #24's protocol)
 NONE_OF_THESE = "none of these"  # the top label when an image looks like none of the model's classes
 
 
@@ -285,6 +286,18 @@ class ImageTask:
 
     def evaluate_inputs(self, x):
         return x
+
+    def as_uploaded(self, x: np.ndarray, side: int = UPLOAD_SIDE) -> np.ndarray | None:
+        """Held-out images as a visitor sends them: enlarged to `side` px (bicubic), then fitted back to
+        the model's size by the upload path (images.fit_image). None for images already that large."""
+        from ..images import fit_image
+
+        if x.ndim != 4 or max(x.shape[1:3]) >= side:
+            return None
+        h, w, c = x.shape[1:]
+        return np.stack([fit_image(Image.fromarray(img.squeeze(-1) if c == 1 else img).resize((side, side),
+                                                                                             Image.BICUBIC),
+                                   (h, w), c) for img in x])
 
     def predictor(self, model_id: str, card: ModelCard, model) -> ImageClassifier:
         return ImageClassifier(model_id, card, model)

@@ -45,8 +45,9 @@ def add_outliers(images, labels, bank, *, share: float, weight: float):
     loss is mean(known-class loss) + `weight`·mean(outlier loss), the paper's λ = 0.5 form.
 
     Half of the outliers come from `bank` (data/outliers.py: made-up images), half from the batch
-    itself: its photos cut into a 4×4 grid of patches and shuffled, or three of them blended, so the
-    model learns that photo-like texture without an object's layout is not a class either.
+    itself: its photos cut into 4×4 or 8×8 tiles and shuffled, three of them blended, or one blended
+    with a bank image (as PixMix mixes), so the model learns that photo-like texture without an
+    object's layout is not a class either.
     """
     from ..backend import tf
 
@@ -58,13 +59,15 @@ def add_outliers(images, labels, bank, *, share: float, weight: float):
     h, w = images.shape[1], images.shape[2]
     own = tf.gather(images, tf.random.shuffle(tf.range(n_in))[:n_own])
     as_float = tf.cast(own, tf.float32)
-    blended = tf.cast((as_float + tf.roll(as_float, 1, 0) + tf.roll(as_float, 2, 0)) / 3, images.dtype)
-    g = 4
-    if h % g or w % g:
-        shuffled = blended
-    else:  # one permutation of the 16 tiles per batch: the images differ, the layout is gone
-        shuffled = _patch_shuffle(own, g)
-    mine = tf.where(tf.random.uniform([tf.shape(own)[0], 1, 1, 1]) < 0.5, shuffled, blended)
+    blended = (as_float + tf.roll(as_float, 1, 0) + tf.roll(as_float, 2, 0)) / 3
+    with_bank = (as_float + tf.cast(tf.gather(bank, tf.random.uniform([tf.shape(own)[0]], 0, bank.shape[0],
+                                                                      dtype=tf.int32)), tf.float32)) / 2
+    # One tiling per batch (4×4 or 8×8 tiles, one permutation): the images differ, the layout is gone.
+    shuffled = tf.cond(tf.random.uniform([]) < 0.5, lambda: _patch_shuffle(own, 4), lambda: _patch_shuffle(own, 8)) \
+        if not (h % 8 or w % 8) else tf.cast(blended, own.dtype)
+    pick = tf.random.uniform([tf.shape(own)[0], 1, 1, 1])
+    mine = tf.where(pick < 0.4, tf.cast(shuffled, tf.float32), tf.where(pick < 0.7, blended, with_bank))
+    mine = tf.cast(tf.round(mine), images.dtype)
     outliers = tf.concat([tf.cast(picked, images.dtype), mine], 0)
     k = labels.shape[-1]
     n_all = tf.cast(n_in + n_out, tf.float32)
