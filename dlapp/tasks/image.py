@@ -32,6 +32,7 @@ class ImagePreset(BasePreset):
     augment: bool = False  # random flip + translate (by `translate` px) in the tf.data pipeline
     translate: int = 0  # px; 0: an eighth of the height (4 px at 32×32)
     jpeg_augment: float = 0.0  # share of training images re-encoded as JPEG (quality 50-95): robustness to compression
+    upload_augment: float = 0.0  # share of training images enlarged and fitted back, as an upload of a small photo is
     whiten: bool = False  # frozen 2×2 patch-whitening stem, fitted on the training images (airbench)
     widths: tuple[int, ...] = ()  # conv widths per stage, for the "convnet" architecture
     dropout: float = 0.0
@@ -86,13 +87,13 @@ PRESETS: dict[str, ImagePreset] = {p.name: p for p in [
                 description="airbench94's recipe on a narrow net (whitening stem, 32/64/128), outlier exposure, "
                 "mirror TTA", architecture="airbench", epochs=3, batch_size=1024, learning_rate=11.5,
                 optimizer="airbench", weight_decay=0.0153, label_smoothing=0.2, augment=True, translate=2,
-                widths=(32, 64, 128), tta_flip=True, validation_split=0.02, outliers=0.125),
+                widths=(32, 64, 128), tta_flip=True, validation_split=0.02, outliers=0.125, upload_augment=0.25),
     ImagePreset(name="best", summary='The highest accuracy, but about 90 minutes on the full data on a 2-core CPU.',
                 description="airbench94 (whitening stem, 64/256/256) with its recipe, outlier exposure, JPEG "
                 "augmentation, mirror TTA", architecture="airbench", epochs=10, batch_size=1024,
                 learning_rate=11.5, optimizer="airbench", weight_decay=0.0153, label_smoothing=0.2, augment=True,
-                translate=2, jpeg_augment=0.25, widths=(64, 256, 256), tta_flip=True, tta_gate=0.5,
-                validation_split=0.02, outliers=0.125),
+                translate=2, jpeg_augment=0.25, upload_augment=0.25, widths=(64, 256, 256), tta_flip=True,
+                tta_gate=0.5, validation_split=0.02, outliers=0.125),
     # transfer: the trunk of cifar10-best (the strongest features this project has trained, and
     # shipped) frozen, a new head trained on its pooled stage features; 8 augmented views per image.
     # 100 epochs at 1e-2 beat 40 at 3e-3 by 1.5-5 points on 20 pictures per class (transfer_bench.py).
@@ -262,12 +263,14 @@ class ImageTask:
             from ..nets.transfer import random_view
 
             return [random_view] if preset.augment else []
-        from ..training.augment import add_outliers
+        from ..training.augment import add_outliers, as_uploaded
 
         out = [lambda images, labels: flip_and_translate(images, labels, preset.translate or None)] \
             if preset.augment else []
         out += ([lambda images, labels: random_jpeg(images, labels, preset.jpeg_augment)]
                 if preset.augment and preset.jpeg_augment else [])
+        if preset.augment and preset.upload_augment:
+            out.append(lambda images, labels: as_uploaded(images, labels, preset.upload_augment))
         if preset.outliers:  # last: it adds the sample weights; the bank is drawn when the map is traced
             out.append(lambda images, labels: add_outliers(
                 images, labels, _outlier_bank(preset.outlier_bank, tuple(images.shape[1:])),

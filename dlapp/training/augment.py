@@ -39,6 +39,23 @@ def random_jpeg(images, labels, share: float, low: int = 50, high: int = 95):
     return tf.tensor_scatter_nd_update(images, chosen[:, None], lossy), labels
 
 
+def as_uploaded(images, labels, share: float, factor: int = 4):
+    """Pass about `share` of a (B, H, W, C) uint8 batch through what an upload does to a small picture:
+    enlarged (bicubic), then fitted back by Pillow's antialiased bilinear reduction (images.fit_image),
+    a soft blur of about one pixel. Without it a model is less sure of an enlarged CIFAR-10 photo than
+    of the photo itself, and "none of these" declines twice as many (benchmarks/openset_bench.py).
+    4× enlargement blurs as 8× does: the reduction's footprint scales with the factor."""
+    from ..backend import tf
+
+    h, w = images.shape[1], images.shape[2]
+    chosen = tf.random.uniform([tf.shape(images)[0], 1, 1, 1]) < share
+    x = tf.cast(images, tf.float32)
+    up = tf.image.resize(x, [h * factor, w * factor], method="bicubic")
+    back = tf.image.resize(up, [h, w], method="bilinear", antialias=True)
+    back = tf.cast(tf.clip_by_value(tf.round(back), 0, 255), images.dtype)
+    return tf.where(chosen, back, images), labels
+
+
 def add_outliers(images, labels, bank, *, share: float, weight: float):
     """Outlier exposure (Hendrycks et al., 2019) on a (B, H, W, C) batch with one-hot labels: append
     ⌈share·B⌉ images that belong to no class, with uniform targets, and return sample weights so the

@@ -267,7 +267,6 @@ def restore_into(model, run_dir: Path, strategy) -> tuple[list, int]:
     """(history, first epoch) of this run's last checkpoint, its weights and optimizer state copied into
     `model`; ([], 0) without one. The checkpoint loads outside the strategy, so no collective runs."""
     from ..backend import keras
-
     from . import optim  # noqa: F401  (registers the optimizer and metric a checkpoint names)
 
     ckpt, state_path = run_dir / "checkpoint.keras", run_dir / "state.json"
@@ -335,7 +334,6 @@ def stop_if_asked(cancel: threading.Event, emit: EventCallback) -> None:
 def build_or_resume(the_plan: Plan, data: Dataset, x_tr, y_tr, run_dir: Path, resume: bool):
     """(model, history, first epoch): from this run's last checkpoint, or built and compiled afresh."""
     from ..backend import keras
-
     from . import optim  # noqa: F401  (registers the optimizer and metric a checkpoint names)
 
     ckpt, state_path = run_dir / "checkpoint.keras", run_dir / "state.json"
