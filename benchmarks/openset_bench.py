@@ -3,6 +3,8 @@
     DLAPP_DATA_DIR=../shared/data python benchmarks/openset_bench.py [--per-class 2000] [--synthetic 500]
         [--known airplane,automobile,bird,cat,deer,dog] [--epochs N] [--seed 0]
     DLAPP_DATA_DIR=../shared/data python benchmarks/openset_bench.py --model cifar10-best   # a shipped model
+    DLAPP_DATA_DIR=../shared/data python benchmarks/openset_bench.py --compare 303f2aa:cifar10-best,cifar10-best
+        # old and new side by side on real photos (needs scikit-image and scikit-learn: a benchmark venv)
 
 Trains the image `fast` preset on 6 of CIFAR-10's classes through dlapp's own `train()` (so the
 temperature and the threshold are fitted exactly as for a user's model), into a scratch cache. The
@@ -119,6 +121,62 @@ def rendered_words(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.stack(out)
 
 
+# Everyday photos that are none of CIFAR-10's classes, from the images scikit-image and scikit-learn ship
+# (install them in a benchmark venv only: `pip install scikit-image scikit-learn`; they are not dlapp's
+# dependencies). Left out: chelsea (a cat), horse (a horse's silhouette), and non-photos (phantom, logo,
+# chessboards, colour charts). Training never sees any of them: the outliers it learns from are made up
+# (dlapp/data/outliers.py).
+SKIMAGE_PHOTOS = ("astronaut", "brick", "camera", "cell", "coffee", "coins", "grass", "gravel", "hubble_deep_field",
+                  "immunohistochemistry", "microaneurysms", "moon", "stereo_motorcycle", "page", "retina", "rocket",
+                  "text", "clock")
+SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
+
+
+def _crops(img) -> list:
+    """A photo as a visitor might send it: whole, each 60% corner, and the middle half."""
+    w, h = img.size
+    cw, ch = int(w * 0.6), int(h * 0.6)
+    boxes = [(0, 0, cw, ch), (w - cw, 0, w, ch), (0, h - ch, cw, h), (w - cw, h - ch, w, h),
+             (w // 4, h // 4, w - w // 4, h - h // 4)]
+    return [img] + [img.crop(b) for b in boxes]
+
+
+def real_photos() -> dict[str, list]:
+    """{"photos": PIL images (20 photos × 6 framings), "faces": LFW's 100 face crops}; exits with what to
+    install when scikit-image or scikit-learn is missing."""
+    from PIL import Image
+
+    try:
+        import skimage.data
+        from sklearn.datasets import load_sample_image
+    except ImportError:
+        sys.exit("The real-photo rows need scikit-image and scikit-learn (benchmark venv only): "
+                 "pip install scikit-image scikit-learn")
+    photos = []
+    for name in SKIMAGE_PHOTOS:
+        arr = getattr(skimage.data, name)()
+        arr = arr[0] if isinstance(arr, tuple) else arr  # stereo_motorcycle: (left, right, disparity)
+        photos += _crops(Image.fromarray(arr.astype(np.uint8)).convert("RGB"))
+    for name in SKLEARN_PHOTOS:
+        photos += _crops(Image.fromarray(load_sample_image(name)).convert("RGB"))
+    faces = skimage.data.lfw_subset()[:100]  # the first 100 are faces (the rest: non-face patches)
+    return {"photos": photos, "faces": [Image.fromarray((f * 255).astype(np.uint8)).convert("RGB") for f in faces]}
+
+
+def as_uploads(images: list, side: int = 32) -> np.ndarray:
+    """What the model sees of each picture: dlapp's own upload path (fit_image)."""
+    from dlapp.images import fit_image
+
+    return np.stack([fit_image(img, (side, side), 3) for img in images])
+
+
+def upscaled(x: np.ndarray, side: int = 256) -> list:
+    """CIFAR-10 test images as a visitor uploads them: enlarged to `side` px (bicubic)."""
+    from PIL import Image
+
+    return [Image.fromarray(img).resize((side, side), Image.BICUBIC) for img in x]
+
+
 # ---------------------------------------------------------------- scores
 
 def probe_model(model):
@@ -129,9 +187,13 @@ def probe_model(model):
 
     classifier = trained_network(model) or model
     head = [layer for layer in classifier.layers if isinstance(layer, keras.layers.Dense)][-1]
-    inputs = keras.Input(model.input_shape[1:], dtype="uint8")
-    f = keras.Model(classifier.inputs, head.input)(inputs)
-    probe = keras.Model(inputs, [f, keras.ops.matmul(f, head.kernel) + head.bias])
+    last = classifier.layers[-1]
+    if isinstance(last, keras.layers.Activation):  # airbench: Dense → ×1/9 → softmax; the logits are its input
+        probe = keras.Model(classifier.inputs, [head.input, last.input])
+    else:
+        inputs = keras.Input(model.input_shape[1:], dtype="uint8")
+        f = keras.Model(classifier.inputs, head.input)(inputs)
+        probe = keras.Model(inputs, [f, keras.ops.matmul(f, head.kernel) + head.bias])
     names = {layer.name: layer for layer in model.layers}
     gated = next((layer for layer in model.layers if isinstance(layer, ViewsWhenUnsure)), None)
     stack, mean = (gated.stack, gated.mean) if gated else (names.get("views"), names.get("view_mean"))
@@ -207,6 +269,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--model", default=None,
                         help="a cached CIFAR-10 model (e.g. cifar10-best) to test as it is, on the synthetic "
                              "inputs only: no training, every class known")
+    parser.add_argument("--compare", default=None,
+                        help="comma-separated models to compare on real photos, upscaled CIFAR-10 and synthetic "
+                             "inputs: cached ids, or COMMIT:ID for a shipped model as it was at a git commit")
+    parser.add_argument("--upscaled", type=int, default=2000, help="CIFAR-10 test images upscaled to 256 px")
     args = parser.parse_args()
     if not os.environ.get("DLAPP_DATA_DIR"):
         sys.exit("Set DLAPP_DATA_DIR to the folder holding cifar10.npz (e.g. DLAPP_DATA_DIR=../shared/data).")
@@ -313,9 +379,68 @@ def report(card, scores, top) -> None:
           + "  (accepted shares; AUROC 0.5 = chance)")
 
 
+def load_for_compare(spec: str, scratch: Path):
+    """(label, model, card) for a cached model id, or `COMMIT:ID` for a shipped model as it was at a git
+    commit (read with `git show` into a scratch store), so an old model and its successor meet in one run."""
+    import subprocess
+
+    from dlapp.inference import get_store
+
+    if ":" not in spec:
+        store = get_store()
+        return spec, store.load(spec), store.card(spec)
+    commit, model_id = spec.split(":", 1)
+    root = scratch / commit
+    root.mkdir(parents=True, exist_ok=True)
+    repo = Path(__file__).resolve().parents[1]
+    for ext in ("keras", "json"):
+        blob = subprocess.run(["git", "-C", str(repo), "show", f"{commit}:models/{model_id}.{ext}"],
+                              capture_output=True, check=True).stdout
+        (root / f"{model_id}.{ext}").write_bytes(blob)
+    store = ModelStore(root)
+    return f"{model_id} @ {commit[:7]}", store.load(model_id), store.card(model_id)
+
+
+def compare(specs: list[str], full, args) -> None:
+    """Old and new models side by side, on one protocol, in one run: accuracy on the full test split,
+    the all-synthetic AUROC of the top probability, and the share declined ("none of these" at each
+    model's stored threshold) of real photos, of faces, and of CIFAR-10 test images upscaled to 256 px."""
+    from dlapp.training.evaluate import probabilities
+
+    rng = np.random.default_rng(args.seed)
+    synthetic = np.concatenate([make(args.synthetic, rng) for make in
+                                (noise_uniform, noise_gaussian, flat_colours, rendered_words)])
+    real = {kind: as_uploads(images) for kind, images in real_photos().items()}
+    pick = rng.permutation(len(full.y_test))[:args.upscaled]
+    big = as_uploads(upscaled(full.x_test[pick]))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="dlapp-openset-") as tmp:
+        for spec in specs:
+            label, model, card = load_for_compare(spec, Path(tmp))
+            threshold = card.calibration.none_threshold
+            p_test = probabilities(model, full.x_test)
+            top_in, top_syn = p_test.max(axis=1), probabilities(model, synthetic).max(axis=1)
+            declined = {kind: float((probabilities(model, x).max(axis=1) < threshold).mean())
+                        for kind, x in real.items()}
+            rows.append((label, float((p_test.argmax(axis=1) == full.y_test).mean()), auroc(top_in, top_syn),
+                         float((top_syn >= threshold).mean()), declined["photos"], declined["faces"],
+                         float((probabilities(model, big).max(axis=1) < threshold).mean()),
+                         float((top_in < threshold).mean()), threshold))
+    print(f"real photos: {len(real['photos'])} framings of {len(SKIMAGE_PHOTOS) + len(SKLEARN_PHOTOS)} photos; "
+          f"faces: {len(real['faces'])} (LFW); upscaled CIFAR-10 test: {len(big):,}; synthetic: {len(synthetic):,}")
+    head = ("model", "test acc", "AUROC syn", "syn accepted", "photos declined", "faces declined",
+            "CIFAR@256 declined", "test declined", "threshold")
+    print(" | ".join(head))
+    for label, *values in rows:
+        print(" | ".join([label, *(f"{v:.1%}" if i not in (1, 7) else f"{v:.3f}" for i, v in enumerate(values))]))
+
+
 def main() -> None:
     args = parse_args()
     full = load_dataset("cifar10", data_dir=Path(os.environ["DLAPP_DATA_DIR"]))
+    if args.compare:
+        compare(args.compare.split(","), full, args)
+        return
     model, card, known, unknown = cached_model(args) if args.model else trained_model(args, full)
     report(card, *score_groups(model, card, full, known, unknown, args))
 

@@ -252,3 +252,15 @@ class NBEvidence(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "buckets": self.buckets,
                 "tables": self.tables}
+
+
+@keras.saving.register_keras_serializable(package="dlapp")
+class ChannelBias(keras.layers.Layer):
+    """A learnt bias per channel, beside a frozen conv: airbench's whitening conv keeps its kernel
+    fixed and trains only its bias, for the first epochs (training/optim.py freezes it by name)."""
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(name=self.name, shape=(input_shape[-1],), initializer="zeros")
+
+    def call(self, x):
+        return x + keras.ops.cast(self.bias, x.dtype)

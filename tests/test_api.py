@@ -191,7 +191,7 @@ def test_streaming_progress_and_stop_keep_the_previous_model(client, tmp_path):
 
 
 @pytest.mark.parametrize("settings,fragment", [
-    ({"epochs": 0}, "epochs must be between"), ({"learning_rate": 7.0}, "learning rate must be in"),
+    ({"epochs": 0}, "epochs must be between"), ({"learning_rate": 700.0}, "learning rate must be in"),
     ({"batch_size": 0}, "batch size must be between"), ({"subset": -1}, "subset must be between"),
     ({"cell": "lstn"}, "does not apply to image"), ({"preset": "turbo"}, "Unknown image preset"),
     ({"dataset": "upload (.zip of class folders / .csv of reviews)"}, "Unknown dataset"),

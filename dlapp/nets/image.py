@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import keras
-from ..layers import MeanOverViews, StackViews, Temperature, ViewsWhenUnsure, trained_network
+from ..layers import ChannelBias, MeanOverViews, StackViews, Temperature, ViewsWhenUnsure, trained_network
 from ..tasks.image import ImagePreset
 
 
@@ -91,6 +91,82 @@ def _convnet(x, n, preset: ImagePreset, sample: np.ndarray | None):
     return keras.layers.Dense(n, activation="softmax", dtype="float32")(x)
 
 
+def airbench_whitening(images: np.ndarray, eps: float = 5e-4) -> tuple[np.ndarray, np.ndarray]:
+    """airbench94's whitening conv (airbench94.py lines 242-257), folded onto [0, 1] pixels.
+
+    airbench normalises each channel by CIFAR-10's mean and standard deviation (lines 69-70, 111),
+    takes the uncentred covariance of 2×2 patches of 5,000 images, and makes each eigenvector,
+    scaled by 1/sqrt(eigenvalue + 5e-4), a filter, beside its negative. Here the mean and deviation
+    come from the training images themselves (any data set, not only CIFAR-10), and the
+    normalisation is folded into the kernel and bias, so the model reads raw pixels / 255.
+    """
+    x = images.astype(np.float64) / 255.0
+    mean, std = x.mean(axis=(0, 1, 2)), x.std(axis=(0, 1, 2)) + 1e-8
+    z = (x - mean) / std
+    h, w = z.shape[1] - 1, z.shape[2] - 1
+    patches = np.concatenate([z[:, i:i + h, j:j + w, :] for i in (0, 1) for j in (0, 1)], axis=-1)
+    flat = patches.reshape(-1, patches.shape[-1])
+    eigenvalues, eigenvectors = np.linalg.eigh(flat.T @ flat / len(flat))
+    order = np.argsort(-eigenvalues)  # largest first, as airbench flips eigh's order
+    scaled = eigenvectors[:, order] / np.sqrt(eigenvalues[order] + eps)
+    filters = np.concatenate([scaled, -scaled], axis=1)  # rows in (i, j, c) order
+    per_row_std, per_row_mean = np.tile(std, 4), np.tile(mean, 4)
+    kernel = (filters / per_row_std[:, None]).reshape(2, 2, x.shape[-1], -1)
+    bias = -(per_row_mean / per_row_std) @ filters
+    return kernel.astype(np.float32), bias.astype(np.float32)
+
+
+def _torch_like_init(layer, rng: np.random.Generator, *, dirac: bool) -> None:
+    """PyTorch's default init, U(±1/sqrt(fan_in)), which airbench keeps, and for convs its identity
+    ("dirac") on the first in-channels filters (lines 183-188), so each stage starts near a pass-through."""
+    kernel = layer.kernel
+    shape = tuple(kernel.shape)
+    fan_in = int(np.prod(shape[:-1]))
+    w = rng.uniform(-1, 1, shape) / np.sqrt(fan_in)
+    if dirac:
+        kh, kw, c_in, c_out = shape
+        n = min(c_in, c_out)
+        w[..., :n] = 0
+        w[kh // 2, kw // 2, np.arange(n), np.arange(n)] = 1
+    kernel.assign(w.astype(np.float32))
+
+
+# airbench94.py lines 53-60, 171-177: widths, BatchNorm momentum 0.6 (PyTorch's sense: the new
+# batch's weight, so Keras's 0.4), eps 1e-12, no learnt scale, and the output scaled by 1/9.
+AIRBENCH_BN = dict(momentum=0.4, epsilon=1e-12, scale=False)
+AIRBENCH_SCALE = 1 / 9
+
+
+def _airbench(x, n, preset: ImagePreset, sample: np.ndarray | None):
+    """airbench94's net (lines 190-236): a frozen 2×2 whitening conv with a learnt bias, then per
+    stage conv → max-pool → BN → GELU → conv → BN → GELU, a global max pool, a bias-free linear
+    layer and a fixed 1/9 scale, then softmax."""
+    if sample is None:
+        raise ValueError("A whitening stem needs training images to fit.")
+    rng = np.random.default_rng(np.random.randint(2 ** 31))  # numpy's global state: seeded by the run's seed
+    kernel, bias = airbench_whitening(sample[:5000])  # line 402: 5,000 training images
+    stem = keras.layers.Conv2D(kernel.shape[-1], 2, padding="valid", trainable=False, name="whiten")
+    x = stem(x)
+    stem.set_weights([kernel, bias])
+    x = keras.layers.Activation(preset.activation)(ChannelBias(name="whiten_bias")(x))
+    convs = []
+    for width in preset.widths:
+        conv = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)
+        x = keras.layers.BatchNormalization(**AIRBENCH_BN)(keras.layers.MaxPooling2D(2)(conv(x)))
+        x = keras.layers.Activation(preset.activation)(x)
+        conv2 = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)
+        x = keras.layers.Activation(preset.activation)(keras.layers.BatchNormalization(**AIRBENCH_BN)(conv2(x)))
+        convs += [conv, conv2]
+    x = keras.layers.GlobalMaxPooling2D()(x)
+    head = keras.layers.Dense(n, use_bias=False, name="logits")
+    x = keras.layers.Rescaling(AIRBENCH_SCALE, name="logit_scale")(head(x))
+    outputs = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(x)
+    for conv in convs:
+        _torch_like_init(conv, rng, dirac=True)
+    _torch_like_init(head, rng, dirac=False)
+    return outputs
+
+
 IMAGE_ARCHITECTURES = {
     "seed_cifar10": lambda x, n: _seed_two_conv(x, n, 64),
     "seed_mnist": lambda x, n: _seed_two_conv(x, n, 128),
@@ -109,6 +185,8 @@ def build_image_model(preset: ImagePreset, input_shape: tuple[int, int, int], nu
     x = keras.layers.Rescaling(1.0 / 255)(inputs)
     if preset.architecture == "convnet":
         outputs = _convnet(x, num_classes, preset, sample)
+    elif preset.architecture == "airbench":
+        outputs = _airbench(x, num_classes, preset, sample)
     else:
         outputs = IMAGE_ARCHITECTURES[preset.architecture](x, num_classes)
     return keras.Model(inputs, outputs, name=f"image_{preset.name}")

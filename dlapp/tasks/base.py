@@ -18,7 +18,9 @@ from ..errors import UsageError
 if TYPE_CHECKING:
     from ..data import Dataset
 
-Optimizer = Literal["adam", "adamw"]  # adamw: with warm-up and cosine decay (a one-cycle shape)
+# adamw: with warm-up and cosine decay (a one-cycle shape); airbench: airbench94's Nesterov SGD, schedule
+# and lookahead (training/optim.py), its learning rate and weight decay given in airbench's per-1024 units.
+Optimizer = Literal["adam", "adamw", "airbench"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,6 +133,10 @@ class Task(Protocol):
 
     def evaluate_inputs(self, x: Any) -> Any:
         """Test inputs as the saved model takes them."""
+
+    def as_uploaded(self, x: Any) -> Any | None:
+        """Held-out inputs as a visitor would send them (open-set tasks fit "none of these" on these
+        too), or None when that is the same."""
 
     def predictor(self, model_id: str, card: Any, model: Any) -> Predictor: ...
 

@@ -20,7 +20,8 @@ from ..errors import UsageError
 from ..images import ImageSource, load_for_model
 from .base import BasePreset, DefaultRun, lookup_preset
 
-Architecture = Literal["seed_cifar10", "seed_mnist", "seed_mnist_deep", "seed_binary", "convnet", "transfer"]
+Architecture = Literal["seed_cifar10", "seed_mnist", "seed_mnist_deep", "seed_binary", "convnet", "airbench",
+                       "transfer"]
 EXAMPLES_DIR = settings_mod.PACKAGE_DIR / "examples"  # one CIFAR-10 test image per class (see the README)
 Activation = Literal["relu", "gelu"]  # relu is ~10% faster on CPU; gelu trains a little better
 
@@ -28,8 +29,10 @@ Activation = Literal["relu", "gelu"]  # relu is ~10% faster on CPU; gelu trains 
 @dataclass(frozen=True, kw_only=True)
 class ImagePreset(BasePreset):
     architecture: Architecture
-    augment: bool = False  # random flip + 4-px translate in the tf.data pipeline
+    augment: bool = False  # random flip + translate (by `translate` px) in the tf.data pipeline
+    translate: int = 0  # px; 0: an eighth of the height (4 px at 32×32)
     jpeg_augment: float = 0.0  # share of training images re-encoded as JPEG (quality 50-95): robustness to compression
+    upload_augment: float = 0.0  # share of training images enlarged and fitted back, as an upload of a small photo is
     whiten: bool = False  # frozen 2×2 patch-whitening stem, fitted on the training images (airbench)
     widths: tuple[int, ...] = ()  # conv widths per stage, for the "convnet" architecture
     dropout: float = 0.0
@@ -39,6 +42,11 @@ class ImagePreset(BasePreset):
     tta_gate: float | None = None  # the extra views only for images whose first-view top probability is below this
     input_size: tuple[int, int] | None = None  # None: the data set's own size
     backbone: str = ""  # "transfer": the cached image model whose trunk is reused (nets/transfer.py)
+    # Outlier exposure (training/augment.add_outliers): made-up non-class images added to each batch, as a
+    # share of it, with uniform targets and this weight (the paper's λ), so "none of these" has been learnt.
+    outliers: float = 0.0
+    outlier_weight: float = 0.5
+    outlier_bank: int = 10_000  # made-up images drawn once per run (data/outliers.py)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -68,28 +76,27 @@ PRESETS: dict[str, ImagePreset] = {p.name: p for p in [
                 'on a CPU.',
                 description="Tutorial two-class folder CNN at 150×150 (sigmoid output)",
                 architecture="seed_binary", epochs=25, batch_size=32, learning_rate=1e-3, input_size=(150, 150)),
-    # fast: the fit runs at ~750 img/s on the 2-core CPU, so 3 epochs of 45k train in ~220 s.
-    ImagePreset(name="fast", summary='The everyday choice: about 45 s on 1,000 images per class (about '
-                '68%), about 4 minutes on all of CIFAR-10 (77%).',
-                description="Small airbench-style net (whitening stem, 24/48/96), flip+translate, "
-                "one-cycle AdamW", architecture="convnet", epochs=3, batch_size=256, learning_rate=4e-3,
-                optimizer="adamw", weight_decay=0.05, label_smoothing=0.1, augment=True, whiten=True,
-                widths=(24, 48, 96), activation="relu", tta_flip=True),
-    # best: airbench94's net (64/256/256 after a 2×2 whitening stem) at ~105–125 img/s on the 2-core CPU:
-    # 11 epochs of 49k took 79 minutes. Holding out only 1k images for the curves buys 4k more to
-    # learn from. JPEG re-encoding of 40% of the images keeps it robust to compression. Test-time
-    # augmentation is the mirror only: the six flip+shift views scored 91.65% on the test split,
-    # the two mirror views 91.48%, at half the latency (10.2 vs 5.2 ms p50, benchmarks/infer_bench.py),
-    # and the CPU per image decides the serving throughput (benchmarks/load_bench.py). The mirror
-    # view runs only where the first view's top probability is under 0.5 (13% of the test images):
-    # the same answers as two full views at a little more than one view's cost (tta_gate_bench.py).
-    ImagePreset(name="best", summary='The highest accuracy (91.5% on CIFAR-10), but about 80 minutes on the '
-                'full data on a 2-core CPU.',
-                description="airbench-style net (whitening stem, 64/256/256), flip+translate+JPEG, "
-                "mirror TTA", architecture="convnet", epochs=11, batch_size=256, learning_rate=3e-3,
-                optimizer="adamw", weight_decay=0.05, label_smoothing=0.2, augment=True, jpeg_augment=0.4,
-                whiten=True, widths=(64, 256, 256), dropout=0.1, tta_flip=True, tta_gate=0.5,
-                validation_split=0.02),
+    # fast and best: airbench94's recipe (training/optim.py, nets/image.py `_airbench`; KellerJordan/cifar10-airbench,
+    # legacy/airbench94.py): batch 1024, lr 11.5 and wd 0.0153 per 1024 examples, Nesterov momentum 0.85,
+    # label smoothing 0.2, flip + 2-px translate, lookahead, a whitening bias learnt for the first 30% of the run,
+    # 64× lr on BatchNorm biases. Added for dlapp: outlier exposure (an eighth of each batch is made-up images with
+    # uniform targets, so "none of these" is learnt) and, for best, JPEG re-encoding (robust to compression).
+    # best trains 15 epochs where airbench trains 9.9: 10 epochs reached 93.18% here (the mirror view only, an
+    # eighth of each batch spent on outliers, 1k images held out), under the 93.5% aimed at; 15 fit in ~40 min.
+    # airbench's 6-view TTA becomes the mirror only (2 views, always): on the shipped cifar10-best, 93.59% against
+    # 93.49% when the mirror runs only where the first view is unsure (gate 0.5), 92.89% with one view and 93.92%
+    # with airbench's six (benchmarks/tta_gate_bench.py).
+    ImagePreset(name="fast", summary='The everyday choice: about 3 minutes on all of CIFAR-10 on a 2-core CPU.',
+                description="airbench94's recipe on a narrow net (whitening stem, 32/64/128), outlier exposure, "
+                "mirror TTA", architecture="airbench", epochs=3, batch_size=1024, learning_rate=11.5,
+                optimizer="airbench", weight_decay=0.0153, label_smoothing=0.2, augment=True, translate=2,
+                widths=(32, 64, 128), tta_flip=True, validation_split=0.02, outliers=0.125, upload_augment=0.25),
+    ImagePreset(name="best", summary='The highest accuracy, but about 90 minutes on the full data on a 2-core CPU.',
+                description="airbench94 (whitening stem, 64/256/256) with its recipe, outlier exposure, JPEG "
+                "augmentation, mirror TTA", architecture="airbench", epochs=15, batch_size=1024,
+                learning_rate=11.5, optimizer="airbench", weight_decay=0.0153, label_smoothing=0.2, augment=True,
+                translate=2, jpeg_augment=0.25, upload_augment=0.25, widths=(64, 256, 256), tta_flip=True,
+                validation_split=0.02, outliers=0.125),
     # transfer: the trunk of cifar10-best (the strongest features this project has trained, and
     # shipped) frozen, a new head trained on its pooled stage features; 8 augmented views per image.
     # 100 epochs at 1e-2 beat 40 at 3e-3 by 1.5-5 points on 20 pictures per class (transfer_bench.py).
@@ -113,6 +120,13 @@ def _fitted_file(path: str, stamp: tuple[int, int], size: tuple[int, int], chann
     return arr
 
 
+@functools.lru_cache(maxsize=2)
+def _outlier_bank(n: int, shape: tuple[int, int, int]) -> np.ndarray:
+    from ..data.outliers import outlier_bank
+
+    return outlier_bank(n, shape, seed=0)
+
+
 # What the transfer preset costs here (benchmarks/transfer_bench.py, 2-core CPU): a fixed part
 # (loading the backbone, the head's epochs) and the trunk's 8 views of each picture.
 TRANSFER_FIXED_S, TRANSFER_PER_IMAGE_S = 6.0, 0.03  # 100 pictures: 6-9 s quiet, 13 s busy
@@ -132,6 +146,7 @@ def transfer_advice(counts: dict[str, int]) -> str:
             "on this machine.")
 
 
+UPLOAD_SIDE = 256  # px: the size a CIFAR-10-sized picture has when a visitor uploads it (issue #24's protocol)
 NONE_OF_THESE = "none of these"  # the top label when an image looks like none of the model's classes
 
 
@@ -272,9 +287,19 @@ class ImageTask:
             from ..nets.transfer import random_view
 
             return [random_view] if preset.augment else []
-        out = [flip_and_translate] if preset.augment else []
-        return out + ([lambda images, labels: random_jpeg(images, labels, preset.jpeg_augment)]
-                      if preset.augment and preset.jpeg_augment else [])
+        from ..training.augment import add_outliers, as_uploaded
+
+        out = [lambda images, labels: flip_and_translate(images, labels, preset.translate or None)] \
+            if preset.augment else []
+        out += ([lambda images, labels: random_jpeg(images, labels, preset.jpeg_augment)]
+                if preset.augment and preset.jpeg_augment else [])
+        if preset.augment and preset.upload_augment:
+            out.append(lambda images, labels: as_uploaded(images, labels, preset.upload_augment))
+        if preset.outliers:  # last: it adds the sample weights; the bank is drawn when the map is traced
+            out.append(lambda images, labels: add_outliers(
+                images, labels, _outlier_bank(preset.outlier_bank, tuple(images.shape[1:])),
+                share=preset.outliers, weight=preset.outlier_weight))
+        return out
 
     def export(self, model, preset: ImagePreset):
         from ..nets.image import export
@@ -288,6 +313,18 @@ class ImageTask:
 
     def evaluate_inputs(self, x):
         return x
+
+    def as_uploaded(self, x: np.ndarray, side: int = UPLOAD_SIDE) -> np.ndarray | None:
+        """Held-out images as a visitor sends them: enlarged to `side` px (bicubic), then fitted back to
+        the model's size by the upload path (images.fit_image). None for images already that large."""
+        from ..images import fit_image
+
+        if x.ndim != 4 or max(x.shape[1:3]) >= side:
+            return None
+        h, w, c = x.shape[1:]
+        return np.stack([fit_image(Image.fromarray(img.squeeze(-1) if c == 1 else img).resize((side, side),
+                                                                                             Image.BICUBIC),
+                                   (h, w), c) for img in x])
 
     def predictor(self, model_id: str, card: ModelCard, model) -> ImageClassifier:
         return ImageClassifier(model_id, card, model)

@@ -195,6 +195,9 @@ class TextTask:
     def evaluate_inputs(self, x):
         return np.asarray(x, dtype=object)
 
+    def as_uploaded(self, x) -> None:
+        return None  # a review is read as typed
+
     def predictor(self, model_id: str, card: ModelCard, model) -> SentimentAnalyzer:
         return SentimentAnalyzer(model_id, card, model)
 

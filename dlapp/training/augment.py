@@ -37,3 +37,71 @@ def random_jpeg(images, labels, share: float, low: int = 50, high: int = 95):
                       tf.gather(images, chosen), fn_output_signature=images.dtype)
     lossy = tf.reshape(lossy, tf.concat([[-1], tf.shape(images)[1:]], 0))  # keeps its shape when none is chosen
     return tf.tensor_scatter_nd_update(images, chosen[:, None], lossy), labels
+
+
+def as_uploaded(images, labels, share: float, factor: int = 4):
+    """Pass about `share` of a (B, H, W, C) uint8 batch through what an upload does to a small picture:
+    enlarged (bicubic), then fitted back by Pillow's antialiased bilinear reduction (images.fit_image),
+    a soft blur of about one pixel. Without it a model is less sure of an enlarged CIFAR-10 photo than
+    of the photo itself, and "none of these" declines twice as many (benchmarks/openset_bench.py).
+    4× enlargement blurs as 8× does: the reduction's footprint scales with the factor."""
+    from ..backend import tf
+
+    h, w = images.shape[1], images.shape[2]
+    chosen = tf.random.uniform([tf.shape(images)[0], 1, 1, 1]) < share
+    x = tf.cast(images, tf.float32)
+    up = tf.image.resize(x, [h * factor, w * factor], method="bicubic")
+    back = tf.image.resize(up, [h, w], method="bilinear", antialias=True)
+    back = tf.cast(tf.clip_by_value(tf.round(back), 0, 255), images.dtype)
+    return tf.where(chosen, back, images), labels
+
+
+def add_outliers(images, labels, bank, *, share: float, weight: float):
+    """Outlier exposure (Hendrycks et al., 2019) on a (B, H, W, C) batch with one-hot labels: append
+    ⌈share·B⌉ images that belong to no class, with uniform targets, and return sample weights so the
+    loss is mean(known-class loss) + `weight`·mean(outlier loss), the paper's λ = 0.5 form.
+
+    Half of the outliers come from `bank` (data/outliers.py: made-up images), half from the batch
+    itself: its photos cut into 4×4 or 8×8 tiles and shuffled, three of them blended, or one blended
+    with a bank image (as PixMix mixes), so the model learns that photo-like texture without an
+    object's layout is not a class either.
+    """
+    from ..backend import tf
+
+    n_in = tf.shape(images)[0]
+    n_out = tf.cast(tf.math.ceil(share * tf.cast(n_in, tf.float32)), tf.int32)
+    n_bank = n_out // 2 + n_out % 2
+    n_own = n_out - n_bank
+    picked = tf.gather(bank, tf.random.uniform([n_bank], 0, bank.shape[0], dtype=tf.int32))
+    h, w = images.shape[1], images.shape[2]
+    own = tf.gather(images, tf.random.shuffle(tf.range(n_in))[:n_own])
+    as_float = tf.cast(own, tf.float32)
+    blended = (as_float + tf.roll(as_float, 1, 0) + tf.roll(as_float, 2, 0)) / 3
+    with_bank = (as_float + tf.cast(tf.gather(bank, tf.random.uniform([tf.shape(own)[0]], 0, bank.shape[0],
+                                                                      dtype=tf.int32)), tf.float32)) / 2
+    # One tiling per batch (4×4 or 8×8 tiles, one permutation): the images differ, the layout is gone.
+    shuffled = tf.cond(tf.random.uniform([]) < 0.5, lambda: _patch_shuffle(own, 4), lambda: _patch_shuffle(own, 8)) \
+        if not (h % 8 or w % 8) else tf.cast(blended, own.dtype)
+    pick = tf.random.uniform([tf.shape(own)[0], 1, 1, 1])
+    mine = tf.where(pick < 0.4, tf.cast(shuffled, tf.float32), tf.where(pick < 0.7, blended, with_bank))
+    mine = tf.cast(tf.round(mine), images.dtype)
+    outliers = tf.concat([tf.cast(picked, images.dtype), mine], 0)
+    k = labels.shape[-1]
+    n_all = tf.cast(n_in + n_out, tf.float32)
+    in_w = tf.fill([n_in], n_all / tf.cast(n_in, tf.float32))
+    out_w = tf.fill([n_out], weight * n_all / tf.maximum(tf.cast(n_out, tf.float32), 1.0))
+    return (tf.concat([images, outliers], 0),
+            tf.concat([labels, tf.fill([n_out, k], tf.cast(1.0 / k, labels.dtype))], 0),
+            tf.concat([in_w, out_w], 0))
+
+
+def _patch_shuffle(images, g: int):
+    """A (B, H, W, C) batch cut into a g×g grid of tiles, put back in one random order."""
+    from ..backend import tf
+
+    h, w, c = images.shape[1], images.shape[2], images.shape[3]
+    tiles = tf.reshape(images, [-1, g, h // g, g, w // g, c])
+    tiles = tf.reshape(tf.transpose(tiles, [0, 1, 3, 2, 4, 5]), [-1, g * g, h // g, w // g, c])
+    tiles = tf.gather(tiles, tf.random.shuffle(tf.range(g * g)), axis=1)
+    return tf.reshape(tf.transpose(tf.reshape(tiles, [-1, g, g, h // g, w // g, c]), [0, 1, 3, 2, 4, 5]),
+                      [-1, h, w, c])

@@ -4,7 +4,8 @@
   log-likelihood, and saved inside the model as its last layer (layers.Temperature), so the
   probabilities that anyone loading the .keras file gets are calibrated too.
 - For image models, "none of these" is a threshold on the highest calibrated probability
-  (max-softmax), set so that NONE_ACCEPT of held-out in-distribution images are accepted.
+  (max-softmax), set so that NONE_ACCEPT of held-out in-distribution images are accepted, both as
+  they are and as a visitor uploads them (enlarged to 256 px, then fitted back to the model's size).
   It works for any classifier dlapp builds, including ones users train on their own classes.
 - Expected calibration error (15 equal-width confidence bins) and the reliability diagram's
   bins are measured on the test split (evaluate.metrics_from).
@@ -94,6 +95,10 @@ def calibrate(model, task, x_val, y_val: np.ndarray, *, held_out: bool) -> tuple
     val_probs = probabilities(model, task.evaluate_inputs(x_val))  # uncalibrated: T = 1 until replaced
     t = fit_temperature(val_probs, y_val)
     threshold = none_threshold(scale(val_probs, t)) if task.open_set else None
+    if threshold is not None and (uploaded := task.as_uploaded(x_val)) is not None:
+        # The images as a visitor sends them (enlarged, then fitted back by the upload path) are a little
+        # softer, and less sure: the threshold accepts NONE_ACCEPT of those too.
+        threshold = min(threshold, none_threshold(scale(probabilities(model, uploaded), t)))
     return with_temperature(model, t), Calibration(temperature=round(t, 4), fitted_on=int(len(y_val)),
                                                    none_threshold=threshold)
 

@@ -41,9 +41,19 @@ class TrainConfig:
         for label, value, (low, high) in checks:
             if value is not None and not low <= value <= high:
                 raise UsageError(f"{label} must be between {low:,} and {high:,}, got {value:,}.")
-        low, high = limits.LEARNING_RATE_RANGE
-        if self.learning_rate is not None and not low < self.learning_rate <= high:
+        if self.learning_rate is not None and not 0 < self.learning_rate <= limits.AIRBENCH_LEARNING_RATE_RANGE[1]:
+            low, high = limits.AIRBENCH_LEARNING_RATE_RANGE
             raise UsageError(f"learning rate must be in ({low:g}, {high:g}], got {self.learning_rate:g}.")
+
+
+def check_learning_rate(preset: BasePreset) -> None:
+    """The learning rate against its optimizer's range (airbench's is per 1024 examples, the others' per step)."""
+    airbench = preset.optimizer == "airbench"
+    low, high = limits.AIRBENCH_LEARNING_RATE_RANGE if airbench else limits.LEARNING_RATE_RANGE
+    if not low < preset.learning_rate <= high:
+        unit = " (airbench's learning rate per 1,024 examples; the preset's is 11.5)" if airbench else ""
+        raise UsageError(f"learning rate for the {preset.name} preset must be in ({low:g}, {high:g}]{unit}, "
+                         f"got {preset.learning_rate:g}.")
 
 
 @dataclass(frozen=True)
@@ -78,5 +88,6 @@ def plan(config: TrainConfig, settings: settings_mod.Settings | None = None) -> 
         if getattr(config, name) is not None:
             overrides[name] = getattr(config, name)
     preset = with_overrides(preset, **overrides)
+    check_learning_rate(preset)
     split = config.validation_split if config.validation_split is not None else preset.validation_split
     return Plan(config, task, preset, split, task.image_size(preset, config.image_size))

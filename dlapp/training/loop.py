@@ -216,7 +216,7 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
         def pipeline(x, y, training):
             return make_pipeline(task.training_inputs(model, x, validation=not training, preset=preset),
                                  targets(y, num_outputs=n_out, num_classes=n_cls,
-                                         label_smoothing=preset.label_smoothing),
+                                         one_hot=bool(preset.label_smoothing or _outliers(preset))),
                                  batch_size=preset.batch_size if training else val_batch,
                                  training=training, seed=the_plan.config.seed,
                                  augmentations=task.augmentations(preset), drop_remainder=training and drop_last,
@@ -267,6 +267,7 @@ def restore_into(model, run_dir: Path, strategy) -> tuple[list, int]:
     """(history, first epoch) of this run's last checkpoint, its weights and optimizer state copied into
     `model`; ([], 0) without one. The checkpoint loads outside the strategy, so no collective runs."""
     from ..backend import keras
+    from . import optim  # noqa: F401  (registers the optimizer and metric a checkpoint names)
 
     ckpt, state_path = run_dir / "checkpoint.keras", run_dir / "state.json"
     if not (ckpt.is_file() and state_path.is_file()):
@@ -333,6 +334,7 @@ def stop_if_asked(cancel: threading.Event, emit: EventCallback) -> None:
 def build_or_resume(the_plan: Plan, data: Dataset, x_tr, y_tr, run_dir: Path, resume: bool):
     """(model, history, first epoch): from this run's last checkpoint, or built and compiled afresh."""
     from ..backend import keras
+    from . import optim  # noqa: F401  (registers the optimizer and metric a checkpoint names)
 
     ckpt, state_path = run_dir / "checkpoint.keras", run_dir / "state.json"
     if resume and ckpt.is_file() and state_path.is_file():
@@ -346,12 +348,22 @@ def build_or_resume(the_plan: Plan, data: Dataset, x_tr, y_tr, run_dir: Path, re
     return model, [], 0
 
 
+def _outliers(preset) -> float:
+    return getattr(preset, "outliers", 0.0)  # image presets only: outlier exposure
+
+
 def compile_model(model, preset, *, steps_per_epoch: int) -> None:
-    """The preset's optimizer (Adam, or AdamW with a one-cycle schedule) and the matching loss."""
+    """The preset's optimizer (Adam, AdamW with a one-cycle schedule, or airbench94's) and the matching loss."""
     from ..backend import keras
+    from .optim import AirbenchSGD, KnownClassAccuracy, WarmupWarmdown, keras_units
 
     total = max(1, steps_per_epoch * preset.epochs)
-    if preset.optimizer == "adamw":
+    if preset.optimizer == "airbench":
+        lr, wd = keras_units(preset.learning_rate, preset.weight_decay, preset.batch_size)
+        # airbench trains the whitening bias for 3 of its 9.9 epochs (airbench94.py line 47): the same share here.
+        optimizer = AirbenchSGD(WarmupWarmdown(lr, total), total_steps=total, weight_decay=wd,
+                                whiten_bias_steps=round(total * 3 / 9.9))
+    elif preset.optimizer == "adamw":
         warmup = max(1, int(0.15 * total))  # short warm-up, then cosine to ~0: a one-cycle shape
         schedule = keras.optimizers.schedules.CosineDecay(
             preset.learning_rate / 10, decay_steps=max(1, total - warmup), alpha=0.01,
@@ -361,11 +373,12 @@ def compile_model(model, preset, *, steps_per_epoch: int) -> None:
         optimizer = keras.optimizers.Adam(preset.learning_rate)
     if int(model.output_shape[-1]) == 1:
         loss = keras.losses.BinaryCrossentropy()
-    elif preset.label_smoothing:
+    elif preset.label_smoothing or _outliers(preset):
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=preset.label_smoothing)
     else:
         loss = keras.losses.SparseCategoricalCrossentropy()
-    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    # Outlier-exposure rows have uniform targets: the curves' accuracy counts known-class rows only.
+    model.compile(optimizer=optimizer, loss=loss, metrics=[KnownClassAccuracy() if _outliers(preset) else "accuracy"])
 
 
 def make_card(the_plan: Plan, data: Dataset, fitted: _Fitted, metrics: Metrics, key: str,

@@ -34,11 +34,12 @@ def split_validation(data: Dataset, fraction: float, seed: int, *, in_blocks: bo
     return data.x_train[tr], y[tr], data.x_train[val], y[val]
 
 
-def targets(y: np.ndarray, *, num_outputs: int, num_classes: int, label_smoothing: float) -> np.ndarray:
-    """Labels as the loss wants them: a float column for one sigmoid unit, one-hot when smoothing."""
+def targets(y: np.ndarray, *, num_outputs: int, num_classes: int, one_hot: bool) -> np.ndarray:
+    """Labels as the loss wants them: a float column for one sigmoid unit, one-hot for label smoothing
+    and outlier exposure (whose made-up images get uniform targets), else integers."""
     if num_outputs == 1:
         return y.astype("float32").reshape(-1, 1)
-    if label_smoothing:
+    if one_hot:
         return np.eye(num_classes, dtype="float32")[y]
     return y.astype("int64")
 

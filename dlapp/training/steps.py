@@ -19,16 +19,23 @@ def per_example_loss(loss):
     return type(loss).from_config({**loss.get_config(), "reduction": None})
 
 
-def _correct(y, pred):
-    """How many predictions match: one sigmoid unit (threshold 0.5), one-hot, or integer labels,
-    as Keras's "accuracy" picks for each loss."""
+def _known(y, pred):
+    """1 for an example of a known class, 0 for an outlier-exposure example (a uniform target)."""
+    if pred.shape[-1] != 1 and len(y.shape) == len(pred.shape):
+        return tf.cast(tf.reduce_max(tf.cast(y, tf.float32), -1) > 0.5, tf.float32)
+    return tf.ones([tf.shape(y)[0]], tf.float32)
+
+
+def _correct(y, pred, known):
+    """How many predictions of known-class examples match: one sigmoid unit (threshold 0.5), one-hot,
+    or integer labels, as Keras's "accuracy" picks for each loss."""
     if pred.shape[-1] == 1:
         hit = tf.cast(pred > 0.5, tf.float32) == tf.cast(y, tf.float32)
     elif len(y.shape) == len(pred.shape):  # one-hot (label smoothing)
         hit = tf.argmax(pred, -1) == tf.argmax(y, -1)
     else:
         hit = tf.argmax(pred, -1) == tf.cast(tf.reshape(y, [-1]), tf.int64)
-    return tf.reduce_sum(tf.cast(tf.reshape(hit, [-1]), tf.float32))
+    return tf.reduce_sum(tf.cast(tf.reshape(hit, [-1]), tf.float32) * known)
 
 
 def broadcast_from_chief(strategy, variables) -> None:
@@ -76,28 +83,31 @@ def run_epochs(model, strategy, train_data, val_data, *, epochs: int, initial_ep
     with strategy.scope():
         optimizer.build(variables)  # its slots exist before the step is traced (a no-op once resumed)
 
-    def forward(x, y, training: bool):
+    def forward(x, y, training: bool, weights=None):
+        """Weights (outlier exposure) scale each example's loss as fit's sample weights do; the
+        curves' loss and accuracy count the examples of a known class only (`_known`)."""
         ctx = tf.distribute.get_replica_context()
-        local = tf.cast(tf.shape(y)[0], tf.float32)
-        total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, local)
+        total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(tf.shape(y)[0], tf.float32))
         pred = tf.cast(model(x, training=training), tf.float32)
         losses = loss_fn(y, pred)
+        if weights is not None:
+            losses = losses * tf.cast(weights, tf.float32)
         loss = tf.reduce_sum(losses) / tf.maximum(total, 1.0)
         if model.losses:  # regularization: once over the replicas, whose gradients are summed
             loss += tf.add_n(model.losses) / strategy.num_replicas_in_sync
-        return loss, tf.reduce_sum(losses), _correct(y, pred), local
+        known = _known(y, pred)
+        return loss, tf.reduce_sum(losses * known), _correct(y, pred, known), tf.reduce_sum(known)
 
     @tf.function
     def train_step(iterator):
-        def replica_fn(x, y):
+        def replica_fn(x, y, weights=None):
             with tf.GradientTape() as tape:
-                loss, *sums = forward(x, y, True)
+                loss, *sums = forward(x, y, True, weights)
                 scaled = optimizer.scale_loss(loss)  # the loss-scale optimizer's, under mixed_float16
             optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables, strict=True))
             return sums
-        x, y = next(iterator)
         return [strategy.reduce(tf.distribute.ReduceOp.SUM, s, axis=None)
-                for s in strategy.run(replica_fn, args=(x, y))]
+                for s in strategy.run(replica_fn, args=tuple(next(iterator)))]
 
     @tf.function
     def test_step(iterator):

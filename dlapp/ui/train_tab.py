@@ -139,7 +139,7 @@ def layout() -> TrainTab:
                     batch_size = gr.Number(start_with.batch_size or preset0.batch_size, precision=0, minimum=1,
                                            maximum=4096,
                                            label="Batch size", elem_id="train-batch")
-                    learning_rate = gr.Number(preset0.learning_rate, minimum=0, maximum=1, label="Learning rate")
+                    learning_rate = gr.Number(preset0.learning_rate, minimum=0, label="Learning rate")
                 validation_split = gr.Slider(0, 0.5, value=preset0.validation_split, step=0.01,
                                              label="Validation split", elem_id="train-validation",
                                              info="Share of the training data held out for the curves; "
