@@ -19,9 +19,10 @@ from dlapp.testing import HAVE_DATA, REPO, needs_data
 FROG = REPO / "dlapp" / "examples" / "cifar10-test-0004-frog.png"
 REVIEW = "A wonderful film: moving, funny, and the cast is superb. I loved it."
 # Each format once per kind of model (each export is checked in a fresh process, its example run in another):
-# cifar10-best has the test-time gate and GELU (the portable rewrite: no tf.cond, erf), cifar10-fast the views
-# without a gate (the model as it is), imdb-best a text network (the token-ids network and its rules); imdb-fast (a
-# GRU, not an LSTM) through the strictest converter. cifar10-seed to onnx: the CLI test below and test_export_app.
+# cifar10-best and cifar10-fast (airbench's net: exact GELU, the portable rewrite's erf; the mirror always), imdb-best
+# a text network (the token-ids network and its rules); imdb-fast (a GRU, not an LSTM) through the strictest
+# converter. A test-time gate (tf.cond): test_a_gated_model_exports_through_the_portable_rewrite. cifar10-seed to
+# onnx: the CLI test below and test_export_app.
 IMAGE_FORMATS = ("keras", "savedmodel", "litert", "litert-int8", "onnx")
 CASES = [(m, f) for m in ("cifar10-best", "cifar10-fast") for f in IMAGE_FORMATS]
 CASES += [("imdb-best", f) for f in ("keras", "savedmodel", "litert", "onnx")]
@@ -108,14 +109,33 @@ def test_text_rules_give_tensorflows_token_ids_for_hostile_reviews(tmp_path):
         assert (w == g).all(), (review, w[:12], g[:12])
 
 
+def gated(model_id: str):
+    """A shipped image model's network re-exported with the mirror only where it is unsure (ViewsWhenUnsure)."""
+    from dlapp.layers import trained_network
+    from dlapp.nets.image import export
+    from dlapp.store import get_store
+
+    return export(trained_network(get_store().load(model_id)), flip=True, gate=0.5)
+
+
+def test_a_gated_model_exports_through_the_portable_rewrite(tmp_path):
+    from dlapp.export import export_model
+    from dlapp.store import get_store
+
+    store = get_store()
+    store.save(gated("cifar10-fast"), store.card("cifar10-fast"), "gated-fast")
+    result = export_model("gated-fast", "onnx", tmp_path, examples=200)
+    assert result.agreement >= 0.995 and result.max_prob_diff < 1e-3, result.summary()
+
+
 def test_a_graph_the_converter_accepts_but_onnxruntime_cannot_load_is_not_offered(tmp_path):
-    """cifar10-best as served (tf.cond gate, exact GELU) converts to ONNX without a complaint; only re-loading
-    it shows the file is broken, and the check says so. The export itself ships the where-gate instead."""
+    """cifar10-best with a test-time gate (tf.cond) and exact GELU converts to ONNX without a complaint; only
+    re-loading it shows the file is broken, and the check says so. The export itself ships the where-gate instead."""
     from dlapp.errors import ExportCheckError
     from dlapp.export import build, verify
     from dlapp.store import get_store
 
-    model = get_store().load("cifar10-best")
+    model = gated("cifar10-best")
     build.write_onnx(build.image_function(model, batch=None), tmp_path / "model.onnx")
     assert (tmp_path / "model.onnx").stat().st_size > 1_000_000  # the converter reported success
     with pytest.raises(ExportCheckError, match="does not run in a fresh process"):
