@@ -133,7 +133,6 @@ def test_a_graph_the_converter_accepts_but_onnxruntime_cannot_load_is_not_offere
     re-loading it shows the file is broken, and the check says so. The export itself ships the where-gate instead."""
     from dlapp.errors import ExportCheckError
     from dlapp.export import build, verify
-    from dlapp.store import get_store
 
     model = gated("cifar10-best")
     build.write_onnx(build.image_function(model, batch=None), tmp_path / "model.onnx")
