@@ -57,7 +57,7 @@ DEFAULT_KNOWN = ("airplane", "automobile", "bird", "cat", "deer", "dog")
 WORDS = ("STOP", "hello", "SALE 50%", "Open 24h", "invoice", "lorem ipsum", "EXIT", "menu", "total $42.00",
          "Chapter 3", "password", "Welcome", "no parking", "1984", "OK", "dlapp", "Room 101", "FREE WIFI")
 SCORES = ("max-softmax", "energy", "mahalanobis", "mahalanobis, probs")
-ACCEPT = 0.95  # the in-distribution share "none of these" is fitted to accept (training/calibrate.py)
+from dlapp.training.calibrate import NONE_ACCEPT as ACCEPT  # noqa: E402  (the share "none of these" is fitted to accept)
 
 
 # ---------------------------------------------------------------- data
