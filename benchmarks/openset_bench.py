@@ -59,7 +59,6 @@ WORDS = ("STOP", "hello", "SALE 50%", "Open 24h", "invoice", "lorem ipsum", "EXI
 SCORES = ("max-softmax", "energy", "mahalanobis", "mahalanobis, probs")
 from dlapp.training.calibrate import NONE_ACCEPT as ACCEPT  # noqa: E402  (the share "none of these" is fitted to accept)
 
-
 # ---------------------------------------------------------------- data
 
 @contextlib.contextmanager

@@ -125,7 +125,7 @@ class Task(Protocol):
     def training_inputs(self, model: Any, x: Any, *, validation: bool, preset: Any) -> Any:
         """What `fit` feeds the trainable model for raw inputs `x`."""
 
-    def augmentations(self, preset: Any) -> list[Any]:
+    def augmentations(self, preset: Any, *, examples: int) -> list[Any]:
         """Batched tf.data map functions (images, labels) -> (images, labels) for training."""
 
     def export(self, model: Any, preset: Any) -> Any:

@@ -184,7 +184,7 @@ class TextTask:
         folds = np.full(len(x), NB_FOLDS, dtype="int32") if validation else nb_folds(len(x)).astype("int32")
         return {"text": x, "fold": folds}
 
-    def augmentations(self, preset: TextPreset) -> list:
+    def augmentations(self, preset: TextPreset, *, examples: int) -> list:
         return []
 
     def export(self, model, preset: TextPreset):
