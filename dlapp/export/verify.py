@@ -135,13 +135,14 @@ def run_fresh(fmt: str, folder: Path, x: np.ndarray) -> tuple[np.ndarray, float]
             import dlapp
 
             flags, env["PYTHONPATH"] = [], str(Path(dlapp.__file__).resolve().parents[1])
+        timeout = max(limits.EXPORT_CHECK_TIMEOUT_S, len(x) * limits.EXPORT_CHECK_S_PER_EXAMPLE)
         try:
             proc = subprocess.run([sys.executable, *flags, str(RUN_CHECK), fmt, str(folder), str(inputs),
                                    str(outputs)], capture_output=True, text=True, cwd=tmp, env=env,
-                                  timeout=limits.EXPORT_CHECK_TIMEOUT_S)
+                                  timeout=timeout)
         except subprocess.TimeoutExpired:
             raise ExportCheckError(f"The {fmt} export did not answer {len(x):,} examples within "
-                                   f"{limits.EXPORT_CHECK_TIMEOUT_S} s in a fresh process; it is not offered."
+                                   f"{timeout:.0f} s in a fresh process; it is not offered."
                                    ) from None
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
