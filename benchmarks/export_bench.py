@@ -1,8 +1,8 @@
 """Every shipped model in every export format, in one run: size, load time, p50 latency for one
 input, accuracy on the full test split, agreement with Keras.
 
-    DLAPP_DATA_DIR=/path/to/data python benchmarks/export_bench.py [--models ID ...] [--formats F ...]
-                                                                     [--examples N] [--runs 200]
+    DLAPP_DATA_DIR=/path/to/data python benchmarks/export_bench.py [--task image|text] [--models ID ...]
+                                                                     [--formats F ...] [--examples N] [--runs 200]
 
 Each export goes through dlapp.export.export_model, so its figures are the check's: the export
 re-loaded in a fresh process that imports neither dlapp nor keras (except the keras format),
@@ -138,6 +138,8 @@ def main() -> int:
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--models", nargs="+", default=list(MODELS))
+    p.add_argument("--task", choices=("image", "text"), help="only the models of this task (the text rows: "
+                   "--task text, all 25,000 IMDB test reviews per format)")
     p.add_argument("--formats", nargs="+", default=["keras", "savedmodel", "litert", "litert-int8", "onnx"])
     p.add_argument("--examples", type=int, help="check on N test examples (default: the whole test split)")
     p.add_argument("--runs", type=int, default=200, help="single-input calls for the p50 latency")
@@ -147,13 +149,14 @@ def main() -> int:
         print("Set DLAPP_DATA_DIR: accuracy is measured on the full test split.", file=sys.stderr)
         return 2
     store = get_store()
+    models = [m for m in args.models if args.task is None or store.card(m).task == args.task]
     print(f"python benchmarks/export_bench.py  ({os.cpu_count()} CPUs; test split: "
           f"{'all' if args.examples is None else args.examples} examples)\n")
     print("| model | format | model size | load | p50, one input | accuracy (Keras) | top-1 agreement "
           "| largest prob. diff | what differs |")
     print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as out_dir:
-        for model_id in args.models:
+        for model_id in models:
             card = store.card(model_id)
             total = held_out(card, settings.data_dir, limit=None).total
             sample = held_out(card, settings.data_dir, limit=min(args.runs, 1000)).x

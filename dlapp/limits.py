@@ -85,6 +85,10 @@ GRADIO_CACHE_SWEEP_S = 300  # how often Gradio looks for cache files past that a
 EXPORT_MIN_AGREEMENT = 0.995  # top-1 agreement a float export needs with the Keras model on held-out examples:
 #                               float32 round-off flips at most a near-tie in a few hundred
 EXPORT_MAX_INT8_DROP = 0.01  # accuracy a full-integer int8 export may lose (1 point): more is a broken quantization
+#                             (on fewer than 100 examples, one example: the test examples kept beside a model
+#                             trained on a few dozen uploaded photos cannot resolve 1 point)
 EXPORT_CALIBRATION_IMAGES = 200  # training images that set int8 ranges (cifar10-fast: 76.05% vs 76.35% float)
 EXPORT_CHECK_EXAMPLES = 1_000  # held-out examples a float export is checked on (int8: the whole test split)
 EXPORT_CHECK_TIMEOUT_S = 900  # the fresh checking process: 10k CIFAR-10 images one at a time fit easily
+EXPORT_CHECK_S_PER_EXAMPLE = 0.1  # ... and more for longer checks: imdb-best's 25k test reviews one at a time take
+#                                   ~20 ms each on an idle core, several times that on a loaded machine

@@ -147,11 +147,13 @@ def export_model(model_id: str, fmt: str, out: Path | str | None = None, *, exam
     model = store.load(model_id)
     settings = settings_mod.load()
     limit = examples or (None if fmt == "litert-int8" else limits.EXPORT_CHECK_EXAMPLES)
-    data = verify.held_out(card, settings.data_dir, limit=limit)
+    kept = store.model_path(model_id).with_name(f"{model_id}.examples.npz")  # explain/examples.py's file
+    data = verify.held_out(card, settings.data_dir, limit=limit, kept=kept)
     with tempfile.TemporaryDirectory(prefix="dlapp-export-") as tmp:
         folder = Path(tmp) / f"{model_id}-{fmt}"
         folder.mkdir()
-        model_file, changes, inputs = _write_model(model, card, fmt, folder, settings, store.model_path(model_id))
+        model_file, changes, inputs = _write_model(model, card, fmt, folder, settings, store.model_path(model_id),
+                                                   kept)
         write_labels(folder, list(card.class_names))
         reference = verify.keras_probabilities(model, data.x, card.task)
         got, seconds = verify.run_fresh(fmt, folder, data.x)
@@ -171,7 +173,8 @@ def export_model(model_id: str, fmt: str, out: Path | str | None = None, *, exam
                         examples=check.examples, source=check.source, check_seconds=check.seconds)
 
 
-def _write_model(model, card, fmt: str, folder: Path, settings, keras_file: Path) -> tuple[Path, list[str], str]:
+def _write_model(model, card, fmt: str, folder: Path, settings, keras_file: Path,
+                 kept: Path | None = None) -> tuple[Path, list[str], str]:
     """Write the model file(s) and classify.py into `folder`: (model path, changes, the input in words)."""
     from . import build
     from .archive import example_script
@@ -192,13 +195,13 @@ def _write_model(model, card, fmt: str, folder: Path, settings, keras_file: Path
         if fmt == "onnx":
             build.write_onnx(build.image_function(portable, batch=None), folder / "model.onnx")
             return folder / "model.onnx", changes, words
-        calibration = _calibration_images(card, settings) if fmt == "litert-int8" else None
+        calibration, whose = _calibration_images(card, settings, kept) if fmt == "litert-int8" else (None, "")
         dtype = build.tf.float32 if calibration is not None else build.tf.uint8  # int8: quantized from float pixels
         fn = build.image_function(portable, batch=1, dtype=dtype)
         build.write_litert(fn, folder / "model.tflite", calibration=calibration)
         if calibration is not None:
             changes = [*changes, f"full-integer int8 weights and activations, ranges from {len(calibration)} "
-                       "training images; uint8 pixels in, uint8 probabilities out (probability = q / 256)"]
+                       f"{whose}; uint8 pixels in, uint8 probabilities out (probability = q / 256)"]
         return folder / "model.tflite", changes, words.replace("(N,", "(1,") + " (one image per call)"
     if fmt == "savedmodel":
         build.write_savedmodel(model, folder / "saved_model", build.tf.TensorSpec((None,), build.tf.string))
@@ -213,20 +216,26 @@ def _write_model(model, card, fmt: str, folder: Path, settings, keras_file: Path
     return path, changes, f"int64 token ids (1, {fn.input_signature[0].shape[1]}) from classify.py's encode(review)"
 
 
-def _calibration_images(card, settings):
-    """limits.EXPORT_CALIBRATION_IMAGES training images (float32 pixels) that set the int8 ranges."""
+def _calibration_images(card, settings, kept: Path | None = None):
+    """(float32 pixels, whose in words): limits.EXPORT_CALIBRATION_IMAGES training images that set the int8
+    ranges; for a model trained on uploaded images (dlapp keeps none of them), its own test examples kept
+    beside it, the only images of its kind there are."""
     import numpy as np
 
     from ..data import BUILTINS, load_dataset
+    from .verify import kept_examples
 
     name = card.dataset.name
     if settings.data_dir is None or name not in BUILTINS or not (settings.data_dir / BUILTINS[name].file_name).exists():
+        if name not in BUILTINS and (own := kept_examples(card, kept)) is not None:
+            return own[0].astype(np.float32), ("of its test examples kept beside it (the uploaded training images "
+                                               "are not kept; the check then runs on these same images)")
         raise UsageError(f"An int8 export sets its ranges from {limits.EXPORT_CALIBRATION_IMAGES} of the model's "
                          f"training images; set DLAPP_DATA_DIR to the folder with {name}'s data.")
     x = load_dataset(name, data_dir=settings.data_dir).x_train
     pick = np.random.default_rng(0).choice(len(x), limits.EXPORT_CALIBRATION_IMAGES, replace=False)
     x = x[np.sort(pick)]
-    return (x[..., None] if x.ndim == 3 else x).astype(np.float32)
+    return (x[..., None] if x.ndim == 3 else x).astype(np.float32), "training images"
 
 
 def _zip_atomic(folder: Path, target: Path) -> None:

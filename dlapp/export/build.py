@@ -104,6 +104,13 @@ def write_onnx(fn, path: Path) -> None:
 
     patch_tf2onnx()  # tf2onnx 1.17 still calls NumPy 1 names; Keras's own ONNX export patches them the same way
     spec = fn.input_signature
+    # tf2onnx turns every tensor the function captures into a graph input: a Keras Normalization built with a
+    # given mean and variance (the transfer preset's head) holds them as constant tensors, not variables, so the
+    # file would ask its user for them. Such a function is converted through its frozen copy, which captures
+    # nothing; the others as they are (a frozen recurrent text network comes out as a graph onnxruntime refuses).
+    if any(t.dtype != tf.resource for t in fn.get_concrete_function().captured_inputs):
+        frozen = _frozen(fn)
+        fn = tf.function(lambda x: frozen(x), input_signature=spec)
     tf2onnx.convert.from_function(fn, input_signature=spec, opset=ONNX_OPSET, output_path=str(path))
 
 

@@ -15,7 +15,7 @@ from ..access import authorize
 from ..errors import UsageError
 from ..store import SessionStore, get_store
 from ..training.calibrate import MIN_FIT
-from . import api, explained, plots
+from . import api, explained, exporting, plots
 from .common import user_errors, visitor_store
 
 # The default mark first: long ids must not push it out of view.
@@ -48,10 +48,7 @@ class ModelsTab:
     download: gr.Button
     file: gr.File
     promote: gr.Button
-    export_format: gr.Dropdown
-    export: gr.Button
-    export_result: gr.Markdown
-    export_download: gr.DownloadButton
+    export: exporting.ExportBox
 
 
 def rows() -> list[list]:
@@ -133,15 +130,7 @@ def layout() -> ModelsTab:
                                       info="Defaults are kept. Tick the confirmation box above first.",
                                       elem_id="models-threshold")
                 prune = gr.Button("Delete weak models", variant="stop", elem_id="models-prune")
-            with gr.Accordion("Export: phone, browser, server, another language", open=False,
-                              elem_id="models-export-box"):
-                export_format = gr.Dropdown(_format_choices(first_shown(ids)), value="litert",
-                                            label="Format", elem_id="models-export-format",
-                                            info="Each export is re-loaded in a fresh process and checked "
-                                                 "against the Keras model before it is offered.")
-                export = gr.Button("Export and check", elem_id="models-export")
-                export_result = gr.Markdown(elem_id="models-export-result")
-                export_download = gr.DownloadButton("Download", visible=False, elem_id="models-export-download")
+            export = exporting.layout("models", _task_of(first_shown(ids)))
             with gr.Accordion("Push to the Hugging Face Hub", open=False, visible=changes):
                 repo_id = gr.Textbox(label="Repo id", placeholder="your-name/dlapp-cifar10")
                 token = gr.Textbox(label="Write token (or set HF_TOKEN)", type="password",
@@ -163,30 +152,11 @@ def layout() -> ModelsTab:
                 card = gr.JSON(_card(first), label="Model card")
     return ModelsTab(table, refresh, selected, summary, confusion, reliability, picker, cell_title, cell_images,
                      cell_reviews, card, password, make_default, delete, confirm,
-                     status, repo_id, token, push, threshold, prune, download_button, file, promote,
-                     export_format, export, export_result, export_download)
+                     status, repo_id, token, push, threshold, prune, download_button, file, promote, export)
 
 
-FORMAT_LABELS = {"litert": "LiteRT (phone, float)", "litert-int8": "LiteRT int8 (phone, 4× smaller)",
-                 "onnx": "ONNX (browser, C#, Java, C++...)", "savedmodel": "TensorFlow SavedModel (server)",
-                 "keras": "Keras (.keras, Python)"}
-
-
-def _format_choices(model_id: str | None) -> list[tuple[str, str]]:
-    from ..export import formats_for
-
-    task = visitor_store().card(model_id).task if model_id else "image"
-    return [(FORMAT_LABELS[f], f) for f in ("litert", "litert-int8", "onnx", "savedmodel", "keras")
-            if f in formats_for(task)]
-
-
-def export_md(result: dict) -> str:
-    """The check's figures beside the download."""
-    rows = "\n".join(f"| {k} | {v} |" for k, v in result["figures"])
-    changes = "".join(f"\n- {c}" for c in result["changes"]) or "\n- nothing: the same graph"
-    size = result["model_bytes"] / 1e6
-    return (f"**{result['model_id']} as {result['format']}**: checked, {size:.2f} MB model.\n\n"
-            f"| check | result |\n|---|---|\n{rows}\n\nWhat differs from the Keras model:{changes}")
+def _task_of(model_id: str | None) -> str | None:
+    return visitor_store().card(model_id).task if model_id else None
 
 
 def summary_md(model_id: str | None) -> str:
@@ -309,34 +279,15 @@ def wire(tab: ModelsTab) -> None:
         note = f"Deleted {len(weak)} model(s): {', '.join(weak)}." if weak else "No model is below that accuracy."
         return {tab.status: note, **refresh(tab, None), tab.confirm: False}
 
-    @user_errors
-    def export(model_id: str | None, fmt: str | None):
-        if not model_id or not fmt:
-            raise UsageError("Pick a model and a format first.")
-        result = api.export_model(model_id, fmt)
-        return {tab.export_result: export_md(result),
-                tab.export_download: gr.update(value=result["archive"]["path"], visible=True,
-                                               label=f"Download {result['archive']['orig_name']}")}
-
-    def formats(model_id: str | None):
-        choices = _format_choices(model_id)
-        return {tab.export_format: gr.update(choices=choices, value=choices[0][1]), tab.export_result: "",
-                tab.export_download: gr.update(visible=False)}
-
     shown = [tab.card, tab.summary, tab.confusion, tab.reliability, tab.cell_title, tab.cell_images, tab.cell_reviews]
     outputs = [tab.status, tab.table, tab.selected, *shown]
     tab.push.click(push, [tab.selected, tab.repo_id, tab.token, tab.password], [tab.status, tab.token],
                    api_visibility="private")
     tab.refresh.click(lambda m: refresh(tab, m), tab.selected, outputs[1:], api_visibility="private")
     tab.selected.change(user_errors(lambda m: _shown(tab, m)), tab.selected, shown, api_visibility="private")
-    tab.selected.change(user_errors(formats), tab.selected, [tab.export_format, tab.export_result, tab.export_download],
-                        api_visibility="private")
-    busy = "Exporting and checking (seconds; int8 checks the whole test split: a minute or two)…"
-    tab.export.click(lambda: {tab.export_result: busy,
-                              tab.export_download: gr.update(visible=False)},
-                     None, [tab.export_result, tab.export_download], api_visibility="private", queue=False).then(
-        export, [tab.selected, tab.export_format], [tab.export_result, tab.export_download],
-        api_visibility="private", concurrency_limit=1, concurrency_id="export")
+    tab.selected.change(user_errors(lambda m: exporting.reset(tab.export, _task_of(m))), tab.selected,
+                        [tab.export.format, tab.export.result, tab.export.download], api_visibility="private")
+    exporting.wire(tab.export, lambda m: m, [tab.selected])
     explained.on_cell(tab.picker, "models-confusion", user_errors(lambda cell, m: explained.open_cell(m, cell)),
                       [tab.selected], [tab.cell_title, tab.cell_images, tab.cell_reviews])
     tab.prune.click(prune, [tab.threshold, tab.confirm, tab.password], [*outputs, tab.confirm],

@@ -21,7 +21,7 @@ from ..errors import ModelNotFoundError, UsageError
 from ..inference import get_predictor
 from ..jobs import TrainingJob, get_manager
 from ..tasks import TASKS, get_task
-from . import api, collect, explained, models_tab, plots
+from . import api, collect, explained, exporting, models_tab, plots
 from .common import file_path, session_of, user_errors, visitor_store
 
 
@@ -60,6 +60,7 @@ class TrainTab:
     builder: collect.Builder
     upload_check: gr.Markdown
     pressed: gr.State  # when this visitor last pressed Start (0: not waiting); written by Start, never by ticks
+    export: exporting.ExportBox  # the finished run's model, exported as on the Models tab
 
 
 COLLECTION = "collection"  # the Train tab's dataset value for the visitor's own collected classes
@@ -159,7 +160,7 @@ def layout() -> TrainTab:
                                     min_width=280)
                 acc_plot = gr.Plot(plots.curve_figure([], "accuracy"), show_label=False, elem_id="acc-plot",
                                    min_width=280)
-            results, summary, make_default, default_note, per_class, confusion, picker, cell_title, \
+            results, summary, make_default, default_note, export, per_class, confusion, picker, cell_title, \
                 wrong_images, wrong_texts = _results()
     builder = collect.layout()  # shown when the data is "your own classes", below the settings it follows from
     timer = gr.Timer(1.0)
@@ -167,7 +168,7 @@ def layout() -> TrainTab:
     return TrainTab(task, dataset, upload, subset, preset, preset_help, cell, epochs, batch_size, learning_rate,
                     validation_split, password, start, stop, status, progress, loss_plot, acc_plot, results,
                     summary, default_note, per_class, confusion, picker, wrong_images, wrong_texts, cell_title,
-                    make_default, timer, seen, builder, upload_check, pressed)
+                    make_default, timer, seen, builder, upload_check, pressed, export)
 
 
 def _results():
@@ -177,6 +178,8 @@ def _results():
         make_default = gr.Button("Make this model the default", variant="primary", size="md",
                                  elem_id="train-make-default", visible=_can_make_default())
         default_note = gr.Markdown(elem_id="train-default-note")
+        export = exporting.layout("train", None, title="Export this model: phone, browser, server, another language",
+                                  open=True)
         with gr.Row():
             per_class = gr.Dataframe(headers=["class", "test accuracy"], interactive=False, max_height=560,
                                      min_width=200, scale=1, buttons=[])
@@ -189,8 +192,8 @@ def _results():
         wrong_images = gr.Gallery(show_label=False, columns=4, height="auto", visible=False,
                                   elem_id="wrong-images")
         wrong_texts = gr.HTML(visible=False, elem_id="wrong-texts")
-    return (results, summary, make_default, default_note, per_class, confusion, picker, cell_title, wrong_images,
-            wrong_texts)
+    return (results, summary, make_default, default_note, export, per_class, confusion, picker, cell_title,
+            wrong_images, wrong_texts)
 
 
 # ---------------------------------------------------------------- handlers
@@ -384,6 +387,7 @@ def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
              if model is None and r.misclassified else "")  # no heading over nothing
     return {tab.results: gr.update(visible=True), tab.summary: summary + "  \n" + models_tab.calibration_md(card),
             tab.make_default: gr.update(visible=model is not None and _can_make_default()), tab.default_note: "",
+            **exporting.reset(tab.export, card.task, visible=model is not None),
             tab.per_class: per_class,
             tab.confusion: plots.confusion_figure(m.confusion_matrix, names), tab.cell_title: title,
             tab.wrong_images: gr.update(value=explained.image_items(model, names, examples) if is_image else None,
@@ -398,6 +402,14 @@ def open_cell(cell: str):
     if job is None or job.result is None:
         raise UsageError("No finished training yet.")
     return explained.open_cell(job.result.model_id, cell)
+
+
+def finished_model() -> str:
+    """The model of this visitor's finished run (with private training, only ever their own)."""
+    job = viewer_job(session_of())
+    if job is None or job.result is None:
+        raise UsageError("No finished training to export.")
+    return job.result.model_id
 
 
 @user_errors
@@ -466,6 +478,7 @@ def wire(tab: TrainTab) -> None:
     tab.stop.click(stop, [tab.password, tab.seen], [tab.status, tab.seen], api_visibility="private",
                    concurrency_limit=None)
     tab.make_default.click(make_default, tab.password, tab.default_note, api_visibility="private")
+    exporting.wire(tab.export, finished_model, [])
     explained.on_cell(tab.picker, "confusion", open_cell, [], [tab.cell_title, tab.wrong_images, tab.wrong_texts])
     def tick(seen: dict, pressed: float, request: gr.Request) -> dict:
         return refresh(tab, seen, api.session_of(request), pressed)
@@ -473,5 +486,6 @@ def wire(tab: TrainTab) -> None:
     tab.timer.tick(tick, [tab.seen, tab.pressed],
                    [tab.seen, tab.status, tab.progress, tab.loss_plot, tab.acc_plot, tab.start, tab.stop, tab.results,
                     tab.summary, tab.make_default, tab.default_note, tab.per_class, tab.confusion, tab.wrong_images,
-                    tab.wrong_texts, tab.cell_title],
+                    tab.wrong_texts, tab.cell_title, tab.export.box, tab.export.format, tab.export.result,
+                    tab.export.download],
                    show_progress="hidden", api_visibility="private", concurrency_limit=None, queue=False)
