@@ -20,8 +20,8 @@ from ..card import Calibration
 ECE_BINS = 15
 MIN_FIT = 50  # held-out examples below which T is not fitted: 20 reviews gave T = 0.05 and 10% ECE
 # Share of held-out in-distribution images "none of these" must accept (as they are and as uploaded). The aim is
-# at most 10% of genuine uploads declined; 93% leaves a margin for a quantile fitted on 1,000 validation images. On cifar10-best it declines 65% of real non-CIFAR photos where 95% declined 60%
-# (benchmarks/openset_bench.py --compare; docs/benchmarks.md).
+# at most 10% of genuine uploads declined; 93% leaves a margin for a quantile fitted on 1,000 validation images.
+# On cifar10-best it declines more real non-CIFAR photos than 95% did (openset_bench.py --compare; docs/benchmarks.md).
 NONE_ACCEPT = 0.93
 _LOG_T = np.linspace(np.log(0.05), np.log(20.0), 400)  # search grid for T: one parameter, so a grid is exact enough
 

@@ -219,7 +219,8 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
                                          one_hot=bool(preset.label_smoothing or _outliers(preset))),
                                  batch_size=preset.batch_size if training else val_batch,
                                  training=training, seed=the_plan.config.seed,
-                                 augmentations=task.augmentations(preset, examples=len(y_tr)), drop_remainder=training and drop_last,
+                                 augmentations=task.augmentations(preset, examples=len(y_tr)),
+                                 drop_remainder=training and drop_last,
                                  shard_by_data=where.multi_worker)
 
         if where.multi_worker:  # every worker starts where the chief does, from the chief's weights
