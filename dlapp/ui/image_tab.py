@@ -139,10 +139,14 @@ def model_info(model_id: str | None) -> str:
         return ""
     card = visitor_store().card(model_id)
     h, w, c = card.input.shape
-    none = ("It answers *none of these* when it is unsure of every class; it is no detector of "
-            "non-photos, though: noise can fool it."
-            if card.calibration.none_threshold is not None else
-            "It always picks one of them (this model has no *none of these* threshold).")
+    if card.calibration.none_threshold is None:
+        none = "It always picks one of them (this model has no *none of these* threshold)."
+    elif card.hyperparameters.get("outliers"):  # trained with outlier exposure (data/outliers.py)
+        none = ("It answers *none of these* when it is unsure of every class, and it learnt what is none of them "
+                "from made-up pictures; some real photos (faces above all) still get one of its classes.")
+    else:
+        none = ("It answers *none of these* when it is unsure of every class; it is no detector of "
+                "non-photos, though: noise can fool it.")
     return (f"This model knows **{len(card.class_names)} classes**: {', '.join(card.class_names)}. {none}  \n"
             f"It sees every picture at **{h}×{w} pixels**{' in grey' if c == 1 else ''} (see “What the model sees”).")
 
