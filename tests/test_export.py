@@ -18,15 +18,17 @@ from dlapp.testing import HAVE_DATA, REPO, needs_data
 
 FROG = REPO / "dlapp" / "examples" / "cifar10-test-0004-frog.png"
 REVIEW = "A wonderful film: moving, funny, and the cast is superb. I loved it."
-# Each format once per kind of model (each export is checked in a fresh process, its example run in another):
-# cifar10-best and cifar10-fast (airbench's net: exact GELU, the portable rewrite's erf; the mirror always), imdb-best
-# a text network (the token-ids network and its rules); imdb-fast (a GRU, not an LSTM) through the strictest
-# converter. A test-time gate (tf.cond): test_a_gated_model_exports_through_the_portable_rewrite. cifar10-seed to
-# onnx: the CLI test below and test_export_app.
+# Every shipped model to every format that applies (each export is checked in a fresh process, its example run
+# in another). A test-time gate (tf.cond), which no shipped model has now: test_a_gated_model_exports_through_....
 IMAGE_FORMATS = ("keras", "savedmodel", "litert", "litert-int8", "onnx")
-CASES = [(m, f) for m in ("cifar10-best", "cifar10-fast") for f in IMAGE_FORMATS]
-CASES += [("imdb-best", f) for f in ("keras", "savedmodel", "litert", "onnx")]
-CASES += [("imdb-fast", "onnx")]
+TEXT_FORMATS = ("keras", "savedmodel", "litert", "onnx")
+CASES = [(m, f) for m in ("cifar10-best", "cifar10-fast", "cifar10-seed") for f in IMAGE_FORMATS]
+CASES += [(m, f) for m in ("imdb-best", "imdb-fast") for f in TEXT_FORMATS]
+
+
+def test_the_matrix_covers_every_shipped_model():
+    shipped = sorted(p.stem for p in (REPO / "models").glob("*.keras"))
+    assert sorted({m for m, _ in CASES}) == shipped
 
 
 def run_example(folder: Path, fmt: str, arg: str) -> str:
