@@ -51,12 +51,15 @@ def test_every_shipped_model_exports_checked_and_its_example_runs(model_id, fmt,
     if fmt == "litert-int8" and not HAVE_DATA:
         pytest.skip("int8 sets its ranges from training images (DLAPP_DATA_DIR)")
     text = model_id.startswith("imdb")
-    # A few hundred held-out examples here; the whole test split in benchmarks/export_bench.py.
-    result = export_model(model_id, fmt, tmp_path, examples=60 if text else 200)
+    # A few hundred held-out examples here; the whole test split in benchmarks/export_bench.py. int8's rule is
+    # at most 1 point of accuracy lost, which 200 examples measure too coarsely (cifar10-fast: 5 of 200 flipped,
+    # 0.20 points on all 10,000): 2,000 do.
+    n = 60 if text else 2000 if fmt == "litert-int8" else 200
+    result = export_model(model_id, fmt, tmp_path, examples=n)
     assert result.path == tmp_path / f"{model_id}-{fmt}.zip" and result.path.is_file()
-    assert result.examples == (60 if text else 200) if HAVE_DATA else result.examples >= 4
+    assert result.examples == n if HAVE_DATA else result.examples >= 4
     if fmt == "litert-int8":
-        assert result.keras_accuracy - result.export_accuracy <= 0.01 + 1e-9  # 2 of 200 may flip
+        assert result.keras_accuracy - result.export_accuracy <= 0.01 + 1e-9
         assert result.model_bytes < 0.35 * get_store().model_path(model_id).stat().st_size  # weights in 8 bits
     else:
         assert result.agreement >= 0.995 and result.max_prob_diff < 1e-3, result.summary()

@@ -28,7 +28,7 @@ def transfer_model(tmp_path_factory):
     in a model cache of its own, with no data folder (the visitor's photos are all there is)."""
     root = tmp_path_factory.mktemp("transfer-models")
     data = class_folder(tmp_path_factory.mktemp("colours") / "colours", classes=("red", "blue", "green"),
-                        per_class=14, size=32)
+                        per_class=40, size=32)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DLAPP_MODEL_DIR", str(root))
         mp.delenv("DLAPP_DATA_DIR", raising=False)

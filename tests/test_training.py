@@ -186,7 +186,7 @@ def test_text_model_with_each_cell(model_dir, tmp_path, cell):
     (dict(epochs=0), "epochs"), (dict(epochs=100000), "epochs"), (dict(batch_size=0), "batch size"),
     (dict(learning_rate=0), "learning rate"), (dict(learning_rate=500.0), "learning rate"),
     (dict(preset="seed", learning_rate=5.0), r"learning rate for the seed-cifar10 preset must be in \(0, 1\]"),
-    (dict(learning_rate=101.0), "airbench's learning rate per 1,024 examples"),
+    (dict(learning_rate=101.0), r"learning rate must be in \(0, 100\]"),
     (dict(validation_split=0.9), "validation split"), (dict(preset="huge"), "Unknown image preset"),
     (dict(cell="lstm"), "cell does not apply to image models"),
 ])
