@@ -17,9 +17,26 @@ import pytest
 from test_export import run_example  # tests/ is on sys.path (no __init__.py: pytest prepends it)
 
 from dlapp.settings import SHIPPED_MODEL_DIR
-from dlapp.testing import class_folder
 
 FORMATS = ("keras", "savedmodel", "litert", "litert-int8", "onnx")
+
+
+def striped_colours(root, per_class: int = 30, size: int = 32):
+    """Three colour classes, each picture striped at a random angle and frequency: photo-like structure for the
+    trunk to respond to. (Flat colour fills are what the ported cifar10-best learnt to answer "none of these" to:
+    its features for them are faint, and int8's ranges, set from a few dozen of them, lost a third of them.)"""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    for name, rgb in (("red", (220, 30, 30)), ("blue", (30, 30, 220)), ("green", (30, 200, 30))):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            angle, freq, phase = rng.uniform(0, np.pi), rng.uniform(2, 6), rng.uniform(0, 2 * np.pi)
+            wave = 0.5 + 0.5 * np.sin(2 * np.pi * freq * (np.cos(angle) * xx + np.sin(angle) * yy) + phase)
+            arr = np.array(rgb) * (0.35 + 0.65 * wave[..., None]) + rng.normal(0, 12, (size, size, 3))
+            Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(root / name / f"{i}.png")
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +44,7 @@ def transfer_model(tmp_path_factory):
     """(store root, model id): a tiny transfer model trained on three colours, as tests/test_transfer.py trains it,
     in a model cache of its own, with no data folder (the visitor's photos are all there is)."""
     root = tmp_path_factory.mktemp("transfer-models")
-    data = class_folder(tmp_path_factory.mktemp("colours") / "colours", classes=("red", "blue", "green"),
-                        per_class=40, size=32)
+    data = striped_colours(tmp_path_factory.mktemp("colours") / "colours")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DLAPP_MODEL_DIR", str(root))
         mp.delenv("DLAPP_DATA_DIR", raising=False)
@@ -66,7 +82,10 @@ def test_a_transfer_model_exports_to_every_image_format_checked(transfer_model, 
 
     from PIL import Image
 
-    photo = data / "green" / "0.png"
+    # The green picture Keras is surest of: int8 may flip a borderline one (its check allows that), the example not.
     model = get_store().load(model_id)
-    expected = labels[int(np.argmax(np.asarray(model(np.asarray(Image.open(photo).convert("RGB"))[None]))[0]))]
+    photos = sorted((data / "green").glob("*.png"))
+    probs = np.asarray(model(np.stack([np.asarray(Image.open(p).convert("RGB")) for p in photos])))
+    photo = photos[int(np.argmax(probs.max(axis=1)))]
+    expected = labels[int(np.argmax(probs[int(np.argmax(probs.max(axis=1)))]))]
     assert run_example(folder, fmt, str(photo)).split()[0] == expected
