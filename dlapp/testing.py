@@ -415,6 +415,26 @@ def set_number(page, elem_id, value):
     box.press("Tab")
 
 
+def export_and_download(page, box: str, model_id: str, folder: Path, *, timeout: int) -> Path:
+    """In an export box (`box`: "models" or "train", the ids' prefix), export `model_id` as ONNX, wait for its
+    check's figures, download the archive into `folder` and return its path."""
+    from playwright.sync_api import expect
+
+    page.locator(f"#{box}-export-format input").click()
+    page.get_by_role("option", name=re.compile("ONNX")).click()
+    page.locator(f"#{box}-export").click()
+    result = page.locator(f"#{box}-export-result")
+    expect(result).to_contain_text(f"{model_id} as onnx", timeout=timeout)
+    expect(result).to_contain_text("top-1 agreement with Keras")
+    download = page.locator(f"#{box}-export-download")
+    expect(download).to_be_visible()
+    with page.expect_download() as info:
+        download.click()
+    saved = folder / info.value.suggested_filename
+    info.value.save_as(saved)
+    return saved
+
+
 def press_start(page, client) -> None:
     """Press the Train tab's Start and wait until the page names the run it started (a run that
     finished before may still be drawn for a tick)."""

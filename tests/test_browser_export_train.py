@@ -11,7 +11,17 @@ import zipfile
 import pytest
 from gradio_client import Client
 
-from dlapp.testing import DATA_DIR, AppServer, error_of, needs_data, press_start, screenshot, set_number, tab
+from dlapp.testing import (
+    DATA_DIR,
+    AppServer,
+    error_of,
+    export_and_download,
+    needs_data,
+    press_start,
+    screenshot,
+    set_number,
+    tab,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.app, needs_data]
 
@@ -54,20 +64,8 @@ def test_export_the_model_just_trained_from_the_train_tab(browser, space, tmp_pa
 
     box = a.locator("#train-export-box")
     expect(box).to_be_visible()
-    fmt = a.locator("#train-export-format input")
-    fmt.click()
-    a.get_by_role("option", name=re.compile("ONNX")).click()
-    a.locator("#train-export").click()
-    result = a.locator("#train-export-result")
-    expect(result).to_contain_text(f"{model_id} as onnx", timeout=400_000)
-    expect(result).to_contain_text("top-1 agreement with Keras")
-    expect(result).to_contain_text("passed")
-    download = a.locator("#train-export-download")
-    expect(download).to_be_visible()
-    with a.expect_download() as info:
-        download.click()
-    saved = tmp_path / info.value.suggested_filename
-    info.value.save_as(saved)
+    saved = export_and_download(a, "train", model_id, tmp_path, timeout=400_000)
+    expect(a.locator("#train-export-result")).to_contain_text("passed")
     assert saved.name == f"{model_id}-onnx.zip"
     with zipfile.ZipFile(saved) as z:
         names = set(z.namelist())

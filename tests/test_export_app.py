@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from dlapp.testing import error_of, screenshot, tab
+from dlapp.testing import error_of, export_and_download, screenshot, tab
 
 
 @pytest.mark.app
@@ -44,7 +44,6 @@ def test_export_model_endpoint_refuses_with_the_reason(client):
 
 @pytest.mark.browser
 def test_export_from_the_models_tab_and_download_the_archive(page, browser, app_server, tmp_path):
-    from playwright.sync_api import expect
 
     tab(page, "Models")
     picker = page.locator("#models-selected input")
@@ -52,19 +51,7 @@ def test_export_from_the_models_tab_and_download_the_archive(page, browser, app_
     picker.fill("cifar10-fast")
     page.get_by_role("option", name=re.compile("cifar10-fast")).first.click()
     page.get_by_text("Export: phone, browser, server, another language").click()
-    fmt = page.locator("#models-export-format input")
-    fmt.click()
-    page.get_by_role("option", name=re.compile("ONNX")).click()
-    page.locator("#models-export").click()
-    result = page.locator("#models-export-result")
-    expect(result).to_contain_text("cifar10-fast as onnx", timeout=180_000)
-    expect(result).to_contain_text("top-1 agreement with Keras")
-    download = page.locator("#models-export-download")
-    expect(download).to_be_visible()
-    with page.expect_download() as info:
-        download.click()
-    saved = tmp_path / info.value.suggested_filename
-    info.value.save_as(saved)
+    saved = export_and_download(page, "models", "cifar10-fast", tmp_path, timeout=180_000)
     assert saved.name == "cifar10-fast-onnx.zip"
     with zipfile.ZipFile(saved) as z:
         assert "| passed | yes |" in z.read("cifar10-fast-onnx/README.md").decode()
