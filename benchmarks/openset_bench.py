@@ -169,13 +169,6 @@ def as_uploads(images: list, side: int = 32) -> np.ndarray:
     return np.stack([fit_image(img, (side, side), 3) for img in images])
 
 
-def upscaled(x: np.ndarray, side: int = 256) -> list:
-    """CIFAR-10 test images as a visitor uploads them: enlarged to `side` px (bicubic)."""
-    from PIL import Image
-
-    return [Image.fromarray(img).resize((side, side), Image.BICUBIC) for img in x]
-
-
 # ---------------------------------------------------------------- scores
 
 def probe_model(model):
@@ -404,14 +397,14 @@ def compare(specs: list[str], full, args) -> None:
     """Old and new models side by side, on one protocol, in one run: accuracy on the full test split,
     the all-synthetic AUROC of the top probability, and the share declined ("none of these" at each
     model's stored threshold) of real photos, of faces, and of CIFAR-10 test images upscaled to 256 px."""
-    from dlapp.training.evaluate import probabilities
+    from dlapp.tasks.image import TASK
 
     rng = np.random.default_rng(args.seed)
     synthetic = np.concatenate([make(args.synthetic, rng) for make in
                                 (noise_uniform, noise_gaussian, flat_colours, rendered_words)])
     real = {kind: as_uploads(images) for kind, images in real_photos().items()}
     pick = rng.permutation(len(full.y_test))[:args.upscaled]
-    big = as_uploads(upscaled(full.x_test[pick]))
+    big = TASK.as_uploaded(full.x_test[pick])  # enlarged to 256 px, fitted back: what calibration uses too
     rows = []
     with tempfile.TemporaryDirectory(prefix="dlapp-openset-") as tmp:
         for spec in specs:
