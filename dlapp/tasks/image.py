@@ -95,9 +95,9 @@ PRESETS: dict[str, ImagePreset] = {p.name: p for p in [
     ImagePreset(name="best", summary='The highest accuracy (93.6% on CIFAR-10), but about 35 minutes on the full '
                 'data on a 2-core CPU.',
                 description="airbench94 (whitening stem, 64/256/256) with its recipe, outlier exposure, JPEG "
-                "augmentation, mirror TTA", architecture="airbench", epochs=15, batch_size=1024,
+                "augmentation, mirror TTA", architecture="airbench", epochs=18, batch_size=1024,
                 learning_rate=11.5, optimizer="airbench", weight_decay=0.0153, label_smoothing=0.2, augment=True,
-                translate=2, jpeg_augment=0.25, upload_augment=0.25, widths=(64, 256, 256), tta_flip=True,
+                translate=2, jpeg_augment=0.4, upload_augment=0.25, widths=(64, 256, 256), tta_flip=True,
                 validation_split=0.02, outliers=0.125),
     # transfer: the trunk of cifar10-best (the strongest features this project has trained, and
     # shipped) frozen, a new head trained on its pooled stage features; 8 augmented views per image.
