@@ -70,8 +70,9 @@ def main() -> None:
     if args.card:  # imported only here: the parent process stays light while the trainings run
         from dlapp import settings
         cache = settings.load().model_dir
-    for model_id in args.card:
-        card = read_card(cache / f"{model_id}.json")
+    for model_id in args.card:  # the user cache first, then the shipped models
+        path = cache / f"{model_id}.json"
+        card = read_card(path if path.is_file() else settings.SHIPPED_MODEL_DIR / f"{model_id}.json")
         rows.append(row(card, None, card.provenance.command or "", f"card {model_id}"))
     ref = rows[0]
     print(f"{'preset':<14} {'epochs':>6} {'test acc':>9} {'vs ' + ref['preset']:>16} {'train':>8} {'wall':>8} "

@@ -264,3 +264,115 @@ class ChannelBias(keras.layers.Layer):
 
     def call(self, x):
         return x + keras.ops.cast(self.bias, x.dtype)
+
+
+_NGRAM_MIX = 2_147_483_647  # a prime: an n-gram's running hash stays below it, far from int64's limit
+
+
+def _ngram_ids(ids, n: int, vocab_size: int, buckets: int, ops):
+    """Id of the n-gram ending at each position, hashed into [1, buckets); the token id itself for
+    n = 1; 0 where the n-gram would reach before the review or into padding. `ops`: keras.ops or NumPy."""
+    if n == 1:
+        return ids
+    ok, acc = ids > 0, ids
+    for back in range(1, n):
+        prev = ops.pad(ids[:, :-back], [[0, 0], [back, 0]])
+        ok = ok & (prev > 0)
+        acc = (acc * vocab_size + prev) % _NGRAM_MIX
+    return ops.where(ok, 1 + acc % (buckets - 1), ops.zeros_like(acc))
+
+
+def ngram_ids(ids, n: int, vocab_size: int, buckets: int):
+    """NumPy twin of the hashing inside NGramNB."""
+    import numpy as np
+
+    return _ngram_ids(np.asarray(ids, dtype=np.int64), n, vocab_size, buckets, np)
+
+
+def _first_seen(grams):
+    """(N, T) ids -> 1.0 at one position of each non-zero id in its row (the first, as TensorFlow
+    sorts ties by position), else 0.0: NBSVM reads whether an n-gram occurs, not how often.
+
+    The ids themselves are sorted, not id * T + position: ids stay below 2**24, so a converter that
+    sorts through float32 (tf2onnx's TopK) keeps them exact. The score does not depend on which of an
+    id's positions is marked."""
+    ops = keras.ops
+    order = ops.argsort(grams, axis=-1)
+    ids = ops.take_along_axis(grams, order, axis=-1)
+    first = ops.concatenate([ops.ones_like(ids[:, :1], dtype="bool"), ids[:, 1:] != ids[:, :-1]], axis=1)
+    first = ops.cast(first & (ids > 0), "float32")
+    return ops.take_along_axis(first, ops.argsort(order, axis=-1), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="dlapp")
+class NGramNB(keras.layers.Layer):
+    """NBSVM (Wang & Manning 2012) as a layer: token ids (N, T) -> (N, T, n) evidence of the 1..n-gram
+    ending at each position: r * w if that n-gram occurs there for the first time in the review, else 0.
+
+    r is the frozen naive-Bayes log-count ratio of the n-gram, fitted on all training reviews as
+    Wang & Manning do (cross-fitted ratios, as NBEvidence reads them, scored 91.08% against 91.24% on
+    the validation split); w is a learnt weight per n-gram (with the L2 penalty, this is NBSVM's
+    logistic regression on r * x). Summing over positions gives NBSVM's score; per position, the
+    evidence is an exact word attribution (a linear model). `folded`: the saved form, r * w as one
+    frozen table per order.
+    """
+
+    def __init__(self, vocab_size: int, buckets: int, order: int = 3, l2: float = 0.0, folded: bool = False,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.buckets, self.order = int(vocab_size), int(buckets), int(order)
+        self.l2, self.folded = float(l2), bool(folded)
+        if max(self.vocab_size, self.buckets) >= 2**24:  # _first_seen sorts ids that float32 must hold exactly
+            raise ValueError("NGramNB holds at most 2**24 - 1 ids per n-gram order.")
+
+    def _size(self, n: int) -> int:
+        return self.vocab_size if n == 1 else self.buckets
+
+    def build(self, input_shape):
+        # The saved tables hold 16-bit floats: 4M buckets per order would be 16 MB each in 32 bits.
+        self.ratios = [self.add_weight(shape=(self._size(n),), initializer="zeros", trainable=False,
+                                       dtype="float16" if self.folded else "float32", name=f"ratio{n}")
+                       for n in range(1, self.order + 1)]
+        regularizer = keras.regularizers.L2(self.l2) if self.l2 else None
+        self.gains = [] if self.folded else [
+            self.add_weight(shape=(self._size(n),), initializer="zeros", regularizer=regularizer, name=f"weight{n}")
+            for n in range(1, self.order + 1)]
+
+    def call(self, ids):
+        ops = keras.ops
+        ids = ops.cast(ids, "int64")
+        out = []
+        for n in range(1, self.order + 1):
+            grams = _ngram_ids(ids, n, self.vocab_size, self.buckets, ops)
+            # Cast, then gather: LiteRT has no 16-bit gather.
+            weight = ops.take(ops.cast(self.ratios[n - 1], "float32"), grams)
+            if not self.folded:  # NBSVM's logistic regression on r * x: w starts at 0, the L2 penalty pulls it there
+                weight = weight * ops.take(self.gains[n - 1], grams)
+            out.append(weight * _first_seen(grams))
+        return ops.stack(out, axis=-1)
+
+    def folded_tables(self) -> list:
+        """The frozen tables of the saved model: r * w per order."""
+        import numpy as np
+
+        if self.folded:
+            return [np.asarray(r) for r in self.ratios]
+        return [np.asarray(r) * np.asarray(w) for r, w in zip(self.ratios, self.gains, strict=True)]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.order)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "buckets": self.buckets,
+                "order": self.order, "l2": self.l2, "folded": self.folded}
+
+
+@keras.saving.register_keras_serializable(package="dlapp")
+class SumOverSteps(keras.layers.Layer):
+    """(N, T, F) -> (N, F): a linear model's score adds its evidence up over the review."""
+
+    def call(self, x):
+        return keras.ops.sum(x, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])

@@ -23,7 +23,7 @@ REVIEW = "A wonderful film: moving, funny, and the cast is superb. I loved it."
 IMAGE_FORMATS = ("keras", "savedmodel", "litert", "litert-int8", "onnx")
 TEXT_FORMATS = ("keras", "savedmodel", "litert", "onnx")
 CASES = [(m, f) for m in ("cifar10-best", "cifar10-fast", "cifar10-seed") for f in IMAGE_FORMATS]
-CASES += [(m, f) for m in ("imdb-best", "imdb-fast") for f in TEXT_FORMATS]
+CASES += [(m, f) for m in ("imdb-best", "imdb-fast", "imdb-nbsvm") for f in TEXT_FORMATS]
 
 
 def test_the_matrix_covers_every_shipped_model():

@@ -163,8 +163,8 @@ class _Parts:
     """The layers of a text model, split at the input of its recurrent part."""
 
     vectorize: Callable
-    embed: Callable
-    nb: Callable | None  # NBEvidence, for the NB presets
+    embed: Callable | None  # None for nbsvm, which reads only its n-gram evidence
+    nb: Callable | None  # NBEvidence for the NB presets, NGramNB for nbsvm
     features: Callable  # (N, L, F) recurrent inputs -> (N, H) what the final Dense reads
     dense: keras.layers.Dense  # "positive": one sigmoid unit
     temperature: Temperature | None
@@ -183,7 +183,7 @@ def _parts(model) -> _Parts:
     else:
         dense = model.get_layer("positive")
         features = keras.Model(model.get_layer("embed").output, dense.input, name="stacked_features")
-    return _Parts(vectorize=model.get_layer("vectorize"), embed=model.get_layer("embed"),
+    return _Parts(vectorize=model.get_layer("vectorize"), embed=model.get_layer("embed") if "embed" in names else None,
                   nb=model.get_layer("nb") if "nb" in names else None, features=features, dense=dense,
                   temperature=temperature)
 
@@ -205,9 +205,12 @@ def _path_function(parts: _Parts):
                  reduce_retracing=True)
     def path(text, alphas):
         ids = parts.vectorize(text)
-        x = parts.embed(ids)
-        if parts.nb is not None:
-            x = tf.concat([x, tf.cast(parts.nb(ids), x.dtype)], axis=-1)
+        if parts.embed is None:  # nbsvm: the score is linear in its evidence, so IG gives each n-gram's own term
+            x = parts.nb(ids)
+        else:
+            x = parts.embed(ids)
+            if parts.nb is not None:
+                x = tf.concat([x, tf.cast(parts.nb(ids), x.dtype)], axis=-1)
         x = tf.cast(x, tf.float32)
         words = tf.cast(ids != 0, tf.float32)[..., None]  # (1, L, 1): 1 at the review's tokens
         points = x * (words * alphas[:, None, None] + (1.0 - words))  # (B, L, F)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import keras
-from ..layers import NBEvidence, bigram_ids, standardize_review
+from ..layers import NBEvidence, NGramNB, SumOverSteps, bigram_ids, ngram_ids, standardize_review
 from ..tasks.text import TextPreset
 
 _CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simplernn": keras.layers.SimpleRNN}
@@ -66,8 +66,7 @@ def nb_folds(n: int) -> np.ndarray:
 
 def _fit_nb_evidence(vectorizer, preset: TextPreset, texts: np.ndarray, labels: np.ndarray,
                      folds: np.ndarray) -> NBEvidence:
-    ids = np.concatenate([np.asarray(vectorizer(np.asarray(texts[i:i + 2048], dtype=str)))
-                          for i in range(0, len(texts), 2048)])
+    ids = _token_ids(vectorizer, texts)
     # A small upload needs far fewer buckets than IMDB's million; 8 per token keeps collisions rare.
     vocab, buckets = vectorizer.vocabulary_size(), int(min(BIGRAM_BUCKETS, max(1009, 8 * ids.size)))
     labels = np.asarray(labels)
@@ -87,9 +86,14 @@ def build_text_model(preset: TextPreset, vectorizer: keras.layers.TextVectorizat
     NBEvidence), and needs the training `texts`, `labels` and `folds`;
     `inference_model` turns it into the strings-only model that is saved.
     """
-    cell = _CELLS[preset.cell]
     inputs = keras.Input(shape=(), dtype="string", name="text")
     ids = vectorizer(inputs)
+    if preset.architecture == "nbsvm":
+        if texts is None or labels is None:
+            raise ValueError("NBSVM needs the training texts and labels.")
+        nb = _fit_ngram_nb(vectorizer, preset, texts, labels)
+        return keras.Model(inputs, _summed_head(preset)(nb(ids)), name=f"text_{preset.name}")
+    cell = _CELLS[preset.cell]
     x = keras.layers.Embedding(vectorizer.vocabulary_size(), preset.embedding_dim, name="embed")(ids)
     if preset.architecture == "stacked":  # the seed tutorials: recurrent layers, last state -> sigmoid
         for i, units in enumerate(preset.units):
@@ -106,6 +110,37 @@ def build_text_model(preset: TextPreset, vectorizer: keras.layers.TextVectorizat
     x = keras.layers.Concatenate(name="with_nb")([x, nb(ids, fold)])
     return keras.Model({"text": inputs, "fold": fold}, _pooled_head(preset, x.shape[-1])(x),
                        name=f"text_{preset.name}")
+
+
+def _token_ids(vectorizer, texts: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.asarray(vectorizer(np.asarray(texts[i:i + 2048], dtype=str)))
+                           for i in range(0, len(texts), 2048)])
+
+
+def _fit_ngram_nb(vectorizer, preset: TextPreset, texts: np.ndarray, labels: np.ndarray) -> NGramNB:
+    """NBSVM's ratios: log-count ratios of every 1..n-gram over the training reviews, each review
+    counted once per n-gram (binarised)."""
+    ids = _token_ids(vectorizer, texts)
+    vocab = vectorizer.vocabulary_size()
+    buckets = int(min(preset.buckets or BIGRAM_BUCKETS, max(1009, 8 * ids.size)))
+    labels = np.asarray(labels)
+    layer = NGramNB(vocab, buckets, order=preset.ngrams, l2=preset.l2, name="nb")
+    layer.build(ids.shape)
+    for n, table in enumerate(layer.ratios, start=1):
+        table.assign(nb_log_ratios(*nb_counts(ngram_ids(ids, n, vocab, buckets), labels, layer._size(n)), min_docs=2))
+    return layer
+
+
+def _summed_head(preset: TextPreset) -> keras.Model:
+    """NBSVM's score: the evidence summed over the review and over the n-gram orders, plus a bias, sigmoid."""
+    inputs = keras.Input(shape=(preset.sequence_length, preset.ngrams), name="sequence")
+    x = SumOverSteps(name="sum_over_review")(inputs)
+    dense = keras.layers.Dense(1, activation="sigmoid", kernel_initializer="ones", dtype="float32", name="positive")
+    outputs = dense(x)
+    # The kernel stays 1: the L2 penalty on the per-n-gram weights is NBSVM's regulariser only if no
+    # learnt scale can undo it. The bias (the class prior) learns.
+    dense.kernel.trainable = False
+    return keras.Model(inputs, outputs, name="head")
 
 
 def _pooled_head(preset: TextPreset, features: int) -> keras.Model:
@@ -132,6 +167,15 @@ def inference_model(model: keras.Model) -> keras.Model:
     A text model with NB features loses its `fold` input and keeps only the NB table fitted
     on every training review, so it takes raw strings like every other text model.
     """
+    if isinstance(model.get_layer("nb") if "nb" in {x.name for x in model.layers} else None, NGramNB):
+        trained = model.get_layer("nb")
+        nb = NGramNB(trained.vocab_size, trained.buckets, order=trained.order, folded=True, name="nb")
+        inputs = keras.Input(shape=(), dtype="string", name="text")
+        ids = model.get_layer("vectorize")(inputs)
+        nb.build(ids.shape)
+        for table, values in zip(nb.ratios, trained.folded_tables(), strict=True):
+            table.assign(values)
+        return keras.Model(inputs, model.get_layer("head")(nb(ids)), name=model.name)
     if not isinstance(model.input, dict) or "fold" not in model.input:
         return keras.Model(model.inputs[0], model.outputs[0], name=model.name)
     trained = model.get_layer("nb")

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from ..data import Dataset
 
 # adamw: with warm-up and cosine decay (a one-cycle shape); airbench: airbench94's Nesterov SGD, schedule
-# and lookahead (training/optim.py), its learning rate and weight decay given in airbench's per-1024 units.
-Optimizer = Literal["adam", "adamw", "airbench"]
+# and lookahead (training/optim.py), its learning rate and weight decay given in airbench's per-1024 units;
+# adagrad: per-weight step sizes, the classic for sparse linear models (nbsvm's weight per n-gram).
+Optimizer = Literal["adam", "adamw", "airbench", "adagrad"]
 
 
 @dataclass(frozen=True, kw_only=True)

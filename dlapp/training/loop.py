@@ -370,6 +370,8 @@ def compile_model(model, preset, *, steps_per_epoch: int) -> None:
             preset.learning_rate / 10, decay_steps=max(1, total - warmup), alpha=0.01,
             warmup_target=preset.learning_rate, warmup_steps=warmup)
         optimizer = keras.optimizers.AdamW(schedule, weight_decay=preset.weight_decay)
+    elif preset.optimizer == "adagrad":
+        optimizer = keras.optimizers.Adagrad(preset.learning_rate)
     else:
         optimizer = keras.optimizers.Adam(preset.learning_rate)
     if int(model.output_shape[-1]) == 1:
