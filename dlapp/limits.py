@@ -92,3 +92,24 @@ EXPORT_CHECK_EXAMPLES = 1_000  # held-out examples a float export is checked on 
 EXPORT_CHECK_TIMEOUT_S = 900  # the fresh checking process: 10k CIFAR-10 images one at a time fit easily
 EXPORT_CHECK_S_PER_EXAMPLE = 0.1  # ... and more for longer checks: imdb-best's 25k test reviews one at a time take
 #                                   ~20 ms each on an idle core, several times that on a loaded machine
+
+# ---------------------------------------------------------------- the 2-D GAN game (gan2d.py, the Generate tab)
+GAN2D_MAX_STEPS = 20_000  # generator steps per game: the ring converges in ~2,000; a tab left playing stops here
+#                           instead of holding a core (a game plays only while its visitor's page asks for it)
+GAN2D_ROUNDS_RANGE = (1, 1_000)  # rounds (D steps + a G step) per Play tick or /gan2d call: a tick stays well
+#                                  under a second; more in one call is the step cap's business
+GAN2D_LEARNING_RATE_RANGE = (0.0, 0.1)  # exclusive of 0: Adam on these small nets flies apart well before 0.1
+GAN2D_D_STEPS_RANGE = (1, 10)  # discriminator steps per generator step: 10 already starves the generator
+GAN2D_NOISE_SIZE_RANGE = (1, 16)  # the generator's input size: 2 draws a 2-D shape; 16 is plenty for any
+GAN2D_SEED_RANGE = (0, 2**31 - 1)  # what NumPy and TensorFlow seeds take
+GAN2D_POINTS_SHOWN = 300  # real and generated points drawn: the modes read at a glance; a phone draws them quickly
+GAN2D_POINTS_SHOWN_RANGE = (10, 1_000)  # ... at most as many as the quality is measured on
+GAN2D_GRID = 40  # the decision surface's cells per side: 1,600 D evaluations a frame, smooth enough on a phone
+GAN2D_GRID_RANGE = (8, 80)  # 6,400 cells: a frame's JSON stays ~100 KB
+GAN2D_QUALITY_POINTS = 1_000  # generated points the quality figure is measured on: a fair share of 125 per mode
+GAN2D_HISTORY_EVERY = 25  # generator steps per point of the loss curves: 800 points at the step cap
+GAN2D_TICK_S = 0.5  # Play redraws this often: smooth enough to follow a point, and a phone keeps up
+GAN2D_ROUNDS_PER_TICK = 50  # rounds per redraw: ~0.1-0.2 s of one core; the ring converges in ~15 ticks
+GAN2D_CONCURRENCY = 2  # games stepping at once (every visitor's): the two cores stay shared with predictions
+GAN2D_IDLE_S = 3600  # a visitor's game (two small Keras models) untouched this long is dropped from memory
+GAN2D_API_MAX_STEPS = 5_000  # generator steps in one /gan2d call: ~10-20 s of one core, past convergence

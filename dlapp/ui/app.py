@@ -16,7 +16,7 @@ from ..collection import expire_collections
 from ..devices import describe_device
 from ..samples import export_example_images
 from ..store import get_store
-from . import api, image_tab, models_tab, plots, text_tab, train_tab
+from . import api, generate_tab, image_tab, models_tab, plots, text_tab, train_tab
 from .common import default_model, picker_update, session_of, visitor_store
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,8 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
                 trn = train_tab.layout()
             with gr.Tab("Models", id="models"):
                 mdl = models_tab.layout()
+            with gr.Tab("Generate", id="generate"):
+                gen = generate_tab.layout()
         models_seen = gr.State(visitor_store().signature())
         models_timer = gr.Timer(3.0)  # every tab of every visitor sees new, replaced and deleted models
 
@@ -123,6 +125,7 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
         train_tab.wire(trn)
         train_tab.wire_teach(trn, img.teach, tabs)  # the Image tab's "none of these" note -> the collection builder
         models_tab.wire(mdl)
+        generate_tab.wire(gen)
 
         def refresh_pickers(image_model, text_model, selected, seen):
             """Update the pickers and the Models table only when the cache changed."""
