@@ -264,3 +264,6 @@ class ChannelBias(keras.layers.Layer):
 
     def call(self, x):
         return x + keras.ops.cast(self.bias, x.dtype)
+
+
+from . import attention  # noqa: E402,F401  (registers the attention models' layers: TokenMask, SelfAttentionBlock, ...)

@@ -15,7 +15,9 @@ from ..card import InputSpec, ModelCard
 from ..errors import InvalidTextError, UsageError
 from .base import BasePreset, DefaultRun, lookup_preset
 
-Architecture = Literal["stacked", "pooled"]  # stacked: the seed tutorials; pooled: max+mean over every step
+# stacked: the seed tutorials; pooled: max+mean over every step; attention: a small Transformer encoder
+Architecture = Literal["stacked", "pooled", "attention"]
+Pooling = Literal["attention", "mean"]  # attention: a learnt weight per token; mean: equal weights
 Cell = Literal["lstm", "gru", "simplernn"]
 CELLS: tuple[str, ...] = ("lstm", "gru", "simplernn")
 FIRST_KNOWN_ID = 2  # TextVectorization's ids: 0 pads, 1 is [UNK] (any word not in the vocabulary)
@@ -39,6 +41,11 @@ class TextPreset(BasePreset):
     # Naive-Bayes log-count ratios (Wang & Manning 2012) of each token and of the bigram ending
     # at it, fitted on the training split, as two extra input channels to the recurrent layer.
     nb_features: bool = False
+    # attention only: self-attention blocks, heads per block, how the head pools; `embedding_dim`
+    # is the blocks' width and `units[0]` their feed-forward width.
+    blocks: int = 1
+    heads: int = 2
+    pooling: Pooling = "attention"
 
 
 PRESETS: dict[str, TextPreset] = {p.name: p for p in [
@@ -68,6 +75,14 @@ PRESETS: dict[str, TextPreset] = {p.name: p for p in [
                "800 tokens", architecture="pooled", epochs=2, batch_size=64, learning_rate=2e-3, vocab_size=30_000,
                sequence_length=800, embedding_dim=64, units=(64,), cell="lstm", bidirectional=True, dropout=0.4,
                nb_features=True),
+    # attention: a small Transformer encoder over words + NB uni/bigram ratios, pooled by a learnt
+    # weight per word (the weights the Sentiment tab shows, with how far to trust them).
+    TextPreset(name="attention", summary="A small Transformer (self-attention) with an attention-pooling head: "
+               "shows where it pooled, beside the word attributions.",
+               description="1 self-attention block (2 heads, width 64) over words + NB uni/bigram ratios, "
+               "attention pooling, 400 tokens", architecture="attention", epochs=3, batch_size=64,
+               learning_rate=2e-3, optimizer="adamw", weight_decay=0.05, vocab_size=20_000, sequence_length=400,
+               embedding_dim=64, units=(128,), dropout=0.1, nb_features=True, blocks=1, heads=2),
 ]}
 
 
