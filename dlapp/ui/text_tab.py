@@ -67,7 +67,7 @@ def layout() -> TextTab:
                                         color_map=POOL_COLOURS, combine_adjacent=False, visible=False,
                                         elem_id="review-pooled")
             rollout = gr.HighlightedText(label="Carried back through the self-attention blocks (attention rollout)",
-                                         show_legend=False, color_map=POOL_COLOURS, combine_adjacent=False,
+                                         show_legend=True, color_map=POOL_COLOURS, combine_adjacent=False,
                                          visible=False, elem_id="review-rollout")
             attention_note = gr.Markdown(visible=False, elem_id="review-attention-note")
     examples = gr.Examples([[r] for r in EXAMPLE_REVIEWS], inputs=[text], label="Examples (click one)")
@@ -95,8 +95,9 @@ def layout() -> TextTab:
 # word's push) or mild; words with under a tenth of it stay plain, so the eye finds the drivers.
 WORD_COLOURS = {"strongly positive": "#16a34a", "positive": "#bbf7d0", "negative": "#fecaca",
                 "strongly negative": "#dc2626", "not read": "#e5e7eb"}
-# Attention weights: how much of the pooled vector a word makes up, against the review's largest weight.
-POOL_COLOURS = {"pooled most": "#6366f1", "pooled": "#c7d2fe"}
+# Attention weights: how much of the pooled vector a word makes up, against an even share (1 / tokens read),
+# so a review whose weights are nearly even shows nearly nothing.
+POOL_COLOURS = {"over 4× an even share": "#6366f1", "over 1.5× an even share": "#c7d2fe"}
 _UNREAD_SHOWN = 150  # words after the cut shown greyed; the rest are counted
 
 
@@ -134,16 +135,17 @@ def word_highlights(ex: ReviewExplanation, positive: str) -> list:
     return out
 
 
-def pool_highlights(words: list) -> list:
-    """(word, category) pairs for gr.HighlightedText from explain/attention.py's per-word weights: "pooled
-    most" over half the review's largest weight, "pooled" over a tenth of it, the rest plain."""
-    top = max((w.score for w in words if w.score is not None and not w.past_cut), default=0.0) or 1.0
+def pool_highlights(words: list, read: int) -> list:
+    """(word, category) pairs for gr.HighlightedText from explain/attention.py's per-word weights, each
+    against an even share of its `read` tokens (a word the model reads as two tokens gets two shares)."""
+    strong, mild = POOL_COLOURS
     out: list[tuple[str, str | None]] = []
     for w in words:
         if w.past_cut:
             break
-        share = (w.score or 0.0) / top
-        out.append((w.text + " ", "pooled most" if share > 0.5 else "pooled" if share > 0.1 else None))
+        even = max(len(w.tokens), 1) / max(read, 1)
+        share = (w.score or 0.0) / even
+        out.append((w.text + " ", strong if share > 4 else mild if share > 1.5 else None))
     return out
 
 
@@ -164,8 +166,9 @@ def attention_view(model, text: str) -> tuple:
             + " — a rank correlation: 1 = the same order, 0 = unrelated.\n\n"
             + f"*{view.caution}*")
     rolled = view.rollout_words is not None
-    return (gr.HighlightedText(value=pool_highlights(view.words), visible=True),
-            gr.HighlightedText(value=pool_highlights(view.rollout_words) if rolled else None, visible=rolled),
+    read = len(view.tokens)
+    return (gr.HighlightedText(value=pool_highlights(view.words, read), visible=True),
+            gr.HighlightedText(value=pool_highlights(view.rollout_words, read) if rolled else None, visible=rolled),
             gr.Markdown(value=note, visible=True))
 
 
