@@ -25,6 +25,12 @@ def _masked_softmax(logits, keep, axis: int = -1):
     return weights * keep  # an all-padding row (an empty review) gets all zeros, not a uniform spread
 
 
+def _gelu(x):
+    """Exact GELU as 0.5·x·(1 + erf(x/√2)): TensorFlow's own writes it with erfc, which ONNX lacks, so
+    this form keeps the model exportable (export/build.py) and computes the same function."""
+    return 0.5 * x * (1.0 + ops.erf(x * 0.7071067811865476))
+
+
 @keras.saving.register_keras_serializable(package="dlapp")
 class TokenMask(keras.layers.Layer):
     """Token ids (N, L) -> (N, L) float32: 1 at the review's tokens, 0 at padding (id 0)."""
@@ -77,7 +83,7 @@ class SelfAttentionBlock(keras.layers.Layer):
         self.norm2 = keras.layers.LayerNormalization(epsilon=1e-5, name="norm2")
         self.qkv = keras.layers.Dense(3 * dim, name="qkv")
         self.out = keras.layers.Dense(dim, name="out")
-        self.ff1 = keras.layers.Dense(self.ff_dim, activation="gelu", name="ff1")
+        self.ff1 = keras.layers.Dense(self.ff_dim, name="ff1")  # GELU in call(), written with erf
         self.ff2 = keras.layers.Dense(dim, name="ff2")
         self.drop = keras.layers.Dropout(self.dropout_rate)
         shape = (None, None, dim)
@@ -97,7 +103,7 @@ class SelfAttentionBlock(keras.layers.Layer):
         mixed = ops.matmul(ops.cast(self.drop(attention, training=training), v.dtype), v)
         mixed = ops.reshape(ops.transpose(mixed, (0, 2, 1, 3)), (n, length, self.dim))
         x = x + self.drop(self.out(mixed), training=training)
-        x = x + self.drop(self.ff2(self.ff1(self.norm2(x))), training=training)
+        x = x + self.drop(self.ff2(_gelu(self.ff1(self.norm2(x)))), training=training)
         return (x, attention) if return_attention else x
 
     def get_config(self):

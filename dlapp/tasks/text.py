@@ -76,13 +76,16 @@ PRESETS: dict[str, TextPreset] = {p.name: p for p in [
                sequence_length=800, embedding_dim=64, units=(64,), cell="lstm", bidirectional=True, dropout=0.4,
                nb_features=True),
     # attention: a small Transformer encoder over words + NB uni/bigram ratios, pooled by a learnt
-    # weight per word (the weights the Sentiment tab shows, with how far to trust them).
+    # weight per word (the weights the Sentiment tab shows, with how far to trust them). It overfits
+    # fast on the film-disjoint validation split: 87.2%, 84.3%, 82.5% over three epochs at dropout 0.1
+    # (training accuracy 98.8%; test 84.95%); 87.5%, 86.6% over two at dropout 0.3 and lr 1e-3. So one
+    # epoch, the whole one-cycle schedule in it, and dropout 0.3 (a full run of this is not measured yet).
     TextPreset(name="attention", summary="A small Transformer (self-attention) with an attention-pooling head: "
                "shows where it pooled, beside the word attributions.",
                description="1 self-attention block (2 heads, width 64) over words + NB uni/bigram ratios, "
-               "attention pooling, 400 tokens", architecture="attention", epochs=3, batch_size=64,
+               "attention pooling, 400 tokens", architecture="attention", epochs=1, batch_size=64,
                learning_rate=2e-3, optimizer="adamw", weight_decay=0.05, vocab_size=20_000, sequence_length=400,
-               embedding_dim=64, units=(128,), dropout=0.1, nb_features=True, blocks=1, heads=2),
+               embedding_dim=64, units=(128,), dropout=0.3, nb_features=True, blocks=1, heads=2),
 ]}
 
 
