@@ -302,23 +302,42 @@ def _add_explain(sub) -> None:
     ex.set_defaults(parser=ex)
 
 
+def _print_attention(attention: dict, words: int) -> None:
+    """The attention view of `dlapp explain --text` (explain/attention.py's attention_dict)."""
+    def agreement(rho: float | None) -> str:
+        return "n/a (too few words)" if rho is None else f"{rho:+.2f}"
+
+    print("where the model pooled (attention weight; share of the pooled vector):")
+    for word, weight in sorted(attention["pooled"], key=lambda t: -t[1])[:words]:
+        print(f"  {weight:8.1%}  {word}")
+    print(f"agreement with removing each word (Spearman, 1 = same order, 0 = unrelated): "
+          f"{agreement(attention['agreement'])}"
+          + (f"; rollout through the blocks: {agreement(attention['agreement_rollout'])}"
+             if attention["rollout"] is not None else ""))
+    print(attention["caution"])
+
+
 def _explain(args) -> int:
     from .inference import get_predictor
 
     if args.text is not None:
+        from .explain.attention import attention_dict
         from .explain.text import explain_review
 
         predictor = get_predictor("text", args.model)
         ex = explain_review(predictor.model, args.text, class_names=tuple(predictor.class_names))
+        attention = attention_dict(predictor.model, args.text) if ex.known else None  # None: not an attention model
         if args.json:
             print(json.dumps({"label": ex.label, "probability": ex.probability, "tokens": ex.tokens,
-                              "read": ex.read, "total": ex.total, "unread": len(ex.unread)}))
+                              "read": ex.read, "total": ex.total, "unread": len(ex.unread), "attention": attention}))
             return 0
         print(f"{ex.label} ({ex.probability:.1%}); read {ex.read:,} of {ex.total:,} words"
               + (f" (the last {len(ex.unread):,} did not count)" if ex.unread else ""))
         print(f"words that pushed most towards {ex.label} (+) or away from it (-):")
         for word, score in sorted(ex.tokens, key=lambda t: -abs(t[1]))[:args.words]:
             print(f"  {score:+8.3f}  {word}")
+        if attention:
+            _print_attention(attention, args.words)
         return 0
     from PIL import Image
 

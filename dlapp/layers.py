@@ -376,3 +376,6 @@ class SumOverSteps(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[-1])
+
+
+from . import attention  # noqa: E402,F401  (registers the attention models' layers: TokenMask, SelfAttentionBlock, ...)

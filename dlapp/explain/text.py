@@ -168,6 +168,7 @@ class _Parts:
     features: Callable  # (N, L, F) recurrent inputs -> (N, H) what the final Dense reads
     dense: keras.layers.Dense  # "positive": one sigmoid unit
     temperature: Temperature | None
+    tokens: Callable | None = None  # attention models: ids -> (N, L) 1 at tokens, which their head also reads
 
 
 def _parts(model) -> _Parts:
@@ -185,7 +186,7 @@ def _parts(model) -> _Parts:
         features = keras.Model(model.get_layer("embed").output, dense.input, name="stacked_features")
     return _Parts(vectorize=model.get_layer("vectorize"), embed=model.get_layer("embed") if "embed" in names else None,
                   nb=model.get_layer("nb") if "nb" in names else None, features=features, dense=dense,
-                  temperature=temperature)
+                  temperature=temperature, tokens=model.get_layer("tokens") if "tokens" in names else None)
 
 
 def _path_function(parts: _Parts):
@@ -195,9 +196,10 @@ def _path_function(parts: _Parts):
     The baseline is all zeros at the review's tokens: no word and no naive-Bayes evidence (a
     log-ratio of 0 is "as likely in either class"). The padding id's embedding is not neutral:
     it is trained, since every short review is padded. Padding positions keep their own input
-    at every point, so no score goes to them. The whole padded length is always run: no dlapp
-    text model masks padding, so a stacked LSTM's last state is read after the padding steps and
+    at every point, so no score goes to them. The whole padded length is always run: no recurrent
+    dlapp text model masks padding, so a stacked LSTM's last state is read after the padding steps and
     a pooled head pools over every step; cutting to the review's length would change the answer.
+    (An attention head masks padding by the review's own token mask, the same at every point.)
     """
     temperature = parts.temperature.temperature if parts.temperature else 1.0
 
@@ -216,7 +218,11 @@ def _path_function(parts: _Parts):
         points = x * (words * alphas[:, None, None] + (1.0 - words))  # (B, L, F)
         with tf.GradientTape() as tape:
             tape.watch(points)
-            h = tf.cast(parts.features(points, training=False), tf.float32)
+            if parts.tokens is None:
+                h = tf.cast(parts.features(points, training=False), tf.float32)
+            else:  # the padding mask stays the review's own at every point: only the inputs move
+                keep = tf.repeat(parts.tokens(ids), tf.shape(points)[0], axis=0)
+                h = tf.cast(parts.features([points, keep], training=False), tf.float32)
             # The unsquashed logit: P saturates at 0 or 1 and its gradient vanishes there. (Temperature
             # clips P to 1e-7 from 0 and 1 first; past that, about 16 / T, the logit runs on.)
             logit = (tf.matmul(h, parts.dense.kernel) + parts.dense.bias)[:, 0] / temperature

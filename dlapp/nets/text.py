@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..attention import AttentionPooling, PositionEmbedding, SelfAttentionBlock, TokenMask
 from ..backend import keras
 from ..layers import NBEvidence, NGramNB, SumOverSteps, bigram_ids, ngram_ids, standardize_review
 from ..tasks.text import TextPreset
@@ -100,15 +101,16 @@ def build_text_model(preset: TextPreset, vectorizer: keras.layers.TextVectorizat
             x = cell(units, return_sequences=i < len(preset.units) - 1)(x)
         outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="positive")(x)
         return keras.Model(inputs, outputs, name=f"text_{preset.name}")
+    head = _attention_head if preset.architecture == "attention" else _pooled_head
     if not preset.nb_features:
-        outputs = _pooled_head(preset, x.shape[-1])(x)
+        outputs = _call_head(head(preset, x.shape[-1]), x, ids)
         return keras.Model(inputs, outputs, name=f"text_{preset.name}")
     if texts is None or labels is None or folds is None:
         raise ValueError("NB features need the training texts, labels and folds.")
     fold = keras.Input(shape=(), dtype="int32", name="fold")
     nb = _fit_nb_evidence(vectorizer, preset, texts, labels, folds)
     x = keras.layers.Concatenate(name="with_nb")([x, nb(ids, fold)])
-    return keras.Model({"text": inputs, "fold": fold}, _pooled_head(preset, x.shape[-1])(x),
+    return keras.Model({"text": inputs, "fold": fold}, _call_head(head(preset, x.shape[-1]), x, ids),
                        name=f"text_{preset.name}")
 
 
@@ -141,6 +143,35 @@ def _summed_head(preset: TextPreset) -> keras.Model:
     # learnt scale can undo it. The bias (the class prior) learns.
     dense.kernel.trainable = False
     return keras.Model(inputs, outputs, name="head")
+
+
+def _call_head(head: keras.Model, x, ids):
+    """An attention head also reads which positions are the review's tokens (TokenMask "tokens")."""
+    if len(head.inputs) == 1:
+        return head(x)
+    layer = TokenMask(name="tokens")
+    return head([x, layer(ids)])
+
+
+def _attention_head(preset: TextPreset, features: int) -> keras.Model:
+    """Per-token features (embedding [+ NB evidence]) -> a width-`embedding_dim` projection plus a
+    learnt position vector -> `blocks` pre-norm self-attention blocks -> attention pooling -> sigmoid.
+
+    A linear chain of layers, each named, so explain/attention.py can walk it and read each
+    block's attention and the pooling weights.
+    """
+    inputs = keras.Input(shape=(preset.sequence_length, features), name="sequence")
+    keep = keras.Input(shape=(preset.sequence_length,), name="keep")
+    x = keras.layers.Dense(preset.embedding_dim, name="project")(inputs)
+    x = PositionEmbedding(preset.sequence_length, name="position")(x)
+    x = keras.layers.Dropout(preset.dropout, name="input_dropout")(x)
+    for i in range(preset.blocks):
+        x = SelfAttentionBlock(preset.heads, preset.units[0], preset.dropout, name=f"block{i}")(x, keep)
+    x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)  # pre-norm blocks leave it unnormalised
+    x = AttentionPooling(preset.embedding_dim, uniform=preset.pooling == "mean", name="pool")(x, keep)
+    x = keras.layers.Dropout(preset.dropout, name="pooled_dropout")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="positive")(x)
+    return keras.Model([inputs, keep], outputs, name="head")
 
 
 def _pooled_head(preset: TextPreset, features: int) -> keras.Model:
@@ -185,4 +216,6 @@ def inference_model(model: keras.Model) -> keras.Model:
     nb.build(ids.shape)
     nb.set_weights([w[-1:] for w in trained.get_weights()])
     x = keras.layers.Concatenate(name="with_nb")([model.get_layer("embed")(ids), nb(ids)])
-    return keras.Model(inputs, model.get_layer("head")(x), name=model.name)
+    head = model.get_layer("head")
+    outputs = head(x) if len(head.inputs) == 1 else head([x, model.get_layer("tokens")(ids)])
+    return keras.Model(inputs, outputs, name=model.name)

@@ -15,8 +15,10 @@ from ..card import InputSpec, ModelCard
 from ..errors import InvalidTextError, UsageError
 from .base import BasePreset, DefaultRun, lookup_preset
 
-Architecture = Literal["stacked", "pooled", "nbsvm"]  # stacked: the seed tutorials; pooled: max+mean over every step;
+# stacked: the seed tutorials; pooled: max+mean over every step; attention: a small Transformer encoder;
 # nbsvm: naive-Bayes-weighted n-grams, logistic regression (Wang & Manning 2012)
+Architecture = Literal["stacked", "pooled", "attention", "nbsvm"]
+Pooling = Literal["attention", "mean"]  # attention: a learnt weight per token; mean: equal weights
 Cell = Literal["lstm", "gru", "simplernn"]
 CELLS: tuple[str, ...] = ("lstm", "gru", "simplernn")
 FIRST_KNOWN_ID = 2  # TextVectorization's ids: 0 pads, 1 is [UNK] (any word not in the vocabulary)
@@ -43,6 +45,11 @@ class TextPreset(BasePreset):
     ngrams: int = 0  # nbsvm: n-grams up to this length
     buckets: int = 0  # nbsvm: hash buckets per n-gram order above 1 (0: nets.text.BIGRAM_BUCKETS)
     l2: float = 0.0  # nbsvm: L2 penalty on the per-n-gram weights (NBSVM's regularised logistic regression)
+    # attention only: self-attention blocks, heads per block, how the head pools; `embedding_dim`
+    # is the blocks' width and `units[0]` their feed-forward width.
+    blocks: int = 1
+    heads: int = 2
+    pooling: Pooling = "attention"
 
 
 PRESETS: dict[str, TextPreset] = {p.name: p for p in [
@@ -84,6 +91,18 @@ PRESETS: dict[str, TextPreset] = {p.name: p for p in [
                "regression", architecture="nbsvm", epochs=4, batch_size=64, learning_rate=0.3, optimizer="adagrad",
                vocab_size=100_000, sequence_length=1200, embedding_dim=0, units=(), ngrams=3, l2=1e-4,
                buckets=4_000_037),
+    # attention: a small Transformer encoder over words + NB uni/bigram ratios, pooled by a learnt
+    # weight per word (the weights the Sentiment tab shows, with how far to trust them). It overfits
+    # fast on the film-disjoint validation split: 87.2%, 84.3%, 82.5% over three epochs at dropout 0.1
+    # (training accuracy 98.8%; test 84.95%); 87.5%, 86.6% over two at dropout 0.3 and lr 1e-3. So one
+    # epoch, the whole one-cycle schedule in it, and dropout 0.3: validation 85.5%, test 87.0% in 121 s,
+    # ECE 1.2% (T 1.49). Still short of the 88.5% target: not shipped yet.
+    TextPreset(name="attention", summary="A small Transformer (self-attention) with an attention-pooling head: "
+               "shows where it pooled, beside the word attributions.",
+               description="1 self-attention block (2 heads, width 64) over words + NB uni/bigram ratios, "
+               "attention pooling, 400 tokens", architecture="attention", epochs=1, batch_size=64,
+               learning_rate=2e-3, optimizer="adamw", weight_decay=0.05, vocab_size=20_000, sequence_length=400,
+               embedding_dim=64, units=(128,), dropout=0.3, nb_features=True, blocks=1, heads=2),
 ]}
 
 

@@ -360,9 +360,12 @@ def explain_sentiment(text: str, model_id: str | None = None) -> dict:
     > 0 pushed towards the label), "words": [{"word" as written, "read_as": its tokens, "score": their
     sum, or None where the model read none of it}, ...], "read" (tokens the model reads), "total"
     (tokens in the review), "unread": the tokens after the cut, which did not count, "known": read
-    tokens in the model's vocabulary, "note"}. A review in which the model knows no word gets
-    label and probability None (no verdict), and the note says why.
+    tokens in the model's vocabulary, "note", "attention"}. A review in which the model knows no word gets
+    label and probability None (no verdict), and the note says why. "attention" is None except for
+    attention models: then where the pooling head pooled, per token, its rollout through the blocks, each
+    token's drop-word effect and how far the two agree, with a caution (explain/attention.py).
     """
+    from ..explain.attention import attention_dict
     from ..explain.text import explain_review
     from ..inference import get_predictor
     from ..tasks.text import NO_KNOWN_WORD
@@ -375,7 +378,8 @@ def explain_sentiment(text: str, model_id: str | None = None) -> dict:
             "words": [{"word": w.text, "read_as": list(w.tokens),
                        "score": None if w.score is None else round(w.score, 5)} for w in ex.words],
             "read": ex.read, "total": ex.total, "unread": list(ex.unread), "known": ex.known,
-            "note": "" if verdict else NO_KNOWN_WORD}
+            "note": "" if verdict else NO_KNOWN_WORD,
+            "attention": attention_dict(predictor.model, text) if verdict else None}
 
 
 def _alive(pid: int) -> bool:

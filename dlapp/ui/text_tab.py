@@ -35,6 +35,9 @@ class TextTab:
     label: gr.Label
     words: gr.HighlightedText
     note: gr.Markdown
+    pooled: gr.HighlightedText
+    rollout: gr.HighlightedText
+    attention_note: gr.Markdown
     trajectory: gr.Plot
     sentences: gr.Dataframe
     inside: gr.Accordion
@@ -59,6 +62,14 @@ def layout() -> TextTab:
             words = gr.HighlightedText(label="Which words drove it", show_legend=True,
                                        color_map=WORD_COLOURS, combine_adjacent=False, elem_id="review-words")
             note = gr.Markdown(elem_id="review-note")
+            # Attention models only (explain/attention.py): shown beside the attributions, never instead.
+            pooled = gr.HighlightedText(label="Where the model pooled (attention weights)", show_legend=True,
+                                        color_map=POOL_COLOURS, combine_adjacent=False, visible=False,
+                                        elem_id="review-pooled")
+            rollout = gr.HighlightedText(label="Carried back through the self-attention blocks (attention rollout)",
+                                         show_legend=True, color_map=POOL_COLOURS, combine_adjacent=False,
+                                         visible=False, elem_id="review-rollout")
+            attention_note = gr.Markdown(visible=False, elem_id="review-attention-note")
     examples = gr.Examples([[r] for r in EXAMPLE_REVIEWS], inputs=[text], label="Examples (click one)")
     with gr.Accordion("How the verdict moves as the review is read", open=False, elem_id="review-trajectory"):
         trajectory = gr.Plot(show_label=False, elem_id="review-trajectory-plot")
@@ -76,14 +87,17 @@ def layout() -> TextTab:
         csv_out = gr.File(label="Predictions CSV", interactive=False)
         preview = gr.Dataframe(headers=["text", "label", "confidence", "note"], interactive=False, max_height=300,
                                wrap=True, column_widths=["58%", "14%", "12%", "16%"], elem_id="csv-preview")
-    return TextTab(text, model, button, info, label, words, note, trajectory, sentences, inside, layers, csv_in,
-                   csv_button, csv_out, preview, examples)
+    return TextTab(text, model, button, info, label, words, note, pooled, rollout, attention_note, trajectory,
+                   sentences, inside, layers, csv_in, csv_button, csv_out, preview, examples)
 
 
 # Word highlights: the direction a word pushes the verdict, strong (over half the strongest
 # word's push) or mild; words with under a tenth of it stay plain, so the eye finds the drivers.
 WORD_COLOURS = {"strongly positive": "#16a34a", "positive": "#bbf7d0", "negative": "#fecaca",
                 "strongly negative": "#dc2626", "not read": "#e5e7eb"}
+# Attention weights: how much of the pooled vector a word makes up, against an even share (1 / tokens read),
+# so a review whose weights are nearly even shows nearly nothing.
+POOL_COLOURS = {"over 4× an even share": "#6366f1", "over 1.5× an even share": "#c7d2fe"}
 _UNREAD_SHOWN = 150  # words after the cut shown greyed; the rest are counted
 
 
@@ -121,6 +135,43 @@ def word_highlights(ex: ReviewExplanation, positive: str) -> list:
     return out
 
 
+def pool_highlights(words: list, read: int) -> list:
+    """(word, category) pairs for gr.HighlightedText from explain/attention.py's per-word weights, each
+    against an even share of its `read` tokens (a word the model reads as two tokens gets two shares)."""
+    strong, mild = POOL_COLOURS
+    out: list[tuple[str, str | None]] = []
+    for w in words:
+        if w.past_cut:
+            break
+        even = max(len(w.tokens), 1) / max(read, 1)
+        share = (w.score or 0.0) / even
+        out.append((w.text + " ", strong if share > 4 else mild if share > 1.5 else None))
+    return out
+
+
+def _agreement(rho: float | None) -> str:
+    return "not measurable (too few words)" if rho is None else f"**{rho:+.2f}**"
+
+
+def attention_view(model, text: str) -> tuple:
+    """The three attention outputs: shown for attention models, hidden (and emptied) for the others."""
+    from ..explain.attention import explain_attention, is_attention_model
+
+    if not is_attention_model(model):
+        return (gr.HighlightedText(value=None, visible=False), gr.HighlightedText(value=None, visible=False),
+                gr.Markdown(value="", visible=False))
+    view = explain_attention(model, text)
+    note = (f"How far these weights agree with what removing each word does to the answer: {_agreement(view.agreement)}"
+            + (f" (rollout: {_agreement(view.agreement_rollout)})" if view.rollout is not None else "")
+            + " — a rank correlation: 1 = the same order, 0 = unrelated.\n\n"
+            + f"*{view.caution}*")
+    rolled = view.rollout_words is not None
+    read = len(view.tokens)
+    return (gr.HighlightedText(value=pool_highlights(view.words, read), visible=True),
+            gr.HighlightedText(value=pool_highlights(view.rollout_words, read) if rolled else None, visible=rolled),
+            gr.Markdown(value=note, visible=True))
+
+
 @user_errors
 def explain_sentiment(text: str, model_id: str | None):
     """The words that drove the verdict, where reading stopped, and the verdict sentence by sentence."""
@@ -129,7 +180,8 @@ def explain_sentiment(text: str, model_id: str | None):
     predictor = get_predictor("text", model_id or None, store=visitor_store())
     ex = explain_review(predictor.model, text, class_names=tuple(predictor.class_names))
     if not ex.known:  # its answer would be the padding's: nothing to explain, no trajectory
-        return word_highlights(ex, predictor.class_names[1]), NO_KNOWN_WORD, None, []
+        hidden = (gr.HighlightedText(value=None, visible=False),) * 2 + (gr.Markdown(value="", visible=False),)
+        return word_highlights(ex, predictor.class_names[1]), NO_KNOWN_WORD, *hidden, None, []
     # Counted in words as written ("était" is one word, though the model reads it as the token "tait").
     total, read = len(ex.words), sum(not w.past_cut for w in ex.words)
     unreadable = sum(w.score is None and not w.past_cut for w in ex.words)  # Chinese, emoji: no a-z in them
@@ -145,7 +197,7 @@ def explain_sentiment(text: str, model_id: str | None):
         note = f"The model read all {total:,} words."
     steps = reading_trajectory(predictor.model, text)
     rows = [[sentence[:160] + ("…" if len(sentence) > 160 else ""), f"{p:.0%}"] for sentence, p in steps]
-    return (word_highlights(ex, predictor.class_names[1]), note,
+    return (word_highlights(ex, predictor.class_names[1]), note, *attention_view(predictor.model, text),
             plots.trajectory_figure([p for _, p in steps], predictor.class_names[1]), rows)
 
 
@@ -228,7 +280,7 @@ def analyze_csv(upload, model_id: str | None):
 
 def wire(tab: TextTab) -> None:
     private = {"api_visibility": "private"}
-    explained = [tab.words, tab.note, tab.trajectory, tab.sentences]
+    explained = [tab.words, tab.note, tab.pooled, tab.rollout, tab.attention_note, tab.trajectory, tab.sentences]
     # The verdict first (merged into batches by the predictor), then, as its own event, why.
     # After an error, the last review's verdict and explanation go: they are no answer to this one.
     for event in (tab.button.click(analyze_sentiment, [tab.text, tab.model], tab.label, api_name="analyze_sentiment",
