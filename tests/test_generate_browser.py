@@ -44,11 +44,7 @@ def play_until(page, done, what: str) -> tuple[int, int, int, int]:
 def open_game(page) -> None:
     from playwright.sync_api import expect
 
-    if page.get_by_role("tab", name="Generate").is_visible():
-        tab(page, "Generate")
-    else:  # a phone: Gradio folds the tabs that do not fit into its "…" menu
-        page.locator(".overflow-menu button").first.click()
-        page.locator(".overflow-dropdown button").filter(has_text="Generate").click()
+    tab(page, "Generate")
     expect(page.locator("#gan2d-play")).to_be_visible()
 
 
