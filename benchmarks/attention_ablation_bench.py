@@ -15,7 +15,6 @@ half a point are noise.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import os
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.ablation_bench import swapped  # noqa: E402
 from dlapp.store import ModelStore  # noqa: E402
 from dlapp.tasks import text as text_task  # noqa: E402
 from dlapp.training import TrainConfig, loop, train  # noqa: E402
@@ -38,25 +38,16 @@ VARIANTS: dict[str, dict] = {
 }
 
 
-@contextlib.contextmanager
 def preset_with(**changes):
-    old = text_task.PRESETS["attention"]
-    text_task.PRESETS["attention"] = dataclasses.replace(old, **changes)
-    try:
-        yield
-    finally:
-        text_task.PRESETS["attention"] = old
+    return swapped(text_task, "PRESETS", {**text_task.PRESETS,
+                                          "attention": dataclasses.replace(text_task.PRESETS["attention"], **changes)})
 
 
-@contextlib.contextmanager
 def small_test_slice():
     """train() evaluates on the test split; a strided 500-review slice keeps that cheap (never printed)."""
     evaluate = loop.evaluate_model
-    loop.evaluate_model = lambda model, task, x, y, names, **kw: evaluate(model, task, x[::50], y[::50], names, **kw)
-    try:
-        yield
-    finally:
-        loop.evaluate_model = evaluate
+    return swapped(loop, "evaluate_model",
+                   lambda model, task, x, y, names, **kw: evaluate(model, task, x[::50], y[::50], names, **kw))
 
 
 def main() -> None:

@@ -198,8 +198,8 @@ def inference_model(model: keras.Model) -> keras.Model:
     A text model with NB features loses its `fold` input and keeps only the NB table fitted
     on every training review, so it takes raw strings like every other text model.
     """
-    if isinstance(model.get_layer("nb") if "nb" in {x.name for x in model.layers} else None, NGramNB):
-        trained = model.get_layer("nb")
+    trained = next((layer for layer in model.layers if layer.name == "nb"), None)
+    if isinstance(trained, NGramNB):
         nb = NGramNB(trained.vocab_size, trained.buckets, order=trained.order, folded=True, name="nb")
         inputs = keras.Input(shape=(), dtype="string", name="text")
         ids = model.get_layer("vectorize")(inputs)
