@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, get_args
 
-TaskName = Literal["image", "text"]
+TaskName = Literal["image", "text", "generate"]
 TASK_NAMES: tuple[str, ...] = get_args(TaskName)
 SCHEMA_VERSION = 2
 
@@ -40,14 +40,26 @@ class DatasetInfo:
 @dataclass(frozen=True)
 class InputSpec:
     kind: TaskName
-    dtype: Literal["uint8", "string"]
-    shape: tuple[int, ...]  # per example: (H, W, C) for images, () for a string
+    dtype: Literal["uint8", "string", "float32"]
+    shape: tuple[int, ...]  # per example: (H, W, C) for images, () for a string, (latent,) for a generator's noise
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The one figure a task judges its models by, as lists and summaries show it."""
+    name: str  # "test accuracy", "Fréchet distance"
+    value: float
+    percent: bool = True  # a share, shown as 93.6%; else a plain number
+    higher_is_better: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.value:.1%}" if self.percent else f"{self.value:,.1f}"
 
 
 @dataclass(frozen=True)
 class Metrics:
-    test_accuracy: float
-    test_examples: int
+    test_accuracy: float | None = None  # classifiers
+    test_examples: int = 0
     per_class_accuracy: dict[str, float | None] = field(default_factory=dict)
     confusion_matrix: list[list[int]] = field(default_factory=list)  # rows: true class, columns: predicted
     misclassified: list[dict[str, Any]] = field(default_factory=list)  # index, true, predicted, confidence
@@ -61,6 +73,14 @@ class Metrics:
     accepted: float | None = None
     # Up to a few test-split indices per confusion-matrix cell, keyed "true,predicted" (class indices).
     cell_examples: dict[str, list[int]] = field(default_factory=dict)
+    # Tasks that do not classify name their own headline figure and keep their own report (plain JSON).
+    headline: Headline | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def main(self) -> Headline:
+        """The headline: the task's own, else the test accuracy."""
+        return self.headline or Headline("test accuracy", float(self.test_accuracy or 0.0))
 
 
 @dataclass(frozen=True)
@@ -140,7 +160,7 @@ class ModelCard:
                 task=task, preset=str(data["preset"]), class_names=tuple(str(c) for c in data["class_names"]),
                 dataset=DatasetInfo(**data["dataset"]),
                 input=InputSpec(kind=inp["kind"], dtype=inp["dtype"], shape=tuple(int(d) for d in inp["shape"])),
-                metrics=Metrics(**data["metrics"]), provenance=Provenance(**prov),
+                metrics=_metrics(data["metrics"]), provenance=Provenance(**prov),
                 hyperparameters=dict(data.get("hyperparameters") or {}),
                 history=tuple(data.get("history") or ()), sha256=str(data.get("sha256") or ""),
                 calibration=Calibration(**(data.get("calibration") or {})),
@@ -152,8 +172,19 @@ class ModelCard:
         return replace(self, id=model_id, size_bytes=size_bytes, shipped=shipped)
 
     @property
-    def test_accuracy(self) -> float:
+    def test_accuracy(self) -> float | None:
         return self.metrics.test_accuracy
+
+    @property
+    def headline(self) -> Headline:
+        return self.metrics.main
+
+
+def _metrics(data: dict[str, Any]) -> Metrics:
+    data = dict(data)
+    if data.get("headline") is not None:
+        data["headline"] = Headline(**data["headline"])
+    return Metrics(**data)
 
 
 _SUBSET_SUFFIX = re.compile(r"^(?P<name>.*)\[(?P<n>\d+)/class\]$")  # schema 1 wrote "cifar10[100/class]"

@@ -27,7 +27,8 @@ def _positive(text: str) -> int:
 def _add_train(sub) -> None:
     t = sub.add_parser("train", help="train a model (or reuse an identical cached one)",
                        description="Train a model and save it to the model cache.")
-    t.add_argument("--task", choices=TASK_NAMES, help="checked against the data (inferred when omitted)")
+    t.add_argument("--task", choices=TASK_NAMES, help="what to learn from the data (default: the data's own task; "
+                   "cifar10 also serves generate, a class-conditional GAN)")
     t.add_argument("--dataset", required=True, help="cifar10, mnist, fashion_mnist, imdb, or a folder/.zip/.csv/.jsonl")
     t.add_argument("--preset", default="fast", help="seed, seed-*, fast, best or transfer (default: fast)")
     t.add_argument("--subset", type=int, help="use N examples per class, drawn at random (quick runs)")
@@ -137,11 +138,10 @@ def _train_config(args):
     Raises:
         UsageError: an unknown data set or preset, a value out of range, a task that is not the data's.
     """
-    from .data import dataset_task
     from .training import TrainConfig, plan
 
-    config = TrainConfig(dataset=args.dataset, preset=args.preset, subset=args.subset, epochs=args.epochs,
-                         batch_size=args.batch_size, learning_rate=args.learning_rate,
+    config = TrainConfig(dataset=args.dataset, task=args.task, preset=args.preset, subset=args.subset,
+                         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                          validation_split=args.validation_split, cell=args.cell, backbone=args.backbone,
                          image_size=args.image_size, seed=args.seed, name=args.name,
                          command="python -m dlapp " + shlex.join(args.argv))
@@ -154,8 +154,6 @@ def _train_config(args):
         if args.rank is None:
             raise UsageError("--workers needs --rank: this process's index in the list (0 = the chief).")
         args.tf_config = tf_config(args.workers, args.rank)
-    if args.task and args.task != dataset_task(args.dataset):
-        raise UsageError(f"{args.dataset} is {dataset_task(args.dataset)} data, not {args.task} data.")
     return config
 
 
@@ -225,7 +223,7 @@ def _train(args) -> int:
         print(f"Identical model already cached (use --force to retrain): {result.model_id}")
     if args.set_default:
         get_store().set_default(card.task, result.model_id)
-    print(f"{result.model_id}: test accuracy {card.test_accuracy:.2%} on {card.dataset.test_examples:,} examples, "
+    print(f"{result.model_id}: {card.headline.name} {card.headline} on {card.metrics.test_examples:,} examples, "
           f"trained in {card.provenance.training_time_s:.0f} s on {card.provenance.device}")
     return 0
 

@@ -52,17 +52,21 @@ class TrainingJob:
     position: int = 0  # 1-based place in the queue while queued
     wait_s: float | None = None  # while queued: about how long until it starts (None: unknown)
     after: list[Callable[[], None]] = field(default_factory=list)  # run once it has ended, whatever the outcome
-    task: str = field(init=False)  # from the data: what the run trains
+    preview: Any = None  # the latest picture of what the model does now (a GAN's grid), if the task shows one
+    task: str = field(init=False)  # what the run trains: the config's, else its data's
     planned_epochs: int = field(init=False)  # the preset's, or the override: known before the first event
 
     def __post_init__(self) -> None:
-        self.task = dataset_task(self.config.dataset)
+        self.task = self.config.task or dataset_task(self.config.dataset)
         try:
             self.planned_epochs = plan(self.config).epochs
         except DlappError:  # a bad setting fails the run itself, with its message
             self.planned_epochs = self.config.epochs or 0
 
     def on_event(self, event: TrainingEvent) -> None:
+        if event.kind == "preview":  # a picture between progress reports, not progress
+            self.preview = event.preview
+            return
         self.latest = event
         if event.kind == "batch":
             self.speed = event.examples_per_sec

@@ -9,9 +9,17 @@ from .. import settings as settings_mod
 from ..errors import InvalidDatasetError
 from .custom import load_image_folder
 from .dataset import Dataset
-from .registry import BUILTINS, UPLOAD_FORMATS, dataset_task, normalize_name, upload_format, upload_suffixes
+from .registry import (
+    BUILTINS,
+    UPLOAD_FORMATS,
+    dataset_task,
+    dataset_tasks,
+    normalize_name,
+    upload_format,
+    upload_suffixes,
+)
 
-__all__ = ["BUILTINS", "UPLOAD_FORMATS", "Dataset", "dataset_task", "load_dataset", "upload_format",
+__all__ = ["BUILTINS", "UPLOAD_FORMATS", "Dataset", "dataset_task", "dataset_tasks", "load_dataset", "upload_format",
            "upload_suffixes"]
 
 

@@ -32,11 +32,16 @@ class BuiltinDataset:
     fetch: Callable[[BuiltinDataset, Path | None], Dataset]  # local file, else Keras's cache, else download
     seed_preset: str | None = None  # the tutorial model `--preset seed` means for it (None: the task's)
     about: str = ""  # one line for people
+    also: tuple[TaskName, ...] = ()  # other tasks it serves besides `task` (CIFAR-10: generate, for a GAN)
+
+    @property
+    def tasks(self) -> tuple[TaskName, ...]:
+        return (self.task, *self.also)
 
 
 BUILTINS: dict[str, BuiltinDataset] = {d.name: d for d in [
     BuiltinDataset("cifar10", "image", CIFAR10_CLASSES, "cifar10.npz", builtin.keras_images,
-                   about="60,000 colour photos, 32×32, of 10 everyday classes"),
+                   about="60,000 colour photos, 32×32, of 10 everyday classes", also=("generate",)),
     BuiltinDataset("mnist", "image", MNIST_CLASSES, "mnist.npz", builtin.keras_images, seed_preset="seed-mnist",
                    about="70,000 handwritten digits, 28×28 grey"),
     BuiltinDataset("fashion_mnist", "image", FASHION_CLASSES, "fashion_mnist.npz", builtin.keras_images,
@@ -89,6 +94,12 @@ def upload_format(path: Path) -> UploadFormat:
             return fmt
     raise UsageError(f"{path.name}: dlapp reads {', '.join(f.description for f in UPLOAD_FORMATS)}, "
                      "or a folder of class folders.")
+
+
+def dataset_tasks(name: str) -> tuple[TaskName, ...]:
+    """Every task a data set serves, its own first. Raises UsageError as dataset_task does."""
+    key = normalize_name(name)
+    return BUILTINS[key].tasks if key in BUILTINS else (dataset_task(name),)
 
 
 def dataset_task(name: str) -> TaskName:

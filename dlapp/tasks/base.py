@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ..card import InputSpec, TaskName
+from ..card import Calibration, InputSpec, Metrics, TaskName
 from ..errors import UsageError
 
 if TYPE_CHECKING:
@@ -111,10 +111,10 @@ class Task(Protocol):
     def image_size(self, preset: Any, side: int | None) -> tuple[int, int] | None:
         """The size to read image folders at (None for tasks without images)."""
 
-    def check_data(self, data: Dataset) -> None:
-        """Raises UsageError when this task cannot train on `data`."""
+    def check_data(self, data: Dataset, preset: Any = None) -> None:
+        """Raises UsageError when this task cannot train on `data` (with `preset`, when given)."""
 
-    def input_spec(self, data: Dataset) -> InputSpec: ...
+    def input_spec(self, data: Dataset, preset: Any) -> InputSpec: ...
 
     def starts_from(self, preset: Any) -> str:
         """The sha256 of the model a preset builds on (a transfer backbone), "" for none: part of the
@@ -122,6 +122,21 @@ class Task(Protocol):
 
     def build(self, preset: Any, x_train: Any, y_train: Any, *, num_classes: int, input_shape: tuple[int, ...]) -> Any:
         """The trainable keras.Model (inside the distribution strategy's scope)."""
+
+    def compile(self, model: Any, preset: Any, *, steps_per_epoch: int) -> None:
+        """What is learned and how: the loss (or the model's own train_step) and the optimizer."""
+
+    def targets(self, y: Any, *, model: Any, preset: Any, num_classes: int) -> Any:
+        """What `fit` feeds beside the inputs for integer labels `y`."""
+
+    def callbacks(self, model: Any, preset: Any, data: Dataset, emit: Any) -> list[Any]:
+        """Keras callbacks of the task's own (run before the checkpoint, so what they log is saved)."""
+
+    def finalize(self, the_plan: Any, fitted: Any) -> tuple[Any, Calibration]:
+        """The stand-alone model to save, and its calibration (fitted on the validation split)."""
+
+    def evaluate(self, model: Any, data: Dataset, calibration: Calibration, *, preset: Any = None) -> Metrics:
+        """What the task measures on the test split; Metrics.main is its headline."""
 
     def training_inputs(self, model: Any, x: Any, *, validation: bool, preset: Any) -> Any:
         """What `fit` feeds the trainable model for raw inputs `x`."""
@@ -143,3 +158,34 @@ class Task(Protocol):
 
     def examples(self, *, data_dir: Any, per_class: int) -> Sequence[Any]:
         """Example inputs for a first screen: (label, uint8 image) pairs, or review strings."""
+
+
+class Classifier:
+    """What classification tasks (image, text) share: cross-entropy against the labels, accuracy, a
+    temperature and "none of these" threshold fitted after training, and the test accuracy as headline."""
+
+    def compile(self, model: Any, preset: Any, *, steps_per_epoch: int) -> None:
+        from ..training.loop import compile_model
+
+        compile_model(model, preset, steps_per_epoch=steps_per_epoch)
+
+    def targets(self, y: Any, *, model: Any, preset: Any, num_classes: int) -> Any:
+        from ..training.pipeline import targets
+
+        return targets(y, num_outputs=int(model.output_shape[-1]), num_classes=num_classes,
+                       one_hot=bool(preset.label_smoothing or getattr(preset, "outliers", 0.0)))
+
+    def callbacks(self, model: Any, preset: Any, data: Dataset, emit: Any) -> list[Any]:
+        return []
+
+    def finalize(self, the_plan: Any, fitted: Any) -> tuple[Any, Calibration]:
+        from ..training.calibrate import calibrate
+
+        final = self.export(fitted.model, the_plan.preset)  # type: ignore[attr-defined]
+        return calibrate(final, self, fitted.x_val, fitted.y_val, held_out=the_plan.validation_split > 0)
+
+    def evaluate(self, model: Any, data: Dataset, calibration: Calibration, *, preset: Any = None) -> Metrics:
+        from ..training.evaluate import metrics_from, probabilities
+
+        return metrics_from(data.y_test, probabilities(model, self.evaluate_inputs(data.x_test)),  # type: ignore[attr-defined]
+                            tuple(data.class_names), none_threshold=calibration.none_threshold)

@@ -18,7 +18,7 @@ from ..batching import Batcher
 from ..card import InputSpec, ModelCard
 from ..errors import UsageError
 from ..images import ImageSource, load_for_model
-from .base import BasePreset, DefaultRun, lookup_preset
+from .base import BasePreset, Classifier, DefaultRun, lookup_preset
 
 Architecture = Literal["seed_cifar10", "seed_mnist", "seed_mnist_deep", "seed_binary", "convnet", "airbench",
                        "transfer"]
@@ -234,7 +234,7 @@ class ImageClassifier:
         return answer_note(self.class_names, declined=declined, unsure=top[0][1] < limits.UNSURE_BELOW)
 
 
-class ImageTask:
+class ImageTask(Classifier):
     name = "image"
     presets = PRESETS
     extra_settings: tuple[str, ...] = ("image_size", "backbone")
@@ -256,11 +256,11 @@ class ImageTask:
                              "does; leave the image size empty.")
         return (side, side) if side else preset.input_size
 
-    def check_data(self, data) -> None:
+    def check_data(self, data, preset=None) -> None:
         if len(data.class_names) < 2:
             raise UsageError("An image classifier needs at least two classes.")
 
-    def input_spec(self, data) -> InputSpec:
+    def input_spec(self, data, preset=None) -> InputSpec:
         return InputSpec(kind="image", dtype="uint8", shape=tuple(int(d) for d in data.input_shape))
 
     def build(self, preset: ImagePreset, x_train, y_train, *, num_classes: int, input_shape: tuple[int, ...]):

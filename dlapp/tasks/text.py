@@ -13,7 +13,7 @@ from .. import settings as settings_mod
 from ..batching import Batcher
 from ..card import InputSpec, ModelCard
 from ..errors import InvalidTextError, UsageError
-from .base import BasePreset, DefaultRun, lookup_preset
+from .base import BasePreset, Classifier, DefaultRun, lookup_preset
 
 # stacked: the seed tutorials; pooled: max+mean over every step; attention: a small Transformer encoder;
 # nbsvm: naive-Bayes-weighted n-grams, logistic regression (Wang & Manning 2012)
@@ -178,7 +178,7 @@ class SentimentAnalyzer:
         return [(self.class_names[1], float(q)) if q >= 0.5 else (self.class_names[0], float(1 - q)) for q in p]
 
 
-class TextTask:
+class TextTask(Classifier):
     name = "text"
     presets = PRESETS
     extra_settings: tuple[str, ...] = ("cell",)
@@ -194,11 +194,11 @@ class TextTask:
     def image_size(self, preset: TextPreset, side: int | None) -> None:
         return None
 
-    def check_data(self, data) -> None:
+    def check_data(self, data, preset=None) -> None:
         if len(data.class_names) != 2:
             raise UsageError("Sentiment models need exactly two classes.")
 
-    def input_spec(self, data) -> InputSpec:
+    def input_spec(self, data, preset=None) -> InputSpec:
         return InputSpec(kind="text", dtype="string", shape=())
 
     def build(self, preset: TextPreset, x_train, y_train, *, num_classes: int, input_shape: tuple[int, ...]):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .. import limits
 from .. import settings as settings_mod
-from ..data import dataset_task
+from ..data import dataset_task, dataset_tasks
 from ..errors import UsageError
 from ..tasks import BasePreset, Task, get_task, with_overrides
 
@@ -16,6 +16,7 @@ class TrainConfig:
     """What to train. None means "the preset's value"."""
 
     dataset: str  # a built-in name (data.BUILTINS) or a path to a class folder or an upload file
+    task: str | None = None  # what to learn from it (tasks.TASKS); None: the data set's own (image, text)
     preset: str = "fast"
     subset: int | None = None  # N examples per class drawn at random, for quick runs
     epochs: int | None = None
@@ -77,7 +78,9 @@ def plan(config: TrainConfig, settings: settings_mod.Settings | None = None) -> 
         UsageError: unknown data, preset or setting, or a setting out of range or for the other task.
     """
     config.validate(settings or settings_mod.load())
-    task = get_task(dataset_task(config.dataset))
+    task = get_task(config.task or dataset_task(config.dataset))
+    if task.name not in (served := dataset_tasks(config.dataset)):
+        raise UsageError(f"{config.dataset} serves {' and '.join(served)}, not {task.name}.")
     preset = task.preset(config.preset, dataset=config.dataset.strip().lower())
     overrides = dict(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate)
     for name in ("cell", "image_size", "backbone"):

@@ -84,6 +84,6 @@ def evaluate_cached(model_id: str | None = None, *, task: str = "image", dataset
     data = load_dataset(dataset, image_size=size, subset=subset)  # a subset trims the test split too
     if tuple(data.class_names) != card.class_names:
         raise UsageError(f"{dataset}'s classes differ from the model's; evaluate it on matching data.")
-    metrics = evaluate_model(store.load(model_id), card.task, data.x_test, data.y_test, data.class_names,
-                             none_threshold=card.calibration.none_threshold)
+    task = get_task(card.task)
+    metrics = task.evaluate(store.load(model_id), data, card.calibration, preset=task.presets.get(card.preset))
     return Evaluation(model_id, dataset, card, metrics)

@@ -10,7 +10,8 @@ from ..card import ModelCard
 
 TIME_CAP = "Time cap reached"  # the message of the event sent when a run's time cap stops its fitting
 
-EventKind = Literal["start", "batch", "epoch", "evaluating", "done", "cancelled", "failed"]
+# preview: a picture of what the model does now (a GAN's fixed-noise grid), between batches
+EventKind = Literal["start", "batch", "epoch", "preview", "evaluating", "done", "cancelled", "failed"]
 
 
 @dataclass
@@ -27,6 +28,7 @@ class TrainingEvent:
     eta_s: float | None = None
     elapsed_s: float = 0.0
     message: str = ""
+    preview: Any = None  # "preview" events: a uint8 (H, W, C) picture
 
     @property
     def progress(self) -> float:

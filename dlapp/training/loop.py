@@ -29,11 +29,9 @@ from ..data import Dataset, load_dataset
 from ..errors import TrainingCancelled, UsageError, WorkerLostError
 from ..explain.examples import keep_with_model
 from ..store import ModelStore, get_store
-from .calibrate import calibrate
 from .config import Plan, TrainConfig, plan
-from .evaluate import evaluate_model
 from .events import EventCallback, TrainingEvent, TrainResult
-from .pipeline import make_pipeline, split_validation, targets
+from .pipeline import make_pipeline, split_validation
 
 if TYPE_CHECKING:
     from ..devices import Placement
@@ -112,10 +110,9 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
             stop_if_asked(cancel, emit)
             emit(TrainingEvent("evaluating", **at_end,
                                message=f"Calibrating, then evaluating on {len(data.y_test):,} test examples…"))
-            final, calibration = calibrated_export(the_plan, fitted)
+            final, calibration = the_plan.task.finalize(the_plan, fitted)
             stop_if_asked(cancel, emit)
-            metrics = evaluate_model(final, the_plan.task.name, data.x_test, data.y_test, data.class_names,
-                                     none_threshold=calibration.none_threshold)
+            metrics = the_plan.task.evaluate(final, data, calibration, preset=the_plan.preset)
             stop_if_asked(cancel, emit)
             model_id = config.name or f"{_slug(data.name)}-{the_plan.preset.name}-{key[:8]}"
             emit(TrainingEvent("evaluating", **at_end, message=f"Saving {model_id}…"))
@@ -131,9 +128,10 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
     shutil.rmtree(run_dir, ignore_errors=True)
+    headline = metrics.main
     emit(TrainingEvent("done", the_plan.epochs, the_plan.epochs, fitted.steps, fitted.steps,
-                       {"test_accuracy": metrics.test_accuracy}, elapsed_s=time.perf_counter() - t_start,
-                       message=f"Saved {model_id}: test accuracy {metrics.test_accuracy:.1%}"))
+                       {_key(headline.name): headline.value}, elapsed_s=time.perf_counter() - t_start,
+                       message=f"Saved {model_id}: {headline.name} {headline}"))
     misclassified = [{**m, "x": data.x_test[m["index"]]} for m in metrics.misclassified]
     return TrainResult(model_id, card, cached=False, misclassified=misclassified)
 
@@ -148,7 +146,7 @@ def load_data(the_plan: Plan, emit: EventCallback) -> Dataset:
     if settings.max_train_examples and len(data.y_train) > settings.max_train_examples:
         raise UsageError(f"This deployment trains on at most {settings.max_train_examples:,} examples; "
                          f"{data.label} has {len(data.y_train):,}. Pick a smaller subset.")
-    the_plan.task.check_data(data)
+    the_plan.task.check_data(data, the_plan.preset)
     return data
 
 
@@ -163,11 +161,9 @@ def cache_key(the_plan: Plan, data: Dataset, policy: str = "float32") -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def calibrated_export(the_plan: Plan, fitted: _Fitted) -> tuple[object, Calibration]:
-    """The stand-alone model to save, with its temperature (and "none of these" threshold)
-    fitted on the validation split, which training never learned from."""
-    final = the_plan.task.export(fitted.model, the_plan.preset)
-    return calibrate(final, the_plan.task, fitted.x_val, fitted.y_val, held_out=the_plan.validation_split > 0)
+def _key(name: str) -> str:
+    """A headline's name as a metrics key: "test accuracy" -> "test_accuracy"."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, cancel: threading.Event,
@@ -210,13 +206,11 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
         # is NaN): it is dropped, and the epoch's shuffle puts those few examples in another batch.
         drop_last = 0 < len(y_tr) % preset.batch_size < replicas
         steps = len(y_tr) // preset.batch_size if drop_last else int(np.ceil(len(y_tr) / preset.batch_size))
-        n_out, n_cls = int(model.output_shape[-1]), len(data.class_names)
         val_batch = max(preset.batch_size, 256)
 
         def pipeline(x, y, training):
             return make_pipeline(task.training_inputs(model, x, validation=not training, preset=preset),
-                                 targets(y, num_outputs=n_out, num_classes=n_cls,
-                                         one_hot=bool(preset.label_smoothing or _outliers(preset))),
+                                 task.targets(y, model=model, preset=preset, num_classes=len(data.class_names)),
                                  batch_size=preset.batch_size if training else val_batch,
                                  training=training, seed=the_plan.config.seed,
                                  augmentations=task.augmentations(preset, examples=len(y_tr)),
@@ -233,7 +227,9 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
             progress = Progress(emit, cancel, epochs=preset.epochs, steps=steps, batch_size=preset.batch_size,
                                 time_limit_s=time_limit_s)
             # Checkpoint first, so an "epoch" event means that epoch is already saved; only the chief writes.
-            callbacks = [*([Checkpoint(run_dir, history, steps, cancel)] if where.is_chief else []), progress]
+            # The task's own first: what they add to an epoch's logs is saved with it and reported.
+            callbacks = [*task.callbacks(model, preset, data, emit),
+                         *([Checkpoint(run_dir, history, steps, cancel)] if where.is_chief else []), progress]
             if where.multi_worker:  # Keras's fit fails under MultiWorkerMirroredStrategy: dlapp's own loop
                 val = pipeline(x_val, y_val, False) if len(y_val) else None
                 run_epochs(model, strategy, pipeline(x_tr, y_tr, True), val, epochs=preset.epochs,
@@ -335,6 +331,7 @@ def stop_if_asked(cancel: threading.Event, emit: EventCallback) -> None:
 def build_or_resume(the_plan: Plan, data: Dataset, x_tr, y_tr, run_dir: Path, resume: bool):
     """(model, history, first epoch): from this run's last checkpoint, or built and compiled afresh."""
     from ..backend import keras
+    from ..nets import gan  # noqa: F401  (registers the GAN a generate checkpoint names)
     from . import optim  # noqa: F401  (registers the optimizer and metric a checkpoint names)
 
     ckpt, state_path = run_dir / "checkpoint.keras", run_dir / "state.json"
@@ -345,7 +342,7 @@ def build_or_resume(the_plan: Plan, data: Dataset, x_tr, y_tr, run_dir: Path, re
     preset = the_plan.preset
     model = the_plan.task.build(preset, x_tr, y_tr, num_classes=len(data.class_names),
                                 input_shape=data.input_shape)
-    compile_model(model, preset, steps_per_epoch=int(np.ceil(len(y_tr) / preset.batch_size)))
+    the_plan.task.compile(model, preset, steps_per_epoch=int(np.ceil(len(y_tr) / preset.batch_size)))
     return model, [], 0
 
 
@@ -396,7 +393,7 @@ def make_card(the_plan: Plan, data: Dataset, fitted: _Fitted, metrics: Metrics, 
                             source=Path(data.source).name if data.source else "", fingerprint=data.fingerprint(),
                             train_examples=fitted.train_examples, validation_examples=fitted.validation_examples,
                             test_examples=int(len(data.y_test))),
-        input=the_plan.task.input_spec(data), metrics=metrics,
+        input=the_plan.task.input_spec(data, the_plan.preset), metrics=metrics,
         provenance=Provenance(command=config.command, seed=config.seed, device=fitted.device,
                               training_time_s=round(fitted.seconds, 1), versions=_versions(), cache_key=key,
                               workers=fitted.where.workers, precision=fitted.where.policy),
