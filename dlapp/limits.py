@@ -113,3 +113,6 @@ GAN2D_ROUNDS_PER_TICK = 50  # rounds per redraw: ~0.1-0.2 s of one core; the rin
 GAN2D_CONCURRENCY = 2  # games stepping at once (every visitor's): the two cores stay shared with predictions
 GAN2D_IDLE_S = 3600  # a visitor's game (two small Keras models) untouched this long is dropped from memory
 GAN2D_API_MAX_STEPS = 5_000  # generator steps in one /gan2d call: ~10-20 s of one core, past convergence
+MAX_GENERATE = 64  # pictures per generator call (a grid of 8×8): bounds memory and CPU per request, as MAX_BATCH
+MAX_SEED = 2**31 - 1  # a picture's seed: any 31-bit number, so a URL or a CLI line can name one
+MAX_INTERPOLATION_STEPS = 16  # pictures along one interpolation: a row that still reads on a phone

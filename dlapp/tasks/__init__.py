@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from ..card import TaskName
 from ..errors import UsageError
-from . import image, text
+from . import generate, image, text
 from .base import BasePreset, Task, with_overrides
 
-TASKS: dict[str, Task] = {t.name: t for t in (image.TASK, text.TASK)}
+TASKS: dict[str, Task] = {t.name: t for t in (image.TASK, text.TASK, generate.TASK)}
 
 __all__ = ["TASKS", "BasePreset", "Task", "get_task", "with_overrides"]
 

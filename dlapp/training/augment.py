@@ -7,6 +7,14 @@ training time on a 2-core CPU.
 from __future__ import annotations
 
 
+def random_mirror(images, labels):
+    """Mirror a random half of a (B, H, W, C) batch."""
+    from ..backend import tf
+
+    mirror = tf.random.uniform([tf.shape(images)[0]]) < 0.5
+    return tf.where(mirror[:, None, None, None], tf.reverse(images, [2]), images), labels
+
+
 def flip_and_translate(images, labels, pad: int | None = None):
     """Mirror half of a (B, H, W, C) batch and shift each image by up to `pad` px (reflect padding;
     default: an eighth of the height, 4 px at 32×32)."""
@@ -15,8 +23,7 @@ def flip_and_translate(images, labels, pad: int | None = None):
     pad = pad or max(1, images.shape[1] // 8)
     shape = tf.shape(images)
     batch, h, w = shape[0], images.shape[1], images.shape[2]
-    mirror = tf.random.uniform([batch]) < 0.5
-    images = tf.where(mirror[:, None, None, None], tf.reverse(images, [2]), images)
+    images, labels = random_mirror(images, labels)
     padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
     dy = tf.random.uniform([batch], 0, 2 * pad + 1, dtype=tf.int32)
     dx = tf.random.uniform([batch], 0, 2 * pad + 1, dtype=tf.int32)
