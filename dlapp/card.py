@@ -43,6 +43,12 @@ class InputSpec:
     dtype: Literal["uint8", "string", "float32"]
     shape: tuple[int, ...]  # per example: (H, W, C) for images, () for a string, (latent,) for a generator's noise
 
+    @property
+    def picture_size(self) -> tuple[int, int] | None:
+        """(H, W) for a model that reads pictures, the size image folders are read at for it; else None. Decided by
+        what the model takes (its kind), never by the rank of its input: a generator takes no picture."""
+        return (self.shape[0], self.shape[1]) if self.kind == "image" else None
+
 
 @dataclass(frozen=True)
 class Headline:
