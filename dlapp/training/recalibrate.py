@@ -39,7 +39,8 @@ def recalibrate(model_id: str, *, store: ModelStore | None = None) -> ModelCard:
     hp = card.hyperparameters
     if not isinstance(get_task(card.task), Classifier):  # a generator has no temperature, nor classes to re-measure
         raise UsageError(f"{model_id} is a {card.task} model; only classifiers are calibrated.")
-    config = TrainConfig(dataset=card.dataset.name, task=card.task, preset=card.preset, subset=card.dataset.subset_per_class,
+    config = TrainConfig(dataset=card.dataset.name, task=card.task, preset=card.preset,
+                         subset=card.dataset.subset_per_class,
                          epochs=hp.get("epochs"), batch_size=hp.get("batch_size"),
                          learning_rate=hp.get("learning_rate"), validation_split=hp.get("validation_split"),
                          seed=card.provenance.seed, command=card.provenance.command)
