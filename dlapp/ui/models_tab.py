@@ -145,15 +145,15 @@ def layout() -> ModelsTab:
         with gr.Column(scale=2):
             first = first_shown(ids)
             summary = gr.Markdown(summary_md(first), elem_id="models-summary")
-            gr.Markdown("**Confusion matrix** (test split). Click a cell to see its test examples, explained.")
             confusion = gr.Plot(confusion_of(first), show_label=False, elem_id="models-confusion",
-                                elem_classes=[plots.CELLS_CLASS])
+                                elem_classes=[plots.CELLS_CLASS], visible=confusion_of(first) is not None or not first)
             picker = explained.cell_picker("models-confusion")
             cell_title = gr.Markdown(elem_id="models-cell-title")
             cell_images = gr.Gallery(columns=4, height="auto", visible=False, show_label=False,
                                      elem_id="models-cell-images")
             cell_reviews = gr.HTML(visible=False, elem_id="models-cell-reviews")
-            reliability = gr.Plot(reliability_of(first), show_label=False, elem_id="models-reliability")
+            reliability = gr.Plot(reliability_of(first), show_label=False, elem_id="models-reliability",
+                                  visible=reliability_of(first) is not None or not first)
             with gr.Accordion("The whole card (JSON)", open=False):
                 card = gr.JSON(_card(first), label="Model card")
     return ModelsTab(table, refresh, selected, summary, confusion, reliability, picker, cell_title, cell_images,
@@ -184,7 +184,9 @@ def summary_md(model_id: str | None) -> str:
              + (f", saved {p.created[:16].replace('T', ' ')}" if p.created else ""),
              f"Reproduce: `{p.command}`" if p.command else "Trained in the web app (no command line recorded).",
              f"From the Hub: `{p.hub.repo_id}` at `{p.hub.commit[:10]}`" if p.hub else ""]
-    return "  \n".join(line for line in lines if line)
+    # The heading of the plot below it, said only where there is one (a classifier's).
+    matrix = "\n\n**Confusion matrix** (test split). Click a cell to see its test examples, explained."
+    return "  \n".join(line for line in lines if line) + (matrix if m.confusion_matrix else "")
 
 
 def calibration_md(c) -> str:
@@ -243,8 +245,12 @@ def refresh(tab: ModelsTab, current: str | None) -> dict:
 
 def _shown(tab: ModelsTab, model_id: str | None) -> dict:
     """Everything about the selected model; a clicked cell's examples are closed."""
-    return {tab.card: _card(model_id), tab.summary: summary_md(model_id), tab.confusion: confusion_of(model_id),
-            tab.reliability: reliability_of(model_id), tab.cell_title: "",
+    confusion, reliability = confusion_of(model_id), reliability_of(model_id)
+    # No empty frames where a task has no such plot (a generator has neither).
+    return {tab.card: _card(model_id), tab.summary: summary_md(model_id),
+            tab.confusion: gr.update(value=confusion, visible=confusion is not None or not model_id),
+            tab.reliability: gr.update(value=reliability, visible=reliability is not None or not model_id),
+            tab.cell_title: "",
             tab.cell_images: gr.update(value=None, visible=False), tab.cell_reviews: gr.update(value="", visible=False)}
 
 
