@@ -15,8 +15,8 @@ from typing import Any, Literal
 import pytest
 
 from dlapp.card import TASK_NAMES
-from dlapp.tasks import TASKS
-from dlapp.tasks.base import BasePreset, DefaultRun, Setting, Task
+from dlapp.tasks import TASKS, base
+from dlapp.tasks.base import BasePreset, DefaultRun, Task
 
 ATTRIBUTE_TYPES = {"name": str, "presets": Mapping, "settings": Mapping, "default_run": DefaultRun,
                    "validation_in_blocks": bool, "open_set": bool, "hub_pipeline": str, "noun": str}
@@ -113,7 +113,7 @@ def test_each_preset_is_a_frozen_typed_dataclass(task_name):
 def test_each_task_setting_can_become_a_flag_and_a_preset_override(task_name):
     task = TASKS[task_name]
     for name, setting in task.settings.items():
-        assert isinstance(setting, Setting) and setting.type in (int, str) and setting.help and setting.label
+        assert isinstance(setting, base.Setting) and setting.type in (int, str) and setting.help and setting.label
         assert name.isidentifier() and name not in {f.name for f in dataclasses.fields(BasePreset)}
         assert len(setting.choice_labels) in (0, len(setting.choices))
         if setting.preset_field:  # plan() overrides the preset's field of that name
