@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from .. import limits
@@ -46,7 +45,7 @@ class TrainConfig:
             if given is not None and options.setdefault(name, given) != given:
                 raise UsageError(f"{name.replace('_', ' ')} is given twice, as {given!r} and {options[name]!r}.")
             object.__setattr__(self, name, options.get(name))
-        object.__setattr__(self, "options", MappingProxyType(options))  # frozen, as the rest of the config
+        object.__setattr__(self, "options", options)  # a plain dict: the config still copies, pickles and asdicts
 
     def __hash__(self) -> int:  # `options` is a mapping; hash what identifies a run
         return hash((self.dataset, self.task, self.preset, tuple(sorted(self.options.items(), key=str)), self.seed,

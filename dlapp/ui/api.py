@@ -273,7 +273,8 @@ def visible_snapshot(session: str | None) -> dict:
 
 def training_status(request: gr.Request = None) -> dict:  # type: ignore[assignment]
     """Your current (or last) training: state (queued, running, done, cancelled, failed, idle), progress, epoch,
-    examples/s, ETA, model id and test accuracy; while queued, position and wait_s. On a deployment with private
+    examples/s, ETA, model id, its headline ({name, value, text}: the task's own figure) and test accuracy (None
+    for a task that does not classify); while queued, position and wait_s. On a deployment with private
     training, another visitor's run shows only as "other_running": true."""
     return visible_snapshot(session_of(request))
 
