@@ -100,7 +100,8 @@ def plan(config: TrainConfig, settings: settings_mod.Settings | None = None) -> 
     config.validate(settings or settings_mod.load())
     task = get_task(config.task or dataset_task(config.dataset))
     if task.name not in (served := dataset_tasks(config.dataset)):
-        raise UsageError(f"{config.dataset} serves {' and '.join(served)}, not {task.name}.")
+        also = f" (it serves {' and '.join(served)})" if len(served) > 1 else ""
+        raise UsageError(f"{config.dataset} is {served[0]} data, not {task.name} data{also}.")
     preset = task.preset(config.preset, dataset=config.dataset.strip().lower())
     overrides = dict(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate)
     options = task_options(task, config.options)
