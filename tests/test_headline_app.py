@@ -66,3 +66,29 @@ def test_the_models_tab_shows_a_generators_headline_and_report(browser, gan_serv
         expect(summary).to_contain_text("Confusion matrix")
         screenshot(page, f"models-classifier-after-generator-{width}", full_page=True)
     gan_server.assert_no_traceback()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+def test_the_train_tabs_cell_control_comes_from_the_text_tasks_setting(browser, gan_server, width):
+    from playwright.sync_api import expect
+
+    from dlapp.tasks import TASKS
+
+    setting = TASKS["text"].settings["cell"]
+    expect.set_options(timeout=30_000)
+    with opened(browser, gan_server.url, width) as page:
+        tab(page, "Train")
+        page.get_by_text("Expert settings").click()
+        cell = page.get_by_label(setting.label)
+        expect(cell).to_be_hidden()  # image: no such setting
+        page.locator("#train-task").get_by_text("text", exact=True).click()
+        expect(cell).to_be_visible()
+        cell.click()
+        for label in setting.choice_labels:
+            expect(page.get_by_role("option", name=label)).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(page.locator("#train-form .pending")).to_have_count(0)
+        page.wait_for_timeout(1000)
+        screenshot(page, f"train-text-cell-{width}", full_page=True)
+    gan_server.assert_no_traceback()
