@@ -43,6 +43,12 @@ class InputSpec:
     dtype: Literal["uint8", "string", "float32"]
     shape: tuple[int, ...]  # per example: (H, W, C) for images, () for a string, (latent,) for a generator's noise
 
+    @property
+    def picture_size(self) -> tuple[int, int] | None:
+        """(H, W) for a model that reads pictures, the size image folders are read at for it; else None. Decided by
+        what the model takes (its kind), never by the rank of its input: a generator takes no picture."""
+        return (self.shape[0], self.shape[1]) if self.kind == "image" else None
+
 
 @dataclass(frozen=True)
 class Headline:
@@ -54,6 +60,15 @@ class Headline:
 
     def __str__(self) -> str:
         return f"{self.value:.1%}" if self.percent else f"{self.value:,.1f}"
+
+    def as_json(self) -> dict[str, Any]:
+        """{name, value, text}: what API clients get (text as lists show it, e.g. "93.6%")."""
+        return {"name": self.name, "value": self.value, "text": str(self)}
+
+    @property
+    def rank(self) -> float:
+        """Larger is better, whichever way the figure goes: for sorting models by it."""
+        return self.value if self.higher_is_better else -self.value
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,22 @@ class Metrics:
     def main(self) -> Headline:
         """The headline: the task's own, else the test accuracy."""
         return self.headline or Headline("test accuracy", float(self.test_accuracy or 0.0))
+
+    def figures(self) -> list[tuple[str, str]]:
+        """(name, value as text) for the task's own report beside the headline: its numbers, and its per-class
+        tables one row per class ("per class accuracy: cat"), in the report's order. Empty for classifiers, whose
+        figures have fields of their own."""
+        def text(value: Any) -> str:
+            return "n/a" if value is None else f"{value:,.4g}" if isinstance(value, float) else str(value)
+
+        rows = []
+        for key, value in self.report.items():
+            name = key.replace("_", " ")
+            if isinstance(value, dict):
+                rows += [(f"{name}: {k}", text(v)) for k, v in value.items()]
+            else:
+                rows.append((name, text(value)))
+        return rows
 
 
 @dataclass(frozen=True)

@@ -36,10 +36,7 @@ def _add_train(sub) -> None:
     t.add_argument("--batch-size", type=int)
     t.add_argument("--learning-rate", type=float)
     t.add_argument("--validation-split", type=float, help="fraction of train held out; 0 = use the test split")
-    t.add_argument("--cell", choices=("lstm", "gru", "simplernn"), help="recurrent cell for text models")
-    t.add_argument("--backbone", help="transfer preset: the cached image model whose trunk to reuse "
-                   "(default cifar10-best)")
-    t.add_argument("--image-size", type=int, help="side in px for custom image folders")
+    _add_task_settings(t)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--name", help="model id to save under")
     t.add_argument("--force", action="store_true", help="train even if an identical model is cached")
@@ -55,6 +52,24 @@ def _add_train(sub) -> None:
                    "in the environment is used. See docs/multi-machine.md")
     t.add_argument("--rank", type=int, help="with --workers: this process's index in the list (0 = the chief)")
     t.set_defaults(parser=t)  # usage errors found after parsing print this command's usage, not the top one's
+
+
+def _add_task_settings(t) -> None:
+    """A flag per task setting (--cell, --image-size, --backbone, --latent, ...), made from the tasks' own
+    declarations (tasks.base.Setting), so a task's new setting needs no line here."""
+    from .tasks import TASKS
+
+    for task in TASKS.values():
+        for name, setting in task.settings.items():
+            t.add_argument("--" + name.replace("_", "-"), dest=f"option_{name}", type=setting.type,
+                           choices=setting.choices or None, metavar=None if setting.choices else name.upper(),
+                           help=setting.help)
+
+
+def _task_options(args) -> dict:
+    """The task settings given on the command line (None: not given)."""
+    return {key.removeprefix("option_"): value for key, value in vars(args).items()
+            if key.startswith("option_") and value is not None}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -142,8 +157,8 @@ def _train_config(args):
 
     config = TrainConfig(dataset=args.dataset, task=args.task, preset=args.preset, subset=args.subset,
                          epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                         validation_split=args.validation_split, cell=args.cell, backbone=args.backbone,
-                         image_size=args.image_size, seed=args.seed, name=args.name,
+                         validation_split=args.validation_split, options=_task_options(args), seed=args.seed,
+                         name=args.name,
                          command="python -m dlapp " + shlex.join(args.argv))
     plan(config)
     if args.rank is not None and not args.workers:
@@ -237,16 +252,19 @@ def _evaluate(args) -> int:
         print(f"No model given: evaluating the default {args.task} model, {args.model}.", file=sys.stderr,
               flush=True)
     result = evaluate_cached(args.model, task=args.task, dataset=args.dataset, subset=args.subset)
-    m = result.metrics
-    if args.json:
-        print(json.dumps({"model": result.model_id, "dataset": result.dataset, "test_accuracy": m.test_accuracy,
-                          "test_examples": m.test_examples, "per_class_accuracy": m.per_class_accuracy,
-                          "confusion_matrix": m.confusion_matrix}, indent=2))
+    m, headline = result.metrics, result.metrics.main
+    if args.json:  # test_accuracy: None for a task that does not classify; its figures are in headline and report
+        print(json.dumps({"model": result.model_id, "dataset": result.dataset, "headline": headline.as_json(),
+                          "test_accuracy": m.test_accuracy, "test_examples": m.test_examples,
+                          "per_class_accuracy": m.per_class_accuracy, "confusion_matrix": m.confusion_matrix,
+                          "report": m.report}, indent=2))
         return 0
     print(f"{result.model_id} on {result.dataset} test split ({m.test_examples:,} examples): "
-          f"accuracy {m.test_accuracy:.2%} (card: {result.card.test_accuracy:.2%})")
+          f"{headline.name} {headline} (card: {result.card.headline})")
     for name, acc in m.per_class_accuracy.items():
         print(f"  {name:>14}: {acc:.2%}" if acc is not None else f"  {name:>14}: n/a")
+    for name, value in m.figures():
+        print(f"  {name}: {value}")
     return 0
 
 
@@ -373,16 +391,18 @@ def _models(args) -> int:
         if not cards:
             print(f"No models in {store.root}.")
             return 0
-        print(f"  {'id':<44} {'task':<5} {'data':<22} {'preset':<14} {'test acc':>8} {'size':>9}  created     from")
+        print(f"  {'id':<44} {'task':<8} {'data':<22} {'preset':<14} {'headline':>8} {'of':<24} {'size':>9}  "
+              "created     from")
         for c in cards:
-            print(f"{'*' if c.id in defaults else ' '} {c.id:<44} {c.task:<5} {c.dataset.label:<22} {c.preset:<14} "
-                  f"{c.test_accuracy:8.2%} {c.size_bytes / 2**20:6.1f} MB  {c.provenance.created[:10]:<10}  "
-                  f"{'shipped' if c.shipped else 'yours'}")
+            print(f"{'*' if c.id in defaults else ' '} {c.id:<44} {c.task:<8} {c.dataset.label:<22} {c.preset:<14} "
+                  f"{c.headline!s:>8} {c.headline.name:<24} {c.size_bytes / 2**20:6.1f} MB  "
+                  f"{c.provenance.created[:10]:<10}  {'shipped' if c.shipped else 'yours'}")
         where = f"shipped = read-only, in {shipped}; " if shipped is not None else ""
         print(f"(* = its task's default; {where}yours = in {store.root})")
         return 0
-    if args.action == "show":
-        print(json.dumps(store.card(args.model).to_json(), indent=2))
+    if args.action == "show":  # the card, with its headline (name, value, text) first
+        card = store.card(args.model)
+        print(json.dumps({"headline": card.headline.as_json(), **card.to_json()}, indent=2))
     elif args.action == "delete":
         print(store.delete(args.model))
     elif args.action == "recalibrate":

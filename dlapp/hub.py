@@ -124,13 +124,15 @@ def pull_configured(repo_ids, *, store: ModelStore | None = None) -> list[str]:
 
 def model_card(card: ModelCard, repo_id: str) -> str:
     """A Hub README for a dlapp model: metadata, data, metrics, confusion matrix, use and limits."""
-    task, m, names = get_task(card.task), card.metrics, card.class_names
+    task, m, names, headline = get_task(card.task), card.metrics, card.class_names, card.headline
+    classifier = m.test_accuracy is not None
     lines = [
         "---", "library_name: keras", f"pipeline_tag: {task.hub_pipeline}",
         "tags:", "- dlapp", "- keras", f"- {task.hub_pipeline}",
-        f"datasets:\n- {card.dataset.name}", "metrics:", "- accuracy", "---", "",
+        f"datasets:\n- {card.dataset.name}", *(["metrics:", "- accuracy"] if classifier else []), "---", "",
         f"# {repo_id}", "",
-        f"A Keras {task.noun} trained with dlapp (preset `{card.preset}`).", "",
+        f"A Keras {task.noun_for(card)} trained with dlapp (preset `{card.preset}`). "
+        f"Its headline: {headline.name} {headline}.", "",
         "## Data", "",
         f"- Data set: `{card.dataset.label}` ({card.dataset.train_examples} training examples, "
         f"{card.dataset.test_examples} test examples)",
@@ -138,7 +140,8 @@ def model_card(card: ModelCard, repo_id: str) -> str:
         f"- Input: {card.input.dtype} "
         f"{'tensor of shape ' + str(list(card.input.shape)) if card.input.shape else 'scalar'} per example",
         "", "## Metrics (test split)", "", "| metric | value |", "|---|---|",
-        f"| accuracy | {m.test_accuracy:.4f} |",
+        f"| {headline.name} | {headline.value:.4f} |",
+        *(f"| {name} | {value} |" for name, value in m.figures()),
     ]
     lines += [f"| accuracy: {name} | {acc:.4f} |" if acc is not None else f"| accuracy: {name} | n/a |"
               for name, acc in m.per_class_accuracy.items()]
@@ -154,8 +157,11 @@ def model_card(card: ModelCard, repo_id: str) -> str:
         f"- Time: {p.training_time_s} s on {p.device or '?'}; seed {p.seed}",
         f"- Versions: {json.dumps(p.versions)}",
         "", "## Intended use and limits", "",
-        "A teaching and demo model. It only knows the classes above and will confidently pick one of them for "
-        "any input, including inputs unlike its training data. Do not use it for decisions about people.",
+        "A teaching and demo model. " + ("It only knows the classes above and will confidently pick one of them for "
+                                         "any input, including inputs unlike its training data. " if classifier else
+                                         f"The figures above are measured by the project's own classifier "
+                                         f"({m.report.get('judge', 'its judge')}), not an Inception network. ")
+        + "Do not use it for decisions about people.",
         "", "## Use", "", "```python", "import dlapp.layers, keras  # dlapp.layers registers the custom layers",
         "from huggingface_hub import hf_hub_download",
         f'model = keras.saving.load_model(hf_hub_download("{repo_id}", "{MODEL_FILE}"), safe_mode=True)',

@@ -101,11 +101,14 @@ class TrainingJob:
                "examples_per_sec": round(self.speed, 1),
                "eta_s": round(e.eta_s, 1) if e and e.eta_s is not None and self.running else None,
                "points": len(self.points), "error": self.error, "model_id": None, "test_accuracy": None,
+               "headline": None,  # {name, value, text}: the task's figure; test_accuracy stays for older clients
                "position": self.position if self.state == "queued" else None,
                "wait_s": round(self.wait_s) if self.state == "queued" and self.wait_s is not None else None,
                "time_cap_s": self.time_cap_s or None}
         if self.result is not None:
-            out.update(model_id=self.result.model_id, test_accuracy=self.result.card.test_accuracy)
+            card = self.result.card
+            out.update(model_id=self.result.model_id, test_accuracy=card.test_accuracy,
+                       headline=card.headline.as_json())
         return out
 
 
@@ -238,7 +241,8 @@ class TrainingManager:
                                    keep_checkpoint=False, store=job.store, time_limit_s=job.time_cap_s or None)
             job.state = "done"
             job.message = (f"Reused an identical cached model: {job.result.model_id}" if job.result.cached
-                           else f"Saved {job.result.model_id}: test accuracy {job.result.card.test_accuracy:.1%}")
+                           else f"Saved {job.result.model_id}: {job.result.card.headline.name} "
+                                f"{job.result.card.headline}")
             if job.capped:
                 job.message += f" (the {job.time_cap_s:.0f} s time cap stopped its training in {job.capped})"
             if pruned := getattr(job.store, "pruned", None):

@@ -223,6 +223,25 @@ def toy_card(**overrides: Any) -> ModelCard:
     return ModelCard.from_json(data)
 
 
+GENERATOR_REPORT = {"judge": "cifar10-best", "samples": 100, "class_accuracy": 0.61,
+                    "per_class_accuracy": {"a": 0.5, "b": 0.72}, "frechet_distance": 12.5, "frechet_floor": 1.5,
+                    "frechet_ceiling": 50.0, "frechet_share_of_ceiling": 0.25}
+
+
+def toy_generator(store, model_id: str = "toy-gan") -> str:
+    """Save a real (untrained) conditional generator of 8×8 pictures of two classes into `store`, with a generate
+    card: no test accuracy, the requested-class accuracy (61%) as headline, GENERATOR_REPORT as its report."""
+    from .nets.gan import build_gan, export
+
+    gan = build_gan(2, latent=8, width=8, side=8, channels=3, aux_weight=0.5, ema=0.999, seed=0)
+    store.save(export(gan), toy_card(
+        task="generate", preset="fast", input={"kind": "generate", "dtype": "float32", "shape": [8]},
+        hyperparameters={"width": 8, "latent": 8},
+        metrics={"test_accuracy": None, "test_examples": 100, "report": GENERATOR_REPORT,
+                 "headline": {"name": "requested-class accuracy", "value": 0.61}}), model_id)
+    return model_id
+
+
 def loadable_ids(store, task: str | None = None) -> list[str]:
     """Ids of the models `store` lists (newest first) that actually load (hash checked, safe mode)."""
     from .errors import ModelLoadError

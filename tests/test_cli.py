@@ -46,7 +46,7 @@ def test_train_list_predict_delete(capsys, model_dir, tmp_path):
     assert "colours: test accuracy" in capsys.readouterr().out
     assert main(["models", "list"]) == 0
     header, *rows = capsys.readouterr().out.splitlines()
-    assert header.split()[:3] == ["id", "task", "data"] and "test acc" in header
+    assert header.split()[:3] == ["id", "task", "data"] and "headline" in header and "test accuracy" in rows[0]
     assert rows[0].startswith("* colours ") and "image" in rows[0] and "seed-cifar10" in rows[0]
     assert main(["models", "list", "--task", "text"]) == 0
     assert "colours" not in capsys.readouterr().out

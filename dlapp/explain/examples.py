@@ -130,7 +130,7 @@ def _from_data(card: ModelCard, indices: list[int], true: int) -> list[tuple[int
         raise UsageError(f"{card.id} was saved without its test examples (before dlapp kept them with the "
                          f"model), and it was trained on uploaded data ({card.dataset.name!r}), which dlapp does "
                          "not keep, so its cells cannot show examples.")
-    size = card.input.shape[:2] if len(card.input.shape) == 3 else None
+    size = card.input.picture_size
     try:
         x, y, classes = _test_split(card.dataset.name, card.dataset.subset_per_class, size, card.provenance.seed)
     except DlappError:
@@ -179,7 +179,7 @@ def backfill(card: ModelCard, root: Path) -> Path:
     if not card.metrics.cell_examples:
         raise UsageError(f"{card.id}'s card lists no examples per cell.")
     all_indices = sorted({i for cell in card.metrics.cell_examples.values() for i in cell})
-    size = card.input.shape[:2] if len(card.input.shape) == 3 else None
+    size = card.input.picture_size
     x, y, classes = _test_split(card.dataset.name, card.dataset.subset_per_class, size, card.provenance.seed)
     if classes != card.class_names or max(all_indices) >= len(y) or any(
             int(y[i]) != int(key.split(",")[0]) for key, cell in card.metrics.cell_examples.items() for i in cell):

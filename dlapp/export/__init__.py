@@ -61,7 +61,8 @@ class ExportResult:
 
 
 def formats_for(task: str) -> tuple[str, ...]:
-    return FORMATS if task == "image" else TEXT_FORMATS
+    """The formats a model of `task` exports to; none for a task dlapp does not export (a generator)."""
+    return {"image": FORMATS, "text": TEXT_FORMATS}.get(task, ())
 
 
 def missing_packages(fmt: str) -> list[str]:
@@ -103,6 +104,8 @@ def check_request(model_id: str, fmt: str, out: Path | str | None = None, *, sto
         task = (store or get_store()).card(model_id).task
     except ModelNotFoundError:
         task = None  # said when the export starts, as every command says it
+    if task is not None and not formats_for(task):
+        raise UsageError(f"{model_id} is a {task} model; dlapp exports image and text models only.")
     if task is not None and fmt not in formats_for(task):
         raise UsageError(f"{model_id} is a {task} model; it exports to {', '.join(formats_for(task))} "
                          "(full-integer int8 of a recurrent network crashes TensorFlow's converter).")

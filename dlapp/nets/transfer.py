@@ -26,10 +26,10 @@ SHIFT = 4  # px, at most, for the shifted views: an eighth of a 32-px image, as 
 
 
 @functools.lru_cache(maxsize=2)
-def trunk(backbone: str, sha256: str):
-    """(trunk model: uint8 images -> features, its image input shape). `sha256` keys the cache,
-    so a retrained backbone is read afresh. The trunk is a private copy (store.load(fresh=True)):
-    the predictors' copy of the same model is never touched.
+def trunk(backbone: str, sha256: str, store=None):
+    """(trunk model: uint8 images -> features, its image input shape), the backbone read from `store` (a
+    ModelStore; None: the shared one). `sha256` keys the cache, so a retrained backbone is read afresh. The trunk
+    is a private copy (store.load(fresh=True)): the predictors' copy of the same model is never touched.
 
     The features are the max and the mean over the picture of each stage's output below the
     input's resolution, not only the last stage's: new classes lean on the middle stages' edges
@@ -39,7 +39,7 @@ def trunk(backbone: str, sha256: str):
     from ..explain.image import feature_stage_layers
     from ..store import get_store
 
-    model = get_store().load(backbone, fresh=True)
+    model = (store or get_store()).load(backbone, fresh=True)
     classifier = trained_network(model) or model
     side = classifier.input_shape[1]
     stages = [classifier.get_layer(name).output for name in feature_stage_layers(model)]

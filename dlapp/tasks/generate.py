@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import limits
 from ..card import Calibration, Headline, InputSpec, Metrics, ModelCard
 from ..errors import UsageError
-from .base import BasePreset, DefaultRun, lookup_preset
+from .base import BasePreset, DefaultRun, Setting, lookup_preset
+
+if TYPE_CHECKING:
+    from ..store import ModelStore
 
 GRID_COLUMNS = 8  # the live grid: one row per class, this many fixed seeds per row
 QUALITY_SAMPLES = 5_000  # generated and real pictures for the final figures (the issue's protocol, FID's usual 5k)
@@ -144,12 +147,22 @@ def check_seed(seed: int) -> None:
 class GenerateTask:
     name = "generate"
     presets = PRESETS
-    extra_settings: tuple[str, ...] = ()
+    settings = {
+        "latent": Setting(type=int, label="Latent size", range=limits.GAN_LATENT_RANGE,
+                          help="generate models: noise numbers per picture (default 128)"),
+        "width": Setting(type=int, label="Width", range=limits.GAN_WIDTH_RANGE,
+                         help="generate models: the generator's last convolution width, an even number (fast: 32, "
+                         "best: 64)"),
+    }
     default_run = DefaultRun(preset="fast", subset=500, epochs=5)  # a first look in a few minutes
     validation_in_blocks = False
     open_set = False
     hub_pipeline = "unconditional-image-generation"  # the Hub has no class-conditional tag
     noun = "class-conditional GAN image generator"
+
+    def noun_for(self, card: ModelCard) -> str:
+        width = card.hyperparameters.get("width")
+        return f"{self.noun} (DCGAN, width {width})" if width else self.noun
 
     def preset(self, name: str, *, dataset: str = "") -> GeneratePreset:
         return lookup_preset(self.name, PRESETS, name, dataset=dataset, seed="fast")
@@ -157,7 +170,7 @@ class GenerateTask:
     def image_size(self, preset: GeneratePreset, side: int | None) -> tuple[int, int] | None:
         return None
 
-    def check_data(self, data, preset: GeneratePreset | None = None) -> None:
+    def check_data(self, data, preset: GeneratePreset | None = None, *, store: ModelStore | None = None) -> None:
         """Also checks, before a long training, that the preset's judge can measure its pictures."""
         from ..quality import judge
 
@@ -167,15 +180,16 @@ class GenerateTask:
         if len(data.class_names) < 2:
             raise UsageError("A class-conditional GAN needs at least two classes.")
         if preset is not None:
-            judge(preset.judge, tuple(data.class_names), shape)
+            judge(preset.judge, tuple(data.class_names), shape, store=store)
 
     def input_spec(self, data, preset: GeneratePreset) -> InputSpec:
         return InputSpec(kind="generate", dtype="float32", shape=(preset.latent,))
 
-    def starts_from(self, preset: GeneratePreset) -> str:
+    def starts_from(self, preset: GeneratePreset, *, store: ModelStore | None = None) -> str:
         return ""
 
-    def build(self, preset: GeneratePreset, x_train, y_train, *, num_classes: int, input_shape: tuple[int, ...]):
+    def build(self, preset: GeneratePreset, x_train, y_train, *, num_classes: int, input_shape: tuple[int, ...],
+              store: ModelStore | None = None):
         from ..nets.gan import build_gan
 
         return build_gan(num_classes, latent=preset.latent, width=preset.width, side=input_shape[0],
@@ -189,7 +203,7 @@ class GenerateTask:
     def targets(self, y: np.ndarray, *, model, preset: GeneratePreset, num_classes: int) -> np.ndarray:
         return y.astype("int32")  # the class to draw, not a target to predict
 
-    def training_inputs(self, model, x, *, validation: bool, preset: GeneratePreset):
+    def training_inputs(self, model, x, *, validation: bool, preset: GeneratePreset, store: ModelStore | None = None):
         return x
 
     def augmentations(self, preset: GeneratePreset, *, examples: int) -> list:
@@ -197,23 +211,23 @@ class GenerateTask:
 
         return [random_mirror]
 
-    def callbacks(self, model, preset: GeneratePreset, data, emit) -> list:
+    def callbacks(self, model, preset: GeneratePreset, data, emit, *, store: ModelStore | None = None) -> list:
         from ..training.gan_monitor import GanMonitor
 
-        return [GanMonitor(model, preset, data, emit)]
+        return [GanMonitor(model, preset, data, emit, store=store)]
 
-    def finalize(self, the_plan, fitted) -> tuple[Any, Calibration]:
+    def finalize(self, the_plan, fitted, *, store: ModelStore | None = None) -> tuple[Any, Calibration]:
         from ..nets.gan import export
 
         return export(fitted.model), Calibration()
 
     def evaluate(self, model, data, calibration: Calibration, *, preset: GeneratePreset | None = None,
-                 samples: int = QUALITY_SAMPLES) -> Metrics:
-        report = quality_report(model, data, judge_id=(preset or PRESETS["best"]).judge, samples=samples)
+                 store: ModelStore | None = None, samples: int = QUALITY_SAMPLES) -> Metrics:
+        report = quality_report(model, data, judge_id=(preset or PRESETS["best"]).judge, samples=samples, store=store)
         return Metrics(test_examples=report["samples"], report=report,
                        headline=Headline("requested-class accuracy", report["class_accuracy"]))
 
-    def export(self, model, preset: GeneratePreset):
+    def export(self, model, preset: GeneratePreset, *, store: ModelStore | None = None):
         from ..nets.gan import export
 
         return export(model)
@@ -234,14 +248,16 @@ class GenerateTask:
 TASK = GenerateTask()
 
 
-def quality_report(generator, data, *, judge_id: str, samples: int, seed: int = 0) -> dict[str, Any]:
+def quality_report(generator, data, *, judge_id: str, samples: int, seed: int = 0,
+                   store: ModelStore | None = None) -> dict[str, Any]:
     """The requested-class accuracy (overall and per class) and the Fréchet distance of `samples` generated
-    pictures against as many test pictures, beside its floor (training pictures) and ceiling (noise)."""
+    pictures against as many test pictures, beside its floor (training pictures) and ceiling (noise); the judge
+    is read from `store` (None: the shared one)."""
     from ..nets.gan import noise_for
     from ..quality import class_accuracy, frechet_distance, judge, noise_pictures
 
     shape = tuple(int(d) for d in data.input_shape)
-    judge_ = judge(judge_id, tuple(data.class_names), shape)
+    judge_ = judge(judge_id, tuple(data.class_names), shape, store=store)
     n = min(samples, len(data.y_test), len(data.y_train))
     rng = np.random.default_rng(seed)
     classes = np.arange(n) % len(data.class_names)

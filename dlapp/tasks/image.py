@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -18,7 +18,10 @@ from ..batching import Batcher
 from ..card import InputSpec, ModelCard
 from ..errors import UsageError
 from ..images import ImageSource, load_for_model
-from .base import BasePreset, Classifier, DefaultRun, lookup_preset
+from .base import BasePreset, Classifier, DefaultRun, Setting, lookup_preset
+
+if TYPE_CHECKING:
+    from ..store import ModelStore
 
 Architecture = Literal["seed_cifar10", "seed_mnist", "seed_mnist_deep", "seed_binary", "convnet", "airbench",
                        "transfer"]
@@ -237,12 +240,24 @@ class ImageClassifier:
 class ImageTask(Classifier):
     name = "image"
     presets = PRESETS
-    extra_settings: tuple[str, ...] = ("image_size", "backbone")
+    settings = {
+        "image_size": Setting(type=int, label="Image size", range=limits.IMAGE_SIZE_RANGE, preset_field=False,
+                              help="side in px for custom image folders"),
+        "backbone": Setting(type=str, label="Backbone", help="transfer preset: the cached image model whose trunk "
+                            "to reuse (default cifar10-best)"),
+    }
     default_run = DefaultRun(preset="fast", subset=1000, epochs=4, batch_size=128)  # defaults_bench.py: under 60 s
     validation_in_blocks = False  # CIFAR-10 images are independent: a random draw is fair
     open_set = True  # fit a "none of these" threshold (training/calibrate.py)
     hub_pipeline = "image-classification"
     noun = "CNN image classifier"
+    NOUNS = {"airbench": "convolutional image classifier (airbench94's recipe)",
+             "transfer": "image classifier: a new head on a frozen trunk"}
+
+    def noun_for(self, card: ModelCard) -> str:
+        noun = self.NOUNS.get(card.hyperparameters.get("architecture", ""), self.noun)
+        backbone = card.hyperparameters.get("backbone")
+        return f"{noun} (of {backbone})" if backbone else noun
 
     def preset(self, name: str, *, dataset: str = "") -> ImagePreset:
         return lookup_preset(self.name, PRESETS, name, dataset=dataset, seed="seed-cifar10")
@@ -256,32 +271,33 @@ class ImageTask(Classifier):
                              "does; leave the image size empty.")
         return (side, side) if side else preset.input_size
 
-    def check_data(self, data, preset=None) -> None:
+    def check_data(self, data, preset=None, *, store: ModelStore | None = None) -> None:
         if len(data.class_names) < 2:
             raise UsageError("An image classifier needs at least two classes.")
 
     def input_spec(self, data, preset=None) -> InputSpec:
         return InputSpec(kind="image", dtype="uint8", shape=tuple(int(d) for d in data.input_shape))
 
-    def build(self, preset: ImagePreset, x_train, y_train, *, num_classes: int, input_shape: tuple[int, ...]):
+    def build(self, preset: ImagePreset, x_train, y_train, *, num_classes: int, input_shape: tuple[int, ...],
+              store: ModelStore | None = None):
         if preset.architecture == "transfer":  # the trainable part is only the head, on trunk features
             from ..nets import transfer
 
-            trunk, shape = _trunk(preset)
+            trunk, shape = _trunk(preset, store)
             transfer.check_input(preset.backbone, input_shape, shape)
             return transfer.head(transfer.features(trunk, x_train, augmented=False), num_classes, preset.dropout)
         from ..nets.image import build_image_model
 
         return build_image_model(preset, input_shape, num_classes, sample=x_train[:10_000])
 
-    def starts_from(self, preset: ImagePreset) -> str:
-        return _backbone_card(preset).sha256 if preset.architecture == "transfer" else ""
+    def starts_from(self, preset: ImagePreset, *, store: ModelStore | None = None) -> str:
+        return _backbone_card(preset, store).sha256 if preset.architecture == "transfer" else ""
 
-    def training_inputs(self, model, x, *, validation: bool, preset: ImagePreset):
+    def training_inputs(self, model, x, *, validation: bool, preset: ImagePreset, store: ModelStore | None = None):
         if preset.architecture == "transfer":
             from ..nets.transfer import features
 
-            return features(_trunk(preset)[0], x, augmented=preset.augment and not validation)
+            return features(_trunk(preset, store)[0], x, augmented=preset.augment and not validation)
         return x
 
     def augmentations(self, preset: ImagePreset, *, examples: int) -> list:
@@ -312,13 +328,13 @@ class ImageTask(Classifier):
         outliers it shows a few times (all of CIFAR-10 gets the whole bank)."""
         return max(100, min(preset.outlier_bank, examples // 4))
 
-    def export(self, model, preset: ImagePreset):
+    def export(self, model, preset: ImagePreset, *, store: ModelStore | None = None):
         from ..nets.image import export
 
         if preset.architecture == "transfer" and model.name == "transfer_head":  # not when re-exporting
             from ..nets.transfer import combined
 
-            model = combined(_trunk(preset)[0], model)
+            model = combined(_trunk(preset, store)[0], model)
         return export(model, flip=preset.tta_flip, shifts=((-1, -1), (1, 1)) if preset.tta_translate else (),
                       gate=preset.tta_gate)
 
@@ -372,13 +388,14 @@ class ImageTask(Classifier):
 TASK = ImageTask()
 
 
-def _backbone_card(preset: ImagePreset) -> ModelCard:
-    """The card of the preset's backbone. Raises UsageError without one, or for a text model."""
+def _backbone_card(preset: ImagePreset, store: ModelStore | None = None) -> ModelCard:
+    """The card of the preset's backbone in `store` (None: the shared one). Raises UsageError without one, or for
+    a model of another task."""
     from ..errors import ModelNotFoundError
     from ..store import get_store
 
     try:
-        card = get_store().card(preset.backbone)
+        card = (store or get_store()).card(preset.backbone)
     except ModelNotFoundError:
         raise UsageError(f"The transfer preset starts from the image model {preset.backbone!r}, which is not "
                          "in the model cache. Train it first, or pick another preset.") from None
@@ -387,8 +404,8 @@ def _backbone_card(preset: ImagePreset) -> ModelCard:
     return card
 
 
-def _trunk(preset: ImagePreset):
-    """(frozen trunk of the preset's backbone, its input shape)."""
+def _trunk(preset: ImagePreset, store: ModelStore | None = None):
+    """(frozen trunk of the preset's backbone, its input shape), read from `store` (None: the shared one)."""
     from ..nets.transfer import trunk
 
-    return trunk(preset.backbone, _backbone_card(preset).sha256)
+    return trunk(preset.backbone, _backbone_card(preset, store).sha256, store)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -13,7 +13,10 @@ from .. import settings as settings_mod
 from ..batching import Batcher
 from ..card import InputSpec, ModelCard
 from ..errors import InvalidTextError, UsageError
-from .base import BasePreset, Classifier, DefaultRun, lookup_preset
+from .base import BasePreset, Classifier, DefaultRun, Setting, lookup_preset
+
+if TYPE_CHECKING:
+    from ..store import ModelStore
 
 # stacked: the seed tutorials; pooled: max+mean over every step; attention: a small Transformer encoder;
 # nbsvm: naive-Bayes-weighted n-grams, logistic regression (Wang & Manning 2012)
@@ -181,12 +184,22 @@ class SentimentAnalyzer:
 class TextTask(Classifier):
     name = "text"
     presets = PRESETS
-    extra_settings: tuple[str, ...] = ("cell",)
+    settings = {"cell": Setting(type=str, label="Recurrent cell", choices=CELLS,
+                                choice_labels=("LSTM", "GRU", "SimpleRNN"), help="recurrent cell for text models")}
     default_run = DefaultRun(preset="fast", subset=3000, epochs=2)  # ~85% in ~30 s (README)
     validation_in_blocks = True  # a film's reviews sit together: hold out whole runs (pipeline.py)
     open_set = False  # fit a "none of these" threshold (training/calibrate.py)
     hub_pipeline = "text-classification"
-    noun = "recurrent sentiment classifier"
+    noun = "sentiment classifier"
+    CELL_NAMES = dict(zip(CELLS, settings["cell"].choice_labels, strict=True))
+
+    def noun_for(self, card: ModelCard) -> str:
+        h = card.hyperparameters
+        architecture, cell = h.get("architecture"), self.CELL_NAMES.get(h.get("cell", ""), "recurrent")
+        if architecture in ("stacked", "pooled"):
+            return f"{'bidirectional ' if h.get('bidirectional') else ''}{cell} sentiment classifier"
+        return {"attention": "self-attention (Transformer encoder) sentiment classifier",
+                "nbsvm": "NBSVM (naive-Bayes-weighted n-gram) linear sentiment classifier"}.get(architecture, self.noun)
 
     def preset(self, name: str, *, dataset: str = "") -> TextPreset:
         return lookup_preset(self.name, PRESETS, name, dataset=dataset, seed="seed-imdb")
@@ -194,23 +207,24 @@ class TextTask(Classifier):
     def image_size(self, preset: TextPreset, side: int | None) -> None:
         return None
 
-    def check_data(self, data, preset=None) -> None:
+    def check_data(self, data, preset=None, *, store: ModelStore | None = None) -> None:
         if len(data.class_names) != 2:
             raise UsageError("Sentiment models need exactly two classes.")
 
     def input_spec(self, data, preset=None) -> InputSpec:
         return InputSpec(kind="text", dtype="string", shape=())
 
-    def build(self, preset: TextPreset, x_train, y_train, *, num_classes: int, input_shape: tuple[int, ...]):
+    def build(self, preset: TextPreset, x_train, y_train, *, num_classes: int, input_shape: tuple[int, ...],
+              store: ModelStore | None = None):
         from ..nets.text import build_text_model, make_vectorizer, nb_folds
 
         vectorizer = make_vectorizer(preset, x_train)
         return build_text_model(preset, vectorizer, x_train, y_train, nb_folds(len(y_train)))
 
-    def starts_from(self, preset: TextPreset) -> str:
+    def starts_from(self, preset: TextPreset, *, store: ModelStore | None = None) -> str:
         return ""  # every text preset trains from scratch
 
-    def training_inputs(self, model, x, *, validation: bool, preset: TextPreset):
+    def training_inputs(self, model, x, *, validation: bool, preset: TextPreset, store: ModelStore | None = None):
         """With cross-fitted NB features, the model also reads each review's fold while training;
         validation reviews read the table fitted on every training review, as inference does."""
         from ..nets.text import NB_FOLDS, nb_folds
@@ -223,7 +237,7 @@ class TextTask(Classifier):
     def augmentations(self, preset: TextPreset, *, examples: int) -> list:
         return []
 
-    def export(self, model, preset: TextPreset):
+    def export(self, model, preset: TextPreset, *, store: ModelStore | None = None):
         from ..nets.text import inference_model
 
         return inference_model(model)

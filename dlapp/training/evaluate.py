@@ -80,10 +80,11 @@ def evaluate_cached(model_id: str | None = None, *, task: str = "image", dataset
     model_id = model_id or store.default_id(task)
     card = store.card(model_id)
     dataset = dataset or card.dataset.name
-    size = card.input.shape[:2] if len(card.input.shape) == 3 else None  # image folders: read at the model's size
+    size = card.input.picture_size  # image folders: read at the model's size
     data = load_dataset(dataset, image_size=size, subset=subset)  # a subset trims the test split too
     if tuple(data.class_names) != card.class_names:
         raise UsageError(f"{dataset}'s classes differ from the model's; evaluate it on matching data.")
     task = get_task(card.task)
-    metrics = task.evaluate(store.load(model_id), data, card.calibration, preset=task.presets.get(card.preset))
+    metrics = task.evaluate(store.load(model_id), data, card.calibration, preset=task.presets.get(card.preset),
+                            store=store)
     return Evaluation(model_id, dataset, card, metrics)

@@ -26,7 +26,8 @@ def grid(pictures: np.ndarray, rows: int, gap: int = 1) -> np.ndarray:
 class GanMonitor(keras.callbacks.Callback):
     """Must run before the checkpoint callback, so the figures it adds to an epoch's logs are saved with it."""
 
-    def __init__(self, gan, preset, data, emit: EventCallback, *, samples: int = 1_000):
+    def __init__(self, gan, preset, data, emit: EventCallback, *, samples: int = 1_000, store=None):
+        """`store`: where the preset's judge is read (a ModelStore; None: the shared one)."""
         from ..nets.gan import noise_for
         from ..quality import judge
 
@@ -36,7 +37,8 @@ class GanMonitor(keras.callbacks.Callback):
         self.grid_noise = np.tile(noise_for(range(GRID_COLUMNS), gan.latent), (classes, 1))
         self.grid_classes = np.repeat(np.arange(classes), GRID_COLUMNS).astype("int32")
         self.classes = classes
-        self.judge = judge(preset.judge, tuple(data.class_names), tuple(int(d) for d in data.input_shape))
+        self.judge = judge(preset.judge, tuple(data.class_names), tuple(int(d) for d in data.input_shape),
+                           store=store)
         n = min(samples, len(data.y_test))
         rng = np.random.default_rng(0)
         self.test_features = self.judge.pooled(data.x_test[rng.choice(len(data.y_test), n, replace=False)])

@@ -90,8 +90,8 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
         from ..devices import placement
 
         where = placement()
-    data = load_data(the_plan, emit)
-    key = cache_key(the_plan, data, where.policy)
+    data = load_data(the_plan, emit, store=store)
+    key = cache_key(the_plan, data, where.policy, store=store)
     # Workers of a cluster all train: one that returned a cached model would leave the others waiting.
     if not force and not where.multi_worker and (cached := store.find_by_key(key)):
         emit(TrainingEvent("done", message=f"An identical model is cached: {cached.id}"))
@@ -100,7 +100,7 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
     try:
         with budget.hold(run_dir):  # the budget never removes the checkpoint of a run in progress
             fitted = fit(the_plan, data, run_dir, emit=emit, cancel=cancel, resume=resume, verbose=verbose,
-                         time_limit_s=time_limit_s, where=where)
+                         time_limit_s=time_limit_s, where=where, store=store)
             if not where.is_chief:  # the chief calibrates, evaluates and saves
                 emit(TrainingEvent("done", the_plan.epochs, the_plan.epochs, fitted.steps, fitted.steps,
                                    elapsed_s=time.perf_counter() - t_start,
@@ -110,16 +110,17 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
             stop_if_asked(cancel, emit)
             emit(TrainingEvent("evaluating", **at_end,
                                message=f"Calibrating, then evaluating on {len(data.y_test):,} test examples…"))
-            final, calibration = the_plan.task.finalize(the_plan, fitted)
+            final, calibration = the_plan.task.finalize(the_plan, fitted, store=store)
             stop_if_asked(cancel, emit)
-            metrics = the_plan.task.evaluate(final, data, calibration, preset=the_plan.preset)
+            metrics = the_plan.task.evaluate(final, data, calibration, preset=the_plan.preset, store=store)
             stop_if_asked(cancel, emit)
             model_id = config.name or f"{_slug(data.name)}-{the_plan.preset.name}-{key[:8]}"
             emit(TrainingEvent("evaluating", **at_end, message=f"Saving {model_id}…"))
             try:  # the store checks `cancel` once more, just before its commit point (the card)
                 card = store.save(final, make_card(the_plan, data, fitted, metrics, key, calibration), model_id,
                                   cancel=cancel)
-                keep_with_model(store.root, card, data.x_test, data.y_test)  # cells show examples without the data
+                if card.metrics.cell_examples:  # a classifier's confusion cells show examples without the data
+                    keep_with_model(store.root, card, data.x_test, data.y_test)
             except TrainingCancelled:
                 emit(_cancelled())
                 raise
@@ -138,25 +139,27 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
 
 # ---------------------------------------------------------------- steps
 
-def load_data(the_plan: Plan, emit: EventCallback) -> Dataset:
-    """The data set, checked against this deployment's cap and the task. Raises UsageError."""
+def load_data(the_plan: Plan, emit: EventCallback, *, store: ModelStore | None = None) -> Dataset:
+    """The data set, checked against this deployment's cap and the task (which may look in `store` for a model
+    it builds on). Raises UsageError."""
     config, settings = the_plan.config, settings_mod.load()
     emit(TrainingEvent("start", message=f"Loading {Path(config.dataset).name}…"))
     data = load_dataset(config.dataset, subset=config.subset, image_size=the_plan.image_size, seed=config.seed)
     if settings.max_train_examples and len(data.y_train) > settings.max_train_examples:
         raise UsageError(f"This deployment trains on at most {settings.max_train_examples:,} examples; "
                          f"{data.label} has {len(data.y_train):,}. Pick a smaller subset.")
-    the_plan.task.check_data(data, the_plan.preset)
+    the_plan.task.check_data(data, the_plan.preset, store=store)
     return data
 
 
-def cache_key(the_plan: Plan, data: Dataset, policy: str = "float32") -> str:
+def cache_key(the_plan: Plan, data: Dataset, policy: str = "float32", *, store: ModelStore | None = None) -> str:
     """Identical config on identical data -> identical key -> the cached model is reused."""
     spec = {"task": the_plan.task.name, "data": data.fingerprint(), "preset": dataclasses.asdict(the_plan.preset),
             "validation_split": the_plan.validation_split, "seed": the_plan.config.seed, "format": CACHE_FORMAT}
     if policy != "float32":  # a mixed-precision model is another model; float32 ones keep their keys
         spec["precision"] = policy
-    if starts_from := the_plan.task.starts_from(the_plan.preset):  # only then: older models keep their keys
+    # Only when there is one: older models keep their keys.
+    if starts_from := the_plan.task.starts_from(the_plan.preset, store=store):
         spec["starts_from"] = starts_from
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -168,7 +171,7 @@ def _key(name: str) -> str:
 
 def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, cancel: threading.Event,
         resume: bool, verbose: int, time_limit_s: float | None = None,
-        where: Placement | None = None) -> _Fitted:
+        where: Placement | None = None, store: ModelStore | None = None) -> _Fitted:
     """Build (or resume) the model under `where`'s strategy and train it, checkpointing every epoch
     (the chief only).
 
@@ -195,7 +198,7 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
         # build afresh; the chief then copies its checkpoint in, and the others get it from the chief.
         with strategy.scope():
             model, history, initial_epoch = build_or_resume(the_plan, data, x_tr, y_tr, run_dir,
-                                                            resume and not where.multi_worker)
+                                                            resume and not where.multi_worker, store=store)
         if where.multi_worker:
             _optimizer_variables(model, strategy)  # created now, in step on every worker
             if resume and where.is_chief:
@@ -209,7 +212,7 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
         val_batch = max(preset.batch_size, 256)
 
         def pipeline(x, y, training):
-            return make_pipeline(task.training_inputs(model, x, validation=not training, preset=preset),
+            return make_pipeline(task.training_inputs(model, x, validation=not training, preset=preset, store=store),
                                  task.targets(y, model=model, preset=preset, num_classes=len(data.class_names)),
                                  batch_size=preset.batch_size if training else val_batch,
                                  training=training, seed=the_plan.config.seed,
@@ -228,7 +231,7 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
                                 time_limit_s=time_limit_s)
             # Checkpoint first, so an "epoch" event means that epoch is already saved; only the chief writes.
             # The task's own first: what they add to an epoch's logs is saved with it and reported.
-            callbacks = [*task.callbacks(model, preset, data, emit),
+            callbacks = [*task.callbacks(model, preset, data, emit, store=store),
                          *([Checkpoint(run_dir, history, steps, cancel)] if where.is_chief else []), progress]
             if where.multi_worker:  # Keras's fit fails under MultiWorkerMirroredStrategy: dlapp's own loop
                 val = pipeline(x_val, y_val, False) if len(y_val) else None
@@ -328,7 +331,8 @@ def stop_if_asked(cancel: threading.Event, emit: EventCallback) -> None:
                                 "Run again with resume to continue from the last full epoch.")
 
 
-def build_or_resume(the_plan: Plan, data: Dataset, x_tr, y_tr, run_dir: Path, resume: bool):
+def build_or_resume(the_plan: Plan, data: Dataset, x_tr, y_tr, run_dir: Path, resume: bool, *,
+                    store: ModelStore | None = None):
     """(model, history, first epoch): from this run's last checkpoint, or built and compiled afresh."""
     from ..backend import keras
     from ..nets import gan  # noqa: F401  (registers the GAN a generate checkpoint names)
@@ -341,7 +345,7 @@ def build_or_resume(the_plan: Plan, data: Dataset, x_tr, y_tr, run_dir: Path, re
         return model, list(state["history"]), int(state["epoch"])
     preset = the_plan.preset
     model = the_plan.task.build(preset, x_tr, y_tr, num_classes=len(data.class_names),
-                                input_shape=data.input_shape)
+                                input_shape=data.input_shape, store=store)
     the_plan.task.compile(model, preset, steps_per_epoch=int(np.ceil(len(y_tr) / preset.batch_size)))
     return model, [], 0
 

@@ -11,7 +11,10 @@ import dataclasses
 
 from ..card import ModelCard
 from ..data import load_dataset
+from ..errors import UsageError
 from ..store import ModelStore, get_store
+from ..tasks import get_task
+from ..tasks.base import Classifier
 from .calibrate import calibrate
 from .config import TrainConfig, plan
 from .evaluate import evaluate_model
@@ -25,6 +28,7 @@ def recalibrate(model_id: str, *, store: ModelStore | None = None) -> ModelCard:
     calibrate on: it keeps T = 1 rather than being fitted on the data it is measured on.
 
     Raises:
+        UsageError: the model is not a classifier's.
         ModelNotFoundError, ModelLoadError: no usable model.
         DatasetNotFoundError: its training data is not here.
     """
@@ -33,15 +37,18 @@ def recalibrate(model_id: str, *, store: ModelStore | None = None) -> ModelCard:
     store = store or get_store()
     card = store.card(model_id)
     hp = card.hyperparameters
-    config = TrainConfig(dataset=card.dataset.name, preset=card.preset, subset=card.dataset.subset_per_class,
+    if not isinstance(get_task(card.task), Classifier):  # a generator has no temperature, nor classes to re-measure
+        raise UsageError(f"{model_id} is a {card.task} model; only classifiers are calibrated.")
+    config = TrainConfig(dataset=card.dataset.name, task=card.task, preset=card.preset,
+                         subset=card.dataset.subset_per_class,
                          epochs=hp.get("epochs"), batch_size=hp.get("batch_size"),
                          learning_rate=hp.get("learning_rate"), validation_split=hp.get("validation_split"),
                          seed=card.provenance.seed, command=card.provenance.command)
     the_plan = plan(config)
-    size = card.input.shape[:2] if len(card.input.shape) == 3 else None
+    size = card.input.picture_size
     data = load_dataset(config.dataset, subset=config.subset, image_size=size, seed=config.seed)
     task = the_plan.task
-    model = task.export(store.load(model_id), the_plan.preset)
+    model = task.export(store.load(model_id), the_plan.preset, store=store)
     # The split it was trained with (cards from before block splits existed drew at random).
     in_blocks = bool(hp.get("validation_in_blocks", False))
     _, _, x_val, y_val = split_validation(data, the_plan.validation_split, config.seed, in_blocks=in_blocks)
@@ -53,5 +60,6 @@ def recalibrate(model_id: str, *, store: ModelStore | None = None) -> ModelCard:
     updated = dataclasses.replace(
         card, metrics=metrics, calibration=calibration,
         hyperparameters=hyperparameters(the_plan, in_blocks=in_blocks),
-        provenance=dataclasses.replace(card.provenance, cache_key=cache_key(the_plan, data, card.provenance.precision)))
+        provenance=dataclasses.replace(card.provenance, cache_key=cache_key(the_plan, data, card.provenance.precision,
+                                                                           store=store)))
     return store.save(model, updated, model_id)

@@ -273,7 +273,8 @@ def visible_snapshot(session: str | None) -> dict:
 
 def training_status(request: gr.Request = None) -> dict:  # type: ignore[assignment]
     """Your current (or last) training: state (queued, running, done, cancelled, failed, idle), progress, epoch,
-    examples/s, ETA, model id and test accuracy; while queued, position and wait_s. On a deployment with private
+    examples/s, ETA, model id, its headline ({name, value, text}: the task's own figure) and test accuracy (None
+    for a task that does not classify); while queued, position and wait_s. On a deployment with private
     training, another visitor's run shows only as "other_running": true."""
     return visible_snapshot(session_of(request))
 
@@ -295,13 +296,15 @@ def training_progress(request: gr.Request = None) -> Iterator[dict]:  # type: ig
 
 def list_models(request: gr.Request = None) -> list[dict]:  # type: ignore[assignment]
     """Every model you can use: shipped, the shared ones, and (DLAPP_TRAINING=private) those you trained in
-    this session: id, task, data set, subset, preset, classes, test accuracy, size, creation time, default,
-    whether it is shipped (read-only), and whether it is yours alone ("private")."""
+    this session: id, task, data set, subset, preset, classes, headline ({name, value, text}: the task's own
+    figure), test accuracy (None for a task that does not classify), size, creation time, default, whether it is
+    shipped (read-only), and whether it is yours alone ("private")."""
     store = visitor_store(request)
     own = {c.id for c in store.own()} if isinstance(store, SessionStore) else set()
     defaults = set(store.defaults().values())
     return [{"id": c.id, "task": c.task, "dataset": c.dataset.name, "subset_per_class": c.dataset.subset_per_class,
-             "preset": c.preset, "class_names": list(c.class_names), "test_accuracy": c.test_accuracy,
+             "preset": c.preset, "class_names": list(c.class_names), "headline": c.headline.as_json(),
+             "test_accuracy": c.test_accuracy,
              "size_bytes": c.size_bytes, "created": c.provenance.created, "default": c.id in defaults,
              "shipped": c.shipped, "private": c.id in own}
             for c in store.list()]

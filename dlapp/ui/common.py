@@ -161,9 +161,12 @@ def cleared(n: int):
 
 
 def model_choices(task: str) -> list[tuple[str, str]]:
-    """Dropdown choices: (label with data set and accuracy, model id)."""
-    return [(f"{c.id}  ·  {c.dataset.label}  ·  test acc {c.test_accuracy:.1%}", c.id)
+    """Dropdown choices: (label with data set and headline figure, model id)."""
+    return [(f"{c.id}  ·  {c.dataset.label}  ·  {SHORT.get(c.headline.name, c.headline.name)} {c.headline}", c.id)
             for c in visitor_store().list(task)]
+
+
+SHORT = {"test accuracy": "test acc"}  # a headline's name where a dropdown has little room
 
 
 def model_picker(task: str) -> gr.Dropdown:

@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..errors import UsageError
 from ..explain.examples import cell_examples
 from ..store import SessionStore
 from .common import preview_file, visitor_store
@@ -75,6 +76,8 @@ def open_cell(model_id: str | None, clicked: str | None) -> tuple[str, Any, Any]
     if not model_id:
         return "", gr.update(visible=False), gr.update(visible=False)
     card = visitor_store().card(model_id)
+    if card.task not in ("image", "text"):  # the classifiers: a generator has no confusion matrix, nor examples
+        raise UsageError(f"{model_id} is a {card.task} model: it has no confusion matrix to open.")
     cell = parse_cell(clicked, len(card.class_names))
     if cell is None:
         return "Click a cell of the matrix to see its test examples.", gr.skip(), gr.skip()
@@ -93,4 +96,4 @@ def open_cell(model_id: str | None, clicked: str | None) -> tuple[str, Any, Any]
         return title, gr.update(value=image_items(model, list(card.class_names), triples), visible=True), \
             gr.update(visible=False)
     return title, gr.update(visible=False), gr.update(value=reviews_html(model, list(card.class_names), triples),
-                                                      visible=bool(triples))
+                                                      visible=bool(triples))  # text, the only other task here

@@ -58,7 +58,11 @@ def layout(prefix: str, task: str | None, *, title: str = TITLE, open: bool = Fa
 def reset(box: ExportBox, task: str | None, **box_update) -> dict:
     """The box for another model (or a new run's): its task's formats, no figures, no download."""
     choices = format_choices(task)
-    return {box.format: gr.update(choices=choices, value=choices[0][1]), box.result: "",
+    if not choices:  # a task dlapp does not export (a generator): no box at all
+        box_update = {**box_update, "visible": False}
+    elif box_update.get("visible") is None and task is not None:
+        box_update = {**box_update, "visible": True}  # back for an exportable model after one that was not
+    return {box.format: gr.update(choices=choices, value=choices[0][1] if choices else None), box.result: "",
             box.download: gr.update(visible=False), **({box.box: gr.update(**box_update)} if box_update else {})}
 
 

@@ -19,7 +19,8 @@ from . import api, explained, exporting, plots
 from .common import user_errors, visitor_store
 
 # The default mark first: long ids must not push it out of view.
-HEADERS = ["default", "id", "task", "data", "preset", "test accuracy", "size (MiB)", "created", "from"]
+HEADERS = ["default", "id", "task", "data", "preset", "headline", "size (MiB)", "created", "from"]
+CALIBRATED = ("image", "text")  # the classifiers: a temperature and a calibration error (a generator has neither)
 
 
 @dataclass
@@ -55,9 +56,14 @@ def rows() -> list[list]:
     store = visitor_store()
     defaults = set(store.defaults().values())
     own = {c.id for c in store.own()} if isinstance(store, SessionStore) else None
-    return [["★" if c.id in defaults else "", c.id, c.task, c.dataset.label, c.preset, f"{c.test_accuracy:.2%}",
+    return [["★" if c.id in defaults else "", c.id, c.task, c.dataset.label, c.preset, headline_cell(c),
              round(c.size_bytes / 2**20, 1), c.provenance.created[:16].replace("T", " "), _origin(c, own)]
             for c in store.list()]
+
+
+def headline_cell(card) -> str:
+    """The task's headline figure and its name: "93.6% test accuracy", "61.0% requested-class accuracy"."""
+    return f"{card.headline} {card.headline.name}"
 
 
 def _origin(card, own: set[str] | None) -> str:
@@ -139,15 +145,15 @@ def layout() -> ModelsTab:
         with gr.Column(scale=2):
             first = first_shown(ids)
             summary = gr.Markdown(summary_md(first), elem_id="models-summary")
-            gr.Markdown("**Confusion matrix** (test split). Click a cell to see its test examples, explained.")
             confusion = gr.Plot(confusion_of(first), show_label=False, elem_id="models-confusion",
-                                elem_classes=[plots.CELLS_CLASS])
+                                elem_classes=[plots.CELLS_CLASS], visible=confusion_of(first) is not None or not first)
             picker = explained.cell_picker("models-confusion")
             cell_title = gr.Markdown(elem_id="models-cell-title")
             cell_images = gr.Gallery(columns=4, height="auto", visible=False, show_label=False,
                                      elem_id="models-cell-images")
             cell_reviews = gr.HTML(visible=False, elem_id="models-cell-reviews")
-            reliability = gr.Plot(reliability_of(first), show_label=False, elem_id="models-reliability")
+            reliability = gr.Plot(reliability_of(first), show_label=False, elem_id="models-reliability",
+                                  visible=reliability_of(first) is not None or not first)
             with gr.Accordion("The whole card (JSON)", open=False):
                 card = gr.JSON(_card(first), label="Model card")
     return ModelsTab(table, refresh, selected, summary, confusion, reliability, picker, cell_title, cell_images,
@@ -167,17 +173,20 @@ def summary_md(model_id: str | None) -> str:
     p, m = c.provenance, c.metrics
     per_class = " · ".join(f"{name} {acc:.0%}" if acc is not None else f"{name} n/a"
                            for name, acc in m.per_class_accuracy.items())
-    lines = [f"### `{c.id}`: {c.test_accuracy:.1%} test accuracy",
+    lines = [f"### `{c.id}`: {c.headline} {c.headline.name}",
              f"**{c.task}** model · data **{c.dataset.label}** ({c.dataset.train_examples:,} training, "
              f"{m.test_examples:,} test examples) · preset **{c.preset}** · input "
              f"{'×'.join(map(str, c.input.shape)) or 'text'} {c.input.dtype}",
-             f"Per class: {per_class}",
-             calibration_md(c),
+             f"Per class: {per_class}" if per_class else "",
+             " · ".join(f"{name} {value}" for name, value in m.figures()),  # a task's own report (a GAN's quality)
+             calibration_md(c) if c.task in CALIBRATED else "",
              f"Trained in {p.training_time_s:,.0f} s on {p.device or 'unknown hardware'}"
              + (f", saved {p.created[:16].replace('T', ' ')}" if p.created else ""),
              f"Reproduce: `{p.command}`" if p.command else "Trained in the web app (no command line recorded).",
              f"From the Hub: `{p.hub.repo_id}` at `{p.hub.commit[:10]}`" if p.hub else ""]
-    return "  \n".join(line for line in lines if line)
+    # The heading of the plot below it, said only where there is one (a classifier's).
+    matrix = "\n\n**Confusion matrix** (test split). Click a cell to see its test examples, explained."
+    return "  \n".join(line for line in lines if line) + (matrix if m.confusion_matrix else "")
 
 
 def calibration_md(c) -> str:
@@ -236,8 +245,12 @@ def refresh(tab: ModelsTab, current: str | None) -> dict:
 
 def _shown(tab: ModelsTab, model_id: str | None) -> dict:
     """Everything about the selected model; a clicked cell's examples are closed."""
-    return {tab.card: _card(model_id), tab.summary: summary_md(model_id), tab.confusion: confusion_of(model_id),
-            tab.reliability: reliability_of(model_id), tab.cell_title: "",
+    confusion, reliability = confusion_of(model_id), reliability_of(model_id)
+    # No empty frames where a task has no such plot (a generator has neither).
+    return {tab.card: _card(model_id), tab.summary: summary_md(model_id),
+            tab.confusion: gr.update(value=confusion, visible=confusion is not None or not model_id),
+            tab.reliability: gr.update(value=reliability, visible=reliability is not None or not model_id),
+            tab.cell_title: "",
             tab.cell_images: gr.update(value=None, visible=False), tab.cell_reviews: gr.update(value="", visible=False)}
 
 
@@ -273,7 +286,7 @@ def wire(tab: ModelsTab) -> None:
         store = get_store()
         keep = set(store.defaults().values())
         weak = [c.id for c in store.list() if c.id not in keep and not c.shipped  # shipped ones are read-only
-                and c.test_accuracy * 100 < (threshold or 0)]
+                and c.test_accuracy is not None and c.test_accuracy * 100 < (threshold or 0)]  # classifiers only
         for model_id in weak:
             api.delete_model(model_id, password)
         note = f"Deleted {len(weak)} model(s): {', '.join(weak)}." if weak else "No model is below that accuracy."
@@ -286,7 +299,8 @@ def wire(tab: ModelsTab) -> None:
     tab.refresh.click(lambda m: refresh(tab, m), tab.selected, outputs[1:], api_visibility="private")
     tab.selected.change(user_errors(lambda m: _shown(tab, m)), tab.selected, shown, api_visibility="private")
     tab.selected.change(user_errors(lambda m: exporting.reset(tab.export, _task_of(m))), tab.selected,
-                        [tab.export.format, tab.export.result, tab.export.download], api_visibility="private")
+                        [tab.export.format, tab.export.result, tab.export.download, tab.export.box],
+                        api_visibility="private")
     exporting.wire(tab.export, lambda m: m, [tab.selected])
     explained.on_cell(tab.picker, "models-confusion", user_errors(lambda cell, m: explained.open_cell(m, cell)),
                       [tab.selected], [tab.cell_title, tab.cell_images, tab.cell_reviews])

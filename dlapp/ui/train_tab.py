@@ -145,8 +145,10 @@ def layout() -> TrainTab:
                                              label="Validation split", elem_id="train-validation",
                                              info="Share of the training data held out for the curves; "
                                                   "0 = validate on the test split")
-                cell = gr.Dropdown([("preset default", ""), ("LSTM", "lstm"), ("GRU", "gru"),
-                                    ("SimpleRNN", "simplernn")], value="", label="Recurrent cell", visible=False)
+                cell_setting = TASKS["text"].settings["cell"]  # the text task's own setting: its choices and words
+                cell = gr.Dropdown([("preset default", ""), *zip(cell_setting.choice_labels, cell_setting.choices,
+                                                                 strict=True)],
+                                   value="", label=cell_setting.label, visible=False)
             password = gr.Textbox(label="Admin password", type="password", visible=s.admin_password is not None)
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="train-start",
@@ -203,7 +205,7 @@ def on_task(tab: TrainTab, task: str) -> dict:
     return {tab.dataset: gr.update(choices=dataset_choices(task), value=dataset_choices(task)[0][1]),
             tab.preset: gr.update(choices=preset_choices(task), value=start_with.preset),
             tab.subset: start_with.subset, tab.epochs: start_with.epochs,
-            tab.cell: gr.update(visible="cell" in TASKS[task].extra_settings, value=""),
+            tab.cell: gr.update(visible="cell" in TASKS[task].settings, value=""),
             **on_preset(tab, task, start_with.preset),
             **({tab.batch_size: start_with.batch_size} if start_with.batch_size else {})}
 
@@ -371,7 +373,7 @@ def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
     r = job.result
     card, m = r.card, r.card.metrics
     cached = " (identical model reused from the cache)" if r.cached else ""
-    summary = (f"### Test accuracy {m.test_accuracy:.1%}{cached}\n"
+    summary = (f"### {m.main.name.capitalize()} {m.main}{cached}\n"
                f"Model `{r.model_id}` · {m.test_examples:,} test examples · trained in "
                f"{card.provenance.training_time_s:.0f} s on {card.provenance.device}. ")
     per_class = [[name, f"{acc:.1%}" if acc is not None else "n/a"] for name, acc in m.per_class_accuracy.items()]
@@ -381,19 +383,23 @@ def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
     except ModelNotFoundError:  # deleted since: the figures stand, the examples cannot be explained
         model, summary = None, summary + "It has since been deleted."
     examples = [(w["x"], w["true"], w["predicted"]) for w in r.misclassified] if model is not None else []
-    names, is_image = list(card.class_names), card.task == "image"
+    # Each task's own results, named: a generator's pictures are neither images to explain nor reviews.
+    names, is_image, is_text = list(card.class_names), card.task == "image", card.task == "text"
     title = ("**Misclassified test examples** (true → predicted), each with what drove the prediction"
              if examples else "**Misclassified test examples** are not shown: the model is gone."
              if model is None and r.misclassified else "")  # no heading over nothing
-    return {tab.results: gr.update(visible=True), tab.summary: summary + "  \n" + models_tab.calibration_md(card),
+    report = " · ".join(f"{name} {value}" for name, value in m.figures())
+    calibration = models_tab.calibration_md(card) if card.task in models_tab.CALIBRATED else report
+    return {tab.results: gr.update(visible=True), tab.summary: summary + "  \n" + calibration,
             tab.make_default: gr.update(visible=model is not None and _can_make_default()), tab.default_note: "",
             **exporting.reset(tab.export, card.task, visible=model is not None),
             tab.per_class: per_class,
-            tab.confusion: plots.confusion_figure(m.confusion_matrix, names), tab.cell_title: title,
+            tab.confusion: plots.confusion_figure(m.confusion_matrix, names) if m.confusion_matrix else None,
+            tab.cell_title: title,
             tab.wrong_images: gr.update(value=explained.image_items(model, names, examples) if is_image else None,
                                         visible=is_image and bool(examples)),
-            tab.wrong_texts: gr.update(value=explained.reviews_html(model, names, examples) if not is_image else "",
-                                       visible=not is_image and bool(examples))}
+            tab.wrong_texts: gr.update(value=explained.reviews_html(model, names, examples) if is_text else "",
+                                       visible=is_text and bool(examples))}
 
 
 @user_errors
