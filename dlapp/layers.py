@@ -380,13 +380,3 @@ class SumOverSteps(keras.layers.Layer):
 
 from . import attention  # noqa: E402,F401  (registers the attention models' layers: TokenMask, SelfAttentionBlock, ...)
 
-
-@keras.saving.register_keras_serializable(package="dlapp")
-class ToUint8(keras.layers.Layer):
-    """A generator's [-1, 1] output -> uint8 pixels, inside the saved generator so every runtime gets pictures."""
-
-    def call(self, t):
-        return keras.ops.cast(keras.ops.clip(keras.ops.round((t + 1.0) * 127.5), 0, 255), "uint8")
-
-    def compute_output_spec(self, t):
-        return keras.KerasTensor(t.shape, dtype="uint8")

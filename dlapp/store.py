@@ -228,6 +228,9 @@ class ModelStore:
                 return cached
             model_path = self.model_path(model_id)
             self._verify(model_path, card.sha256)
+            from .tasks import get_task
+
+            get_task(card.task).load_support()  # the task's own serializable classes, before Keras reads them
             try:
                 model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
             except Exception as exc:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import keras, tf
-from ..layers import ToUint8
 
 ops = keras.ops
 
@@ -211,6 +210,17 @@ def with_class_weights(saved, num_classes: int):
         if layer.weights:
             soft.get_layer(layer.name).set_weights(layer.get_weights())
     return _as_uint8(soft, keras.Input((num_classes,), name="class_weights"))
+
+
+@keras.saving.register_keras_serializable(package="dlapp")
+class ToUint8(keras.layers.Layer):
+    """A generator's [-1, 1] output -> uint8 pixels, inside the saved generator so every runtime gets pictures."""
+
+    def call(self, t):
+        return keras.ops.cast(keras.ops.clip(keras.ops.round((t + 1.0) * 127.5), 0, 255), "uint8")
+
+    def compute_output_spec(self, t):
+        return keras.KerasTensor(t.shape, dtype="uint8")
 
 
 def noise_for(seeds, latent: int) -> np.ndarray:

@@ -161,6 +161,10 @@ class Task(Protocol):
               store: ModelStore | None = None) -> Any:
         """The trainable keras.Model (inside the distribution strategy's scope)."""
 
+    def load_support(self) -> None:
+        """Register the serializable classes this task's saved models and checkpoints name, before Keras reads one
+        (dlapp's shared layers are registered by `backend`)."""
+
     def compile(self, model: Any, preset: Any, *, steps_per_epoch: int) -> None:
         """What is learned and how: the loss (or the model's own train_step) and the optimizer."""
 
@@ -204,6 +208,9 @@ class Task(Protocol):
 class Classifier:
     """What classification tasks (image, text) share: cross-entropy against the labels, accuracy, a
     temperature and "none of these" threshold fitted after training, and the test accuracy as headline."""
+
+    def load_support(self) -> None:
+        """Nothing: a classifier's layers are dlapp's shared ones (layers.py), registered by `backend`."""
 
     def compile(self, model: Any, preset: Any, *, steps_per_epoch: int) -> None:
         from ..training.loop import compile_model

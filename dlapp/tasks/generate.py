@@ -195,6 +195,9 @@ class GenerateTask:
         return build_gan(num_classes, latent=preset.latent, width=preset.width, side=input_shape[0],
                          channels=input_shape[2], aux_weight=preset.aux_weight, ema=preset.ema, seed=0)
 
+    def load_support(self) -> None:
+        from ..nets import gan  # noqa: F401  (registers ConditionalGAN and ToUint8)
+
     def compile(self, model, preset: GeneratePreset, *, steps_per_epoch: int) -> None:
         from ..backend import keras
 

@@ -202,7 +202,7 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
         if where.multi_worker:
             _optimizer_variables(model, strategy)  # created now, in step on every worker
             if resume and where.is_chief:
-                history, initial_epoch = restore_into(model, run_dir, strategy)
+                history, initial_epoch = restore_into(model, run_dir, strategy, the_plan.task)
         preset, task = the_plan.preset, the_plan.task
         replicas = strategy.num_replicas_in_sync
         # A last batch smaller than the replicas would leave one with no examples (batch norm of nothing
@@ -263,7 +263,7 @@ def fit(the_plan: Plan, data: Dataset, run_dir: Path, *, emit: EventCallback, ca
                    where)
 
 
-def restore_into(model, run_dir: Path, strategy) -> tuple[list, int]:
+def restore_into(model, run_dir: Path, strategy, task=None) -> tuple[list, int]:
     """(history, first epoch) of this run's last checkpoint, its weights and optimizer state copied into
     `model`; ([], 0) without one. The checkpoint loads outside the strategy, so no collective runs."""
     from ..backend import keras
@@ -272,6 +272,8 @@ def restore_into(model, run_dir: Path, strategy) -> tuple[list, int]:
     ckpt, state_path = run_dir / "checkpoint.keras", run_dir / "state.json"
     if not (ckpt.is_file() and state_path.is_file()):
         return [], 0
+    if task is not None:
+        task.load_support()
     state = json.loads(state_path.read_text())
     saved = keras.saving.load_model(ckpt, safe_mode=True)
     model.set_weights(saved.get_weights())
@@ -335,11 +337,11 @@ def build_or_resume(the_plan: Plan, data: Dataset, x_tr, y_tr, run_dir: Path, re
                     store: ModelStore | None = None):
     """(model, history, first epoch): from this run's last checkpoint, or built and compiled afresh."""
     from ..backend import keras
-    from ..nets import gan  # noqa: F401  (registers the GAN a generate checkpoint names)
     from . import optim  # noqa: F401  (registers the optimizer and metric a checkpoint names)
 
     ckpt, state_path = run_dir / "checkpoint.keras", run_dir / "state.json"
     if resume and ckpt.is_file() and state_path.is_file():
+        the_plan.task.load_support()
         state = json.loads(state_path.read_text())
         model = keras.saving.load_model(ckpt, safe_mode=True)
         return model, list(state["history"]), int(state["epoch"])
