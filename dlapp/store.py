@@ -278,7 +278,7 @@ class ModelStore:
         then shipped models before the user's, each most accurate first (never a toy of another data set
         just because it scored 100%, as long as a shipped model is there)."""
         user, shipped = self._read_defaults(self.root).get(task), self.shipped_defaults().get(task)
-        return sorted(self.list(task), key=lambda c: (c.id != user, c.id != shipped, not c.shipped, -c.test_accuracy))
+        return sorted(self.list(task), key=lambda c: (c.id != user, c.id != shipped, not c.shipped, -c.headline.value))
 
     def default_id(self, task: str) -> str:
         """The default model for a task (see `_ranked`), the first that loads.

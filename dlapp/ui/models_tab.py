@@ -55,7 +55,8 @@ def rows() -> list[list]:
     store = visitor_store()
     defaults = set(store.defaults().values())
     own = {c.id for c in store.own()} if isinstance(store, SessionStore) else None
-    return [["★" if c.id in defaults else "", c.id, c.task, c.dataset.label, c.preset, f"{c.test_accuracy:.2%}",
+    return [["★" if c.id in defaults else "", c.id, c.task, c.dataset.label, c.preset,
+             f"{c.test_accuracy:.2%}" if c.test_accuracy is not None else f"{c.headline.name} {c.headline}",
              round(c.size_bytes / 2**20, 1), c.provenance.created[:16].replace("T", " "), _origin(c, own)]
             for c in store.list()]
 
