@@ -225,5 +225,7 @@ def gan_quality_figure(points: list[dict], judge: str = "cifar10-best", chance: 
         fig.add_hline(y=chance, line={"color": GREY, "dash": "dot", "width": 1}, annotation_text="chance",
                       annotation_position="bottom right")
     fig.update_xaxes(rangemode="tozero", dtick=None if xs[-1] > 8 else 1)
-    fig.update_layout(margin={"l": 56, "r": 48, "t": 56, "b": 48})
+    # Two entries and a title: the legend goes under the chart, where a phone has room for it.
+    fig.update_layout(margin={"l": 56, "r": 48, "t": 40, "b": 88},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.28, "xanchor": "left", "x": 0})
     return fig
