@@ -191,3 +191,27 @@ def test_generator_endpoints_refuse_bad_values_clearly(gen_client, gen_app, api,
         gen_client.predict(**kwargs, api_name=api)
     assert says in str(err.value), str(err.value)
     assert "Traceback" not in str(err.value)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.app
+def test_many_largest_draws_and_walks_keep_the_server_memory_bounded(gen_client, gen_app):
+    """The largest requests a visitor may send, again and again: what each holds is freed after it."""
+    gen_client.predict(class_name="cat", n=limits.MAX_GENERATE, api_name="/generate")  # warm: models, graphs
+    gen_client.predict(seed_a=0, seed_b=1, class_a="cat", class_b="dog", steps=limits.MAX_INTERPOLATION_STEPS,
+                       api_name="/interpolate")
+    before = rss_mb(gen_app.proc.pid)
+    for i in range(8):
+        out = gen_client.predict(class_name=i, seed=i * 1000, n=limits.MAX_GENERATE, api_name="/generate")
+        assert len(out["pictures"]) == limits.MAX_GENERATE
+        gen_client.predict(seed_a=i, seed_b=i + 7, class_a=i, class_b=9 - i, steps=limits.MAX_INTERPOLATION_STEPS,
+                           api_name="/interpolate")
+    after = rss_mb(gen_app.proc.pid)
+    print(f"server RSS {before:,.0f} MB -> {after:,.0f} MB after 8 draws of {limits.MAX_GENERATE} and 8 walks")
+    assert after - before < 300
