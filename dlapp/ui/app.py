@@ -32,6 +32,8 @@ CSS = """
 #image-stages .grid-wrap { height: auto !important; max-height: none !important; overflow: visible !important; }
 /* Generated pictures: the enlargement's pixels stay squares (nearest), not the browser's smoothing of them. */
 #gen-gallery img, #gen-walk-gallery img, #train-preview img { image-rendering: pixelated; }
+/* Gradio's gallery keeps 450 px of height under two rows of small pictures. */
+#gen-gallery .fixed-height, #gen-walk-gallery .fixed-height { min-height: 0 !important; }
 /* Gradio's gallery keeps columns at least 100 px wide, which overflows a phone: thumbnails may shrink. */
 @media (max-width: 640px) {
   #gen-gallery .grid-container, #gen-walk-gallery .grid-container {

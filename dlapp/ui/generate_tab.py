@@ -156,8 +156,7 @@ def draw_layout() -> DrawSection:
             draw = gr.Button("Draw", variant="primary", elem_id="gen-draw", min_width=120)
             resample = gr.Radio([("nearest", "nearest"), ("bicubic", "bicubic")], value="nearest",
                                 label="Enlarged with", elem_id="gen-resample", min_width=200)
-        # rows=1: Gradio's gallery otherwise reserves rows of blank space under two rows of pictures.
-        gallery = gr.Gallery(show_label=False, columns=8, rows=1, height="auto", format="png", object_fit="contain",
+        gallery = gr.Gallery(show_label=False, columns=8, height="auto", format="png", object_fit="contain",
                              elem_id="gen-gallery", buttons=["download"])
         seen = gr.Markdown(elem_id="gen-seen")
         table = gr.Dataframe(headers=SEEN_HEADERS, interactive=False, visible=False, elem_id="gen-table",
@@ -179,7 +178,7 @@ def draw_layout() -> DrawSection:
                 steps = gr.Slider(2, limits.MAX_INTERPOLATION_STEPS, value=8, step=1, label="Steps",
                                   elem_id="gen-steps", min_width=160)
             walk = gr.Button("Walk", variant="primary", elem_id="gen-walk-go")
-            walk_gallery = gr.Gallery(show_label=False, columns=8, rows=1, height="auto", format="png",
+            walk_gallery = gr.Gallery(show_label=False, columns=8, height="auto", format="png",
                                       object_fit="contain", elem_id="gen-walk-gallery", buttons=["download"])
             walk_seen = gr.Markdown(elem_id="gen-walk-seen")
             walk_table = gr.Dataframe(headers=SEEN_HEADERS, interactive=False, visible=False,
