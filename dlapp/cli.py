@@ -1,4 +1,4 @@
-"""`python -m dlapp`: train, evaluate, predict, models, hub, export. Same engine as the web app.
+"""`python -m dlapp`: train, evaluate, predict, models, hub, export, generate. Same engine as the web app.
 
 Exit codes: 0 success, 2 usage error (argparse), 1 failure with a one-line reason.
 """
@@ -121,7 +121,60 @@ def _parser() -> argparse.ArgumentParser:
     hu.add_argument("--private", action="store_true")
     hu.set_defaults(parser=hu)
     _add_export(sub)
+    _add_generate(sub)
     return p
+
+
+def _add_generate(sub) -> None:
+    g = sub.add_parser("generate", help="draw pictures of a class with a generator model (a GAN)",
+                       description="Draw pictures of one class with a cached generator (e.g. cifar10-gan) into a "
+                       "folder, one PNG each and a grid, and print what the default image model sees in each.")
+    g.add_argument("--model", help="generator model id (default: the default generate model)")
+    g.add_argument("--class", dest="class_name", required=True, help="the class to draw (a name, or its index)")
+    g.add_argument("--n", type=int, default=16, help="pictures to draw (default: 16)")
+    g.add_argument("--seed", type=int, default=0, help="the first picture's seed (default: 0); the same seed "
+                   "draws the same picture")
+    g.add_argument("--interpolate", type=int, metavar="SEED_B", help="instead: walk from --seed to this seed")
+    g.add_argument("--to-class", help="walk from --class to this class (for the same seed, unless --interpolate)")
+    g.add_argument("--steps", type=int, default=8, help="pictures along a walk (default: 8)")
+    g.add_argument("--out", type=Path, required=True, help="the folder to write the PNGs into (made if missing)")
+    g.add_argument("--scale", type=int, default=1, help="enlarge the PNGs this many times (default: 1, the "
+                   "generator's own size)")
+    g.add_argument("--resample", choices=("nearest", "bicubic"), default="nearest", help="how to enlarge")
+    g.add_argument("--classifier", help="the image model that says what it sees (default: the default image model)")
+    g.add_argument("--json", action="store_true", help="print the answers as JSON (without the pictures)")
+    g.set_defaults(parser=g)
+
+
+def _generate(args) -> int:
+    from . import generating
+
+    walk = args.interpolate is not None or args.to_class is not None
+    if walk:
+        drawn = generating.interpolate(args.model, seed_a=args.seed, class_a=args.class_name,
+                                       seed_b=args.seed if args.interpolate is None else args.interpolate,
+                                       class_b=args.to_class, steps=args.steps, classifier=args.classifier)
+    else:
+        drawn = generating.generate(args.model, args.class_name, seed=args.seed, n=args.n,
+                                    classifier=args.classifier)
+    stem = f"{drawn.model_id}-{'walk' if walk else drawn.requested[0]}-seed{args.seed}"
+    files, grid = generating.save_pngs(drawn, args.out, stem=stem, scale=args.scale, method=args.resample,
+                                       columns=len(drawn.pictures) if walk else 8)
+    if args.json:
+        answers = drawn.as_dict()
+        for picture, path in zip(answers["pictures"], files, strict=True):
+            del picture["png_base64"]
+            picture["file"] = str(path)
+        print(json.dumps({**answers, "grid": str(grid)}, indent=2))
+        return 0
+    h, w = drawn.side
+    print(f"{drawn.model_id}: {len(files)} pictures, {h}×{w} px"
+          + (f" (saved {args.scale}× larger, {args.resample})" if args.scale > 1 else "") + f", in {args.out}")
+    for path, caption in zip(files, drawn.captions(), strict=True):
+        print(f"  {path.name}: {caption}")
+    print(f"  {grid.name}: all of them")
+    print(drawn.agreement())
+    return 0
 
 
 def _add_export(sub) -> None:
@@ -439,7 +492,7 @@ def _hub(args) -> int:
 
 
 COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "explain": _explain, "models": _models,
-            "hub": _hub, "export": _export}
+            "hub": _hub, "export": _export, "generate": _generate}
 
 
 def _usage_errors(args) -> None:
@@ -462,6 +515,17 @@ def _usage_errors(args) -> None:
         from .export import check_request
 
         check_request(args.model, args.format, args.out)
+    if args.command == "generate":
+        from . import generating, limits
+
+        generating.whole("--seed", args.seed, 0, limits.MAX_SEED)
+        generating.whole("--n", args.n, 1, limits.MAX_GENERATE)
+        generating.whole("--steps", args.steps, 2, limits.MAX_INTERPOLATION_STEPS)
+        generating.whole("--scale", args.scale, *generating.UPSCALE_RANGE)
+        if args.interpolate is not None:
+            generating.whole("--interpolate", args.interpolate, 0, limits.MAX_SEED)
+        if args.out.exists() and not args.out.is_dir():
+            raise UsageError(f"--out {args.out} is a file; name a folder to write the pictures into.")
 
 
 def main(argv: list[str] | None = None) -> int:

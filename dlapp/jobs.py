@@ -78,14 +78,17 @@ class TrainingJob:
         now = time.monotonic()
         if event.kind == "batch" and (now - self._last_point >= POINT_EVERY_S or event.step == event.steps):
             self._last_point = now
-            self._add(x, "train", event.metrics.get("loss"), event.metrics.get("accuracy"))
+            self._add(x, "train", event.metrics, "")
         elif event.kind == "epoch":
-            self._add(float(event.epoch), "validation", event.metrics.get("val_loss"),
-                      event.metrics.get("val_accuracy"))
+            self._add(float(event.epoch), "validation", event.metrics, "val_")
 
-    def _add(self, x: float, series: str, loss, accuracy) -> None:
-        if loss is not None or accuracy is not None:
-            self.points.append({"epoch": round(x, 4), "series": series, "loss": loss, "accuracy": accuracy})
+    def _add(self, x: float, series: str, metrics: dict, prefix: str) -> None:
+        """A point of the curves: loss and accuracy, and every figure the run logged (a GAN logs no loss of its
+        own, but d_loss, g_loss and, per epoch, class_accuracy and frechet), in "metrics"."""
+        loss, accuracy = metrics.get(prefix + "loss"), metrics.get(prefix + "accuracy")
+        if loss is not None or accuracy is not None or any(k.startswith(prefix) for k in metrics):
+            self.points.append({"epoch": round(x, 4), "series": series, "loss": loss, "accuracy": accuracy,
+                                "metrics": dict(metrics)})
 
     @property
     def running(self) -> bool:
@@ -240,9 +243,9 @@ class TrainingManager:
                 job.result = train(job.config, on_event=job.on_event, cancel=job.cancel, force=job.force,
                                    keep_checkpoint=False, store=job.store, time_limit_s=job.time_cap_s or None)
             job.state = "done"
+            head = job.result.card.headline  # a classifier's test accuracy, a generator's own figure
             job.message = (f"Reused an identical cached model: {job.result.model_id}" if job.result.cached
-                           else f"Saved {job.result.model_id}: {job.result.card.headline.name} "
-                                f"{job.result.card.headline}")
+                           else f"Saved {job.result.model_id}: {head.name} {head}")
             if job.capped:
                 job.message += f" (the {job.time_cap_s:.0f} s time cap stopped its training in {job.capped})"
             if pruned := getattr(job.store, "pruned", None):

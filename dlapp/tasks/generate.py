@@ -62,13 +62,16 @@ class Generator:
     """A cached generator, ready to draw pictures of its classes."""
 
     def __init__(self, model_id: str, card: ModelCard, model: Any):
-        from ..backend import compiled, tf
+        from ..backend import tf
 
         self.model_id, self.card, self.model = model_id, card, model
         self.class_names = list(card.class_names)
         self.latent = int(card.input.shape[0])
-        self._draw = compiled(model, (tf.TensorSpec((None, self.latent), tf.float32),
-                                      tf.TensorSpec((None,), tf.int32)))
+        # Two inputs, and uint8 out: backend.compiled takes one input and returns float64.
+        draw = tf.function(lambda noise, classes: model([noise, classes], training=False), reduce_retracing=True,
+                           input_signature=[tf.TensorSpec((None, self.latent), tf.float32),
+                                            tf.TensorSpec((None,), tf.int32)])
+        self._draw = lambda noise, classes: np.asarray(draw(noise, classes))
         self._draw(np.zeros((1, self.latent), np.float32), np.zeros((1,), np.int32))  # trace now, once
 
     def warm_up(self) -> None:

@@ -23,7 +23,7 @@ from gradio import FileData
 from .. import budget, limits
 from .. import settings as settings_mod
 from ..access import authorize, password_ok
-from ..data import BUILTINS, dataset_task, upload_format, upload_suffixes
+from ..data import BUILTINS, dataset_tasks, upload_format, upload_suffixes
 from ..data.checks import DataProblem, check_image_zip
 from ..errors import UsageError
 from ..jobs import get_manager
@@ -179,7 +179,8 @@ def start_training(task: str | None = None, dataset: str | None = None, upload: 
                    request: gr.Request = None) -> dict:  # type: ignore[assignment]
     """Start a training in the background and return its first snapshot; follow it with /training_progress.
 
-    task: "image" or "text" (None: the data's). dataset: a built-in name (cifar10, mnist, fashion_mnist,
+    task: "image", "text" or "generate" (None: the data's; cifar10 also serves generate, a class-conditional GAN
+    judged by cifar10-best). dataset: a built-in name (cifar10, mnist, fashion_mnist,
     imdb) or "upload" (None: the task's first built-in, or "upload" when a file is given).
     upload: a .zip of class folders, or a .csv/.jsonl of text,label rows.
     preset None picks what the Train tab picks: `transfer` for your own images, else the task's
@@ -192,7 +193,7 @@ def start_training(task: str | None = None, dataset: str | None = None, upload: 
     if settings.private_training and owner is None:
         raise UsageError("A private training needs a session: call it from the web page or a gradio_client Client.")
     if dataset is None:
-        dataset = UPLOAD if upload else next(n for n, d in BUILTINS.items() if d.task == (task or "image"))
+        dataset = UPLOAD if upload else next(n for n, d in BUILTINS.items() if (task or "image") in d.tasks)
     if dataset == UPLOAD:
         staged = checked_upload(upload)
     elif dataset in BUILTINS:
@@ -201,12 +202,14 @@ def start_training(task: str | None = None, dataset: str | None = None, upload: 
         raise UsageError(f"Unknown dataset {dataset!r}; use one of {', '.join([*BUILTINS, UPLOAD])}.")
     source = str(staged) if staged else dataset
     try:
-        actual = dataset_task(source)
-        if task is not None and actual != task:
-            raise UsageError(f"{Path(source).name} is {actual} data, not {task} data; choose task {actual!r}.")
+        served = dataset_tasks(source)  # its own task first (cifar10 also serves generate)
+        actual = task or served[0]
+        if actual not in served:
+            raise UsageError(f"{Path(source).name} is {served[0]} data, not {task} data; choose task {served[0]!r}.")
         if not preset:
             preset, subset, epochs, batch_size = _train_tab_defaults(actual, dataset, subset, epochs, batch_size)
-        config = TrainConfig(dataset=source, preset=preset, subset=int(subset) if subset else None,
+        config = TrainConfig(dataset=source, task=actual if actual != served[0] else None,  # None: as before
+                             preset=preset, subset=int(subset) if subset else None,
                              epochs=_int(epochs), batch_size=_int(batch_size), learning_rate=_float(learning_rate),
                              validation_split=_float(validation_split), cell=cell or None)
         plan(config)  # settings errors surface now, not in the background thread
@@ -444,6 +447,37 @@ def export_model(model_id: str, format: str = "litert",  # noqa: A002  (the API'
             "source": r.source, "model_bytes": r.model_bytes}
 
 
+@user_errors
+def generate_pictures(class_name: str, model_id: str | None = None, seed: int = 0, n: int = 16,
+                      request: gr.Request = None) -> dict:  # type: ignore[assignment]
+    """Draw `n` pictures of one class with a generator model (a class-conditional GAN such as cifar10-gan), from
+    seeds seed, seed + 1, … (the same seed draws the same picture), and say what the default image model sees
+    in each. Nothing is stored: like a prediction, it needs no password.
+
+    class_name: a class the generator draws ("horse"), or its index. model_id: a generate model (None: the
+    default one). seed: 0 to 2,147,483,647. n: 1 to 64.
+    Returns {"model_id", "size": [h, w] (the generator's own, 32×32 for CIFAR-10), "classifier", "classifier_note",
+    "pictures": [{"png_base64", "seed", "requested", "seen": {"label" ("none of these" included), "probability",
+    "top": [[label, p], ...]} or None}, ...]}.
+    """
+    from .. import generating
+
+    return generating.generate(model_id, class_name, seed=seed, n=n, store=visitor_store(request)).as_dict()
+
+
+@user_errors
+def interpolate_pictures(seed_a: int, seed_b: int, class_a: str, class_b: str | None = None,
+                         model_id: str | None = None, steps: int = 8,
+                         request: gr.Request = None) -> dict:  # type: ignore[assignment]
+    """Walk from (seed_a, class_a) to (seed_b, class_b) in `steps` pictures (2 to 16): between two seeds of one
+    class, between two classes for one seed (seed_b = seed_a), or both; and what the default image model sees in
+    each. class_b None: class_a. Returns what /generate returns."""
+    from .. import generating
+
+    return generating.interpolate(model_id, seed_a=seed_a, seed_b=seed_b, class_a=class_a, class_b=class_b,
+                                  steps=steps, store=visitor_store(request)).as_dict()
+
+
 def register() -> None:
     """Declare the endpoints that have no button of their own (inside a Blocks context)."""
     sweep_staged_uploads()  # what a killed run of this app left behind
@@ -458,3 +492,6 @@ def register() -> None:
     gr.api(explain_sentiment, api_name="explain_sentiment", concurrency_limit=limits.PREDICT_CONCURRENCY)
     # One export at a time: a conversion and its check take seconds to a minute of both cores.
     gr.api(export_model, api_name="export_model", concurrency_limit=1, concurrency_id="export")
+    # A generator call is a prediction: up to 64 pictures and their classification, a fraction of a second each.
+    gr.api(generate_pictures, api_name="generate", concurrency_limit=2, concurrency_id="generate")
+    gr.api(interpolate_pictures, api_name="interpolate", concurrency_limit=2, concurrency_id="generate")

@@ -30,8 +30,14 @@ CSS = """
 #review-sentences th .header { white-space: nowrap !important; word-break: normal !important; }
 /* Gradio's gallery scrolls inside a box of fixed height, which hid the later feature-map stages. */
 #image-stages .grid-wrap { height: auto !important; max-height: none !important; overflow: visible !important; }
+/* Generated pictures: the enlargement's pixels stay squares (nearest), not the browser's smoothing of them. */
+#gen-gallery img, #gen-walk-gallery img, #train-preview img { image-rendering: pixelated; }
+/* Gradio's gallery keeps 450 px of height under two rows of small pictures. */
+#gen-gallery .fixed-height, #gen-walk-gallery .fixed-height { min-height: 0 !important; }
 /* Gradio's gallery keeps columns at least 100 px wide, which overflows a phone: thumbnails may shrink. */
 @media (max-width: 640px) {
+  #gen-gallery .grid-container, #gen-walk-gallery .grid-container {
+    grid-template-columns: repeat(4, minmax(0, 1fr)) !important; }
   #collect-gallery .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }
   #image-stages .grid-container { grid-template-columns: minmax(0, 1fr) !important; }
 }
@@ -127,20 +133,22 @@ def build_app(examples_dir: Path | None = None) -> gr.Blocks:
         models_tab.wire(mdl)
         generate_tab.wire(gen)
 
-        def refresh_pickers(image_model, text_model, selected, seen):
+        def refresh_pickers(image_model, text_model, selected, seen, gen_model):
             """Update the pickers and the Models table only when the cache changed."""
             now = visitor_store().signature()
             if now == seen:
                 return {models_seen: seen}  # nothing changed (Gradio needs at least one key)
             return {img.model: picker_update("image", image_model), txt.model: picker_update("text", text_model),
-                    **models_tab.refresh(mdl, selected), models_seen: now}
+                    **models_tab.refresh(mdl, selected), models_seen: now,
+                    gen.drawing.model: generate_tab.model_update(gen_model)}  # a generator just trained: usable now
 
         # A page (re)load gets the current defaults, not the ones of server start.
         demo.load(lambda: {img.model: picker_update("image"), txt.model: picker_update("text")}, None,
                   [img.model, txt.model], api_visibility="private", queue=False)
-        models_timer.tick(refresh_pickers, [img.model, txt.model, mdl.selected, models_seen],
+        models_timer.tick(refresh_pickers, [img.model, txt.model, mdl.selected, models_seen, gen.drawing.model],
                           [img.model, txt.model, mdl.table, mdl.selected, mdl.card, mdl.summary, mdl.confusion,
-                           mdl.reliability, mdl.cell_title, mdl.cell_images, mdl.cell_reviews, models_seen],
+                           mdl.reliability, mdl.cell_title, mdl.cell_images, mdl.cell_reviews, models_seen,
+                           gen.drawing.model],
                           show_progress="hidden", api_visibility="private", queue=False)
         demo.unload(end_session)  # a closed tab, or a gradio_client Client closed: its own files go now
     demo.examples_dir = examples_dir

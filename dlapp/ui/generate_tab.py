@@ -1,4 +1,6 @@
-"""Generate tab: the adversarial game in 2-D, live (GAN Lab style; dlapp/gan2d.py plays it).
+"""Generate tab: the adversarial game in 2-D, live (GAN Lab style; dlapp/gan2d.py plays it), and a trained
+class-conditional GAN (the generate task, e.g. cifar10-gan) drawing pictures of a class, with what the project's
+own image classifier sees in each (dlapp/generating.py, as the /generate API and `python -m dlapp generate`).
 
 Each visitor's game lives in their own gr.State (networks, optimizers, history: nothing shared). Play turns
 a gr.Timer on; each tick plays limits.GAN2D_ROUNDS_PER_TICK rounds and redraws. The step-by-step mode moves
@@ -14,10 +16,10 @@ import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
 
-from .. import gan2d, limits
-from ..errors import UsageError
+from .. import gan2d, generating, limits
+from ..errors import DlappError, ModelNotFoundError, UsageError
 from . import plots
-from .common import user_errors
+from .common import user_errors, visitor_store
 
 REAL_COLOUR, FAKE_COLOUR = plots.GREEN, "#7c3aed"  # green: real, as the surface's "looks real"; violet: generated
 # The surface: light violet where the discriminator says "generated", white at 1/2, light green where "real",
@@ -59,6 +61,130 @@ class GenerateTab:
     d_steps: gr.Slider
     noise: gr.Slider
     seed: gr.Number
+    drawing: DrawSection | None = None  # the trained generator's section, below the game
+
+
+@dataclass
+class DrawSection:
+    """A trained generator: pick a model, a class and a seed; a grid of pictures; walks between two seeds or two
+    classes; what the default image model sees in each picture."""
+
+    model: gr.Dropdown
+    size_note: gr.Markdown
+    class_name: gr.Dropdown
+    seed: gr.Number
+    n: gr.Slider
+    resample: gr.Radio
+    draw: gr.Button
+    gallery: gr.Gallery
+    seen: gr.Markdown
+    table: gr.Dataframe
+    seed_a: gr.Number
+    seed_b: gr.Number
+    class_a: gr.Dropdown
+    class_b: gr.Dropdown
+    steps: gr.Slider
+    walk: gr.Button
+    walk_gallery: gr.Gallery
+    walk_seen: gr.Markdown
+    walk_table: gr.Dataframe
+
+
+DISPLAY_SCALE = 4  # a 32-px picture shown 128 px wide: big enough to see, small enough for 8 in a desktop row
+SEEN_HEADERS = ["#", "seed", "asked for", "the classifier sees", "its top probability"]
+NO_GENERATOR = ("No generator model yet. Train one on the Train tab (task **generate**, data cifar10), or with "
+                "`python -m dlapp train --dataset cifar10 --task generate --preset fast`.")
+DRAW_EXPLAIN = """
+A **class-conditional GAN** learnt to draw CIFAR-10's classes: its generator turns a seed's noise and a class into a
+picture. The same seed and class always draw the same picture. Below each picture: what this app's own **image
+classifier** (the default Image model) sees in it, *none of these* included: a fair, if partial, judge of whether the
+picture looks like its class.
+"""
+
+
+def generator_choices() -> list[tuple[str, str]]:
+    """(label, id) of every generator this visitor can use, with its data set and headline figure."""
+    return [(f"{c.id}  ·  {c.dataset.label}  ·  {c.headline.name} {c.headline}", c.id)
+            for c in visitor_store().list("generate")]
+
+
+def default_generator() -> str | None:
+    try:
+        return visitor_store().default_id("generate")
+    except DlappError:
+        return None
+
+
+def class_choices(model_id: str | None) -> list[str]:
+    if not model_id:
+        return []
+    try:
+        return list(visitor_store().card(model_id).class_names)
+    except DlappError:
+        return []
+
+
+def size_note(model_id: str | None) -> str:
+    """What the pictures really are: the generator's size, and how the page enlarges them."""
+    if not model_id:
+        return NO_GENERATOR
+    try:
+        generator = generating.generator_for(model_id, store=visitor_store())  # loaded once, as a draw would
+    except DlappError as exc:
+        return f"{exc} {NO_GENERATOR if isinstance(exc, ModelNotFoundError) else ''}"
+    card, (h, w) = generator.card, generator.model.output_shape[1:3]
+    return (f"`{model_id}` draws **{h}×{w}-pixel** pictures. They are shown "
+            f"{DISPLAY_SCALE}× larger here: *nearest* keeps each pixel a square, as drawn; *bicubic* smooths them, "
+            f"which adds nothing the generator drew. · {card.headline.name}: {card.headline}")
+
+
+def draw_layout() -> DrawSection:
+    model0 = default_generator()
+    classes0 = class_choices(model0)
+    with gr.Accordion("A conditional GAN: draw pictures of a class", open=True, elem_id="gan-draw"):
+        gr.Markdown(DRAW_EXPLAIN, elem_classes="dlapp-caption")
+        with gr.Row():
+            model = gr.Dropdown(generator_choices(), value=model0, label="Generator model", allow_custom_value=True,
+                                elem_id="gen-model", min_width=240)
+            class_name = gr.Dropdown(classes0, value=classes0[0] if classes0 else None, label="Class",
+                                     elem_id="gen-class", min_width=140)
+            seed = gr.Number(0, precision=0, minimum=0, maximum=limits.MAX_SEED, label="Seed (of the first picture)",
+                             elem_id="gen-seed", min_width=140)
+            n = gr.Slider(1, limits.MAX_GENERATE, value=16, step=1, label="Pictures", elem_id="gen-n", min_width=180)
+        size = gr.Markdown(size_note(model0), elem_id="gen-size-note", elem_classes="dlapp-caption")
+        with gr.Row():
+            draw = gr.Button("Draw", variant="primary", elem_id="gen-draw", min_width=120)
+            resample = gr.Radio([("nearest", "nearest"), ("bicubic", "bicubic")], value="nearest",
+                                label="Enlarged with", elem_id="gen-resample", min_width=200)
+        gallery = gr.Gallery(show_label=False, columns=8, height="auto", format="png", object_fit="contain",
+                             elem_id="gen-gallery", buttons=["download"])
+        seen = gr.Markdown(elem_id="gen-seen")
+        table = gr.Dataframe(headers=SEEN_HEADERS, interactive=False, visible=False, elem_id="gen-table",
+                             max_height=320, buttons=[])
+        with gr.Accordion("Walk between two seeds, or between two classes for one seed", open=True,
+                          elem_id="gen-walk"):
+            gr.Markdown("The noise moves along a great circle from seed A's to seed B's (the same seed: it stays); "
+                        "the class moves as a blend of the two classes' conditioning (the same class: it stays).",
+                        elem_classes="dlapp-caption")
+            with gr.Row():
+                seed_a = gr.Number(0, precision=0, minimum=0, maximum=limits.MAX_SEED, label="Seed A",
+                                   elem_id="gen-seed-a", min_width=110)
+                seed_b = gr.Number(1, precision=0, minimum=0, maximum=limits.MAX_SEED, label="Seed B",
+                                   elem_id="gen-seed-b", min_width=110)
+                class_a = gr.Dropdown(classes0, value=classes0[0] if classes0 else None, label="Class A",
+                                      elem_id="gen-class-a", min_width=130)
+                class_b = gr.Dropdown(classes0, value=classes0[0] if classes0 else None, label="Class B",
+                                      elem_id="gen-class-b", min_width=130)
+                steps = gr.Slider(2, limits.MAX_INTERPOLATION_STEPS, value=8, step=1, label="Steps",
+                                  elem_id="gen-steps", min_width=160)
+            walk = gr.Button("Walk", variant="primary", elem_id="gen-walk-go")
+            walk_gallery = gr.Gallery(show_label=False, columns=8, height="auto", format="png",
+                                      object_fit="contain", elem_id="gen-walk-gallery", buttons=["download"])
+            walk_seen = gr.Markdown(elem_id="gen-walk-seen")
+            walk_table = gr.Dataframe(headers=SEEN_HEADERS, interactive=False, visible=False,
+                                      elem_id="gen-walk-table", max_height=320, buttons=[])
+    return DrawSection(model, size, class_name, seed, n, resample, draw, gallery, seen, table, seed_a, seed_b,
+                       class_a, class_b, steps, walk, walk_gallery, walk_seen, walk_table)
 
 
 def layout() -> GenerateTab:
@@ -102,8 +228,9 @@ def layout() -> GenerateTab:
     game = gr.State(None, time_to_live=limits.GAN2D_IDLE_S)
     playing = gr.State(False)
     timer = gr.Timer(limits.GAN2D_TICK_S, active=False)
+    drawing = draw_layout()
     return GenerateTab(game, playing, timer, field, losses, coverage, quality, status, play, step, reset, shape,
-                       preset, preset_says, d_lr, g_lr, d_steps, noise, seed)
+                       preset, preset_says, d_lr, g_lr, d_steps, noise, seed, drawing)
 
 
 # ---------------------------------------------------------------- handlers (plain functions of values)
@@ -282,9 +409,90 @@ def run_game(shape: str = "ring", preset: str = "balanced", steps: int = 1_000, 
             "g_loss": round(game.history["g_loss"][-1], 4), "settings": game.settings.as_dict()}
 
 
+# ---------------------------------------------------------------- a trained generator (plain functions of values)
+
+def shown(drawn: generating.Drawn, resample: str) -> tuple[list, str, dict]:
+    """The gallery (enlarged pictures, each captioned with what the classifier sees), a summary line, and the
+    table of what the classifier sees in each picture."""
+    method = resample if resample in generating.UPSCALE_METHODS else "nearest"
+    seen = drawn.seen or [None] * len(drawn.pictures)
+    items = [(generating.upscale(p, DISPLAY_SCALE, method), _caption(v, r))
+             for p, v, r in zip(drawn.pictures, seen, drawn.requested, strict=True)]
+    h, w = drawn.side
+    summary = (f"**{len(items)} pictures of {h}×{w} pixels** from `{drawn.model_id}`, shown {DISPLAY_SCALE}× "
+               f"larger ({method}). {drawn.agreement()}")
+    rows = [[i + 1, s, r, v.label if v else "n/a", f"{v.probability:.0%}" if v else ""]
+            for i, (s, r, v) in enumerate(zip(drawn.seeds, drawn.requested, seen, strict=True))]
+    return items, summary, gr.update(value=rows, visible=drawn.seen is not None)
+
+
+def _caption(seen: generating.Seen | None, requested: str) -> str:
+    if seen is None:
+        return requested
+    mark = "✓ " if seen.label == requested else ""
+    return f"{mark}{seen.label} {seen.probability:.0%}"
+
+
+def _no_generator(exc: ModelNotFoundError, model_id: str | None) -> UsageError:
+    return UsageError(str(exc) if model_id else NO_GENERATOR.replace("**", "").replace("`", ""))
+
+
+@user_errors
+def draw_pictures(model_id, class_name, seed, n, resample):
+    """Draw: `n` pictures of the class from seeds seed, seed + 1, …"""
+    try:
+        drawn = generating.generate(model_id or None, class_name, seed=seed, n=n, store=visitor_store())
+    except ModelNotFoundError as exc:
+        raise _no_generator(exc, model_id) from None
+    return shown(drawn, resample)
+
+
+@user_errors
+def walk_pictures(model_id, seed_a, seed_b, class_a, class_b, steps, resample):
+    """Walk: from (seed A, class A) to (seed B, class B)."""
+    try:
+        drawn = generating.interpolate(model_id or None, seed_a=seed_a, seed_b=seed_b, class_a=class_a,
+                                       class_b=class_b, steps=steps, store=visitor_store())
+    except ModelNotFoundError as exc:
+        raise _no_generator(exc, model_id) from None
+    return shown(drawn, resample)
+
+
+def model_update(current: str | None = None):
+    """The generator picker, refreshed (a new model from the Train tab appears within the models timer's tick)."""
+    choices = generator_choices()
+    value = current if current in {c[1] for c in choices} else default_generator()
+    return gr.update(choices=choices, value=value)
+
+
+def on_model(model_id: str | None, class_name, class_a, class_b):
+    """A generator picked: its classes in the class pickers (a class it also draws is kept), and its size."""
+    classes = class_choices(model_id)
+
+    def keep(value):
+        return gr.update(choices=classes, value=value if value in classes else (classes[0] if classes else None))
+
+    return keep(class_name), keep(class_a), keep(class_b), size_note(model_id)
+
+
+def wire_draw(d: DrawSection) -> None:
+    private = {"api_visibility": "private"}
+    busy = {"concurrency_limit": 2, "concurrency_id": "generate"}  # the /generate API's: one pool of two
+    d.model.change(on_model, [d.model, d.class_name, d.class_a, d.class_b],
+                   [d.class_name, d.class_a, d.class_b, d.size_note], **private)
+    d.class_name.input(lambda c: (c, c), d.class_name, [d.class_a, d.class_b], **private, queue=False)
+    drawn, walked = [d.gallery, d.seen, d.table], [d.walk_gallery, d.walk_seen, d.walk_table]
+    d.draw.click(draw_pictures, [d.model, d.class_name, d.seed, d.n, d.resample], drawn, **private, **busy)
+    d.walk.click(walk_pictures, [d.model, d.seed_a, d.seed_b, d.class_a, d.class_b, d.steps, d.resample], walked,
+                 **private, **busy)
+    d.resample.input(draw_pictures, [d.model, d.class_name, d.seed, d.n, d.resample], drawn, **private, **busy)
+
+
 # ---------------------------------------------------------------- wiring
 
 def wire(t: GenerateTab) -> None:
+    if t.drawing is not None:
+        wire_draw(t.drawing)
     settings = [t.shape, t.d_lr, t.g_lr, t.d_steps, t.noise, t.seed]
     drawn = [t.field, t.losses, t.coverage, t.quality]
     fresh = [t.game, t.playing, t.timer, t.play, t.step, t.status, *drawn]

@@ -185,3 +185,47 @@ def progress_html(fraction: float, text: str, state: str, points: int = 0) -> st
             f'<div style="background:#e5e7eb;border-radius:6px;height:14px;overflow:hidden">'
             f'<div style="width:{pct:.1f}%;background:{colour};height:100%;transition:width .4s"></div></div>'
             f'<div style="font-size:0.9em;margin-top:4px">{html.escape(text)}</div></div>')
+
+
+# ---------------------------------------------------------------- a GAN's training (the generate task)
+
+GAN_LOSSES = (("d_loss", "discriminator", GREEN), ("g_loss", "generator", "#7c3aed"))  # the 2-D game's colours
+
+
+def gan_loss_figure(points: list[dict]) -> go.Figure:
+    """The discriminator's and the generator's losses (hinge): each a running mean over the epoch so far, as
+    Keras logs it, so each epoch starts afresh."""
+    fig = figure("Losses", x_title="epoch")
+    train = [p for p in points if p["series"] == "train" and "d_loss" in p.get("metrics", {})]
+    if not train:
+        return note(fig, "the two losses appear here while a GAN trains")
+    for key, name, colour in GAN_LOSSES:
+        add_line(fig, [p["epoch"] for p in train], [p["metrics"][key] for p in train], name, colour,
+                 markers=len(train) <= 20)
+    fig.update_xaxes(rangemode="tozero", dtick=None if train[-1]["epoch"] > 8 else 1)
+    return fig
+
+
+def gan_quality_figure(points: list[dict], judge: str = "cifar10-best", chance: float | None = None) -> go.Figure:
+    """Per epoch: the share of generated pictures the judge files under the requested class (left axis), and the
+    Fréchet distance on the judge's features (right axis; lower is better), both on 1,000 pictures."""
+    fig = figure(f"Judged by {judge}", x_title="epoch", y_range=(0, 1), y_format=".0%")
+    epochs = [p for p in points if p["series"] == "validation" and "class_accuracy" in p.get("metrics", {})]
+    if not epochs:
+        return note(fig, "judged after each epoch")
+    xs = [p["epoch"] for p in epochs]
+    add_line(fig, xs, [p["metrics"]["class_accuracy"] for p in epochs], "requested class recognised", BLUE,
+             hover="%{y:.1%}")
+    fig.add_trace(go.Scatter(x=xs, y=[p["metrics"]["frechet"] for p in epochs], name="Fréchet distance (right)",
+                             mode="lines+markers", yaxis="y2", line={"color": ORANGE, "width": 2, "dash": "dot"},
+                             marker={"size": 7}, hovertemplate="Fréchet distance: %{y:.1f}<extra></extra>"))
+    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False,
+                              "zeroline": False})
+    if chance:  # what a generator that ignores the class would score
+        fig.add_hline(y=chance, line={"color": GREY, "dash": "dot", "width": 1}, annotation_text="chance",
+                      annotation_position="bottom right")
+    fig.update_xaxes(rangemode="tozero", dtick=None if xs[-1] > 8 else 1)
+    # Two entries and a title: the legend goes under the chart, where a phone has room for it.
+    fig.update_layout(margin={"l": 56, "r": 48, "t": 40, "b": 88},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.28, "xanchor": "left", "x": 0})
+    return fig

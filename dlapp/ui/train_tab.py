@@ -9,10 +9,12 @@ endpoints (ui/api.py).
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
 from .. import limits
 from .. import settings as settings_mod
@@ -21,6 +23,7 @@ from ..errors import ModelNotFoundError, UsageError
 from ..inference import get_predictor
 from ..jobs import TrainingJob, get_manager
 from ..tasks import TASKS, get_task
+from ..tasks.generate import GRID_COLUMNS
 from . import api, collect, explained, exporting, models_tab, plots
 from .common import file_path, session_of, user_errors, visitor_store
 
@@ -61,8 +64,13 @@ class TrainTab:
     upload_check: gr.Markdown
     pressed: gr.State  # when this visitor last pressed Start (0: not waiting); written by Start, never by ticks
     export: exporting.ExportBox  # the finished run's model, exported as on the Models tab
+    preview_box: gr.Column  # what a generator draws now (jobs.TrainingJob.preview), while a GAN trains
+    preview: gr.Image
+    preview_note: gr.Markdown
+    confusion_box: gr.Column  # classifiers only: a generator's results have no confusion matrix
 
 
+PREVIEW_SCALE = 2  # a GAN's 32-px pictures, enlarged with nearest neighbour for the page
 COLLECTION = "collection"  # the Train tab's dataset value for the visitor's own collected classes
 STARTING = "starting"  # the drawn state between a press of Start and its run
 
@@ -71,12 +79,13 @@ def dataset_choices(task: str) -> list[tuple[str, str]]:
     """(label, value) pairs: the display label lives only here; the value is what the API takes."""
     own = ", ".join(upload_suffixes(task))  # type: ignore[arg-type]
     collected = [("your own classes: collect them from the webcam or files", COLLECTION)] if task == "image" else []
-    return ([(n, n) for n, d in BUILTINS.items() if d.task == task] + collected
-            + [(f"your own data ({own})", api.UPLOAD)])
+    uploads = [(f"your own data ({own})", api.UPLOAD)] if own else []  # a GAN learns only from built-in data here
+    return [(n, n) for n, d in BUILTINS.items() if task in d.tasks] + collected + uploads
 
 
 def preset_choices(task: str) -> list[tuple[str, str]]:
-    return [("seed (the tutorial model)", "seed"), *((name, name) for name in TASKS[task].presets)]
+    seed = [("seed (the tutorial model)", "seed")] if task != "generate" else []  # no tutorial GAN to follow
+    return [*seed, *((name, name) for name in TASKS[task].presets)]
 
 
 def _can_start() -> bool:
@@ -162,15 +171,21 @@ def layout() -> TrainTab:
                                     min_width=280)
                 acc_plot = gr.Plot(plots.curve_figure([], "accuracy"), show_label=False, elem_id="acc-plot",
                                    min_width=280)
+            with gr.Column(visible=False, elem_id="train-preview-box") as preview_box:
+                # PNG, enlarged server-side with nearest: a browser's smoothing or WebP's would blur 32-px pictures.
+                preview = gr.Image(label="What the generator draws now", type="numpy", format="png",
+                                   interactive=False, buttons=["download"], elem_id="train-preview")
+                preview_note = gr.Markdown(elem_id="train-preview-note", elem_classes="dlapp-caption")
             results, summary, make_default, default_note, export, per_class, confusion, picker, cell_title, \
-                wrong_images, wrong_texts = _results()
+                wrong_images, wrong_texts, confusion_box = _results()
     builder = collect.layout()  # shown when the data is "your own classes", below the settings it follows from
     timer = gr.Timer(1.0)
     seen, pressed = gr.State({}), gr.State(0.0)
     return TrainTab(task, dataset, upload, subset, preset, preset_help, cell, epochs, batch_size, learning_rate,
                     validation_split, password, start, stop, status, progress, loss_plot, acc_plot, results,
                     summary, default_note, per_class, confusion, picker, wrong_images, wrong_texts, cell_title,
-                    make_default, timer, seen, builder, upload_check, pressed, export)
+                    make_default, timer, seen, builder, upload_check, pressed, export, preview_box, preview,
+                    preview_note, confusion_box)
 
 
 def _results():
@@ -185,7 +200,7 @@ def _results():
         with gr.Row():
             per_class = gr.Dataframe(headers=["class", "test accuracy"], interactive=False, max_height=560,
                                      min_width=200, scale=1, buttons=[])
-            with gr.Column(scale=2, min_width=300):
+            with gr.Column(scale=2, min_width=300) as confusion_box:
                 gr.Markdown("**Confusion matrix** (test split; rows are true classes, columns "
                             "predictions). Click a cell to see its test examples, explained.")
                 confusion = gr.Plot(show_label=False, elem_id="confusion", elem_classes=[plots.CELLS_CLASS])
@@ -195,7 +210,7 @@ def _results():
                                   elem_id="wrong-images")
         wrong_texts = gr.HTML(visible=False, elem_id="wrong-texts")
     return (results, summary, make_default, default_note, export, per_class, confusion, picker, cell_title,
-            wrong_images, wrong_texts)
+            wrong_images, wrong_texts, confusion_box)
 
 
 # ---------------------------------------------------------------- handlers
@@ -347,6 +362,7 @@ def refresh(tab: TrainTab, seen: dict, viewer: str | None = None, pressed: float
         return {tab.progress: plots.progress_html(0, "Starting…", "running"), tab.seen: {**seen, "key": STARTING}}
     key = {"id": job.id, "points": len(job.points), "state": job.state, "msg": job.message,
            "step": (job.latest.epoch, job.latest.step) if job.latest else None, "other": other,
+           "preview": _preview_key(job),
            "place": (job.position, job.wait_s and round(job.wait_s / 60))}
     if key == seen.get("key"):
         return {tab.seen: seen}
@@ -357,9 +373,9 @@ def refresh(tab: TrainTab, seen: dict, viewer: str | None = None, pressed: float
                  tab.stop: gr.update(interactive=job.running or waiting)}
     points = list(job.points)  # a snapshot: the training thread keeps appending
     if (job.id, len(points)) != seen.get("drawn"):  # a new point since this visitor's last picture
-        out[tab.loss_plot] = plots.curve_figure(points, "loss")
-        out[tab.acc_plot] = plots.curve_figure(points, "accuracy")
+        out[tab.loss_plot], out[tab.acc_plot] = curves(job, points)
         seen = {**seen, "drawn": (job.id, len(points))}
+    out, seen = _preview(tab, job, out, seen)
     if job.state == "done" and job.result is not None and seen.get("shown") != job.id:
         out.update(_result_outputs(tab, job))
         seen = {**seen, "shown": job.id}
@@ -369,8 +385,78 @@ def refresh(tab: TrainTab, seen: dict, viewer: str | None = None, pressed: float
     return out
 
 
+def curves(job: TrainingJob, points: list[dict]) -> tuple:
+    """The two charts of a run: loss and accuracy; for a GAN, its two losses and its judge's figures."""
+    if job.task != "generate":
+        return plots.curve_figure(points, "loss"), plots.curve_figure(points, "accuracy")
+    preset = get_task("generate").preset(job.config.preset)
+    entry = BUILTINS.get(Path(job.config.dataset).name)
+    return (plots.gan_loss_figure(points),
+            plots.gan_quality_figure(points, getattr(preset, "judge", ""),
+                                     1 / len(entry.class_names) if entry else None))
+
+
+def _preview_key(job: TrainingJob) -> tuple | None:
+    picture = job.preview  # one read: the training thread replaces it
+    return None if picture is None else (job.id, zlib.crc32(np.ascontiguousarray(picture).tobytes()))
+
+
+def preview_note(job: TrainingJob) -> str:
+    entry = BUILTINS.get(Path(job.config.dataset).name)
+    rows = f" Rows, top to bottom: {', '.join(entry.class_names)}." if entry else ""
+    return (f"The same noise every time, so you watch the generator learn: one row per class, {GRID_COLUMNS} "
+            f"fixed seeds per row; redrawn a few times per epoch.{rows} Each picture is 32×32 pixels, shown "
+            f"{PREVIEW_SCALE}× larger (nearest neighbour: each square is one pixel).")
+
+
+def _preview(tab: TrainTab, job: TrainingJob, out: dict, seen: dict) -> tuple[dict, dict]:
+    """Show the run's latest preview (a GAN's fixed-noise grid) when it changed; hide the box for runs without."""
+    picture, key = job.preview, _preview_key(job)
+    if key == seen.get("preview"):
+        return out, seen
+    if picture is None:
+        out[tab.preview_box] = gr.update(visible=False)
+    else:
+        from ..generating import upscale
+
+        out.update({tab.preview_box: gr.update(visible=True), tab.preview: upscale(picture, PREVIEW_SCALE),
+                    tab.preview_note: preview_note(job)})
+    return out, {**seen, "preview": key}
+
+
+def _generator_outputs(tab: TrainTab, job: TrainingJob) -> dict:
+    """A generator's results: its headline and its judge's report (no accuracy, confusion or export)."""
+    r = job.result
+    card, m = r.card, r.card.metrics
+    q, head = m.report, card.headline
+    cached = " (identical model reused from the cache)" if r.cached else ""
+    chance = f" (chance: {1 / len(card.class_names):.0%})" if card.class_names else ""
+    figures = ""
+    if q.get("frechet_distance") is not None:
+        share = q.get("frechet_share_of_ceiling")
+        figures = (f"Fréchet distance **{q['frechet_distance']:,.1f}** on {q.get('judge')}'s features, "
+                   f"{q.get('samples', 0):,} generated against as many test pictures"
+                   + (f" ({share:.0%} of the ceiling)" if share is not None else "")
+                   + f": floor {q.get('frechet_floor', 0):,.1f} (real training pictures), ceiling "
+                   f"{q.get('frechet_ceiling', 0):,.1f} (noise). Lower is better.  \n")
+    summary = (f"### {head.name.capitalize()} {head}{chance}{cached}\n"
+               f"The share of its pictures that {q.get('judge', 'the judge')} files under the class asked for.  \n"
+               f"{figures}Model `{r.model_id}` · trained in {card.provenance.training_time_s:.0f} s on "
+               f"{card.provenance.device}. It is now in the Generate tab's model picker.")
+    rows = [[name, f"{acc:.0%}" if acc is not None else "n/a"]
+            for name, acc in (q.get("per_class_accuracy") or {}).items()]
+    return {tab.results: gr.update(visible=True), tab.summary: summary,
+            tab.make_default: gr.update(visible=_can_make_default()), tab.default_note: "",
+            tab.export.box: gr.update(visible=False),
+            tab.per_class: {"headers": ["class asked for", "recognised"], "data": rows},
+            tab.confusion_box: gr.update(visible=False), tab.cell_title: "",
+            tab.wrong_images: gr.update(value=None, visible=False), tab.wrong_texts: gr.update(value="", visible=False)}
+
+
 def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
     r = job.result
+    if r.card.task == "generate":
+        return _generator_outputs(tab, job)
     card, m = r.card, r.card.metrics
     cached = " (identical model reused from the cache)" if r.cached else ""
     summary = (f"### {m.main.name.capitalize()} {m.main}{cached}\n"
@@ -393,7 +479,8 @@ def _result_outputs(tab: TrainTab, job: TrainingJob) -> dict:
     return {tab.results: gr.update(visible=True), tab.summary: summary + "  \n" + calibration,
             tab.make_default: gr.update(visible=model is not None and _can_make_default()), tab.default_note: "",
             **exporting.reset(tab.export, card.task, visible=model is not None),
-            tab.per_class: per_class,
+            tab.per_class: {"headers": ["class", "test accuracy"], "data": per_class},
+            tab.confusion_box: gr.update(visible=True),
             tab.confusion: plots.confusion_figure(m.confusion_matrix, names) if m.confusion_matrix else None,
             tab.cell_title: title,
             tab.wrong_images: gr.update(value=explained.image_items(model, names, examples) if is_image else None,
@@ -467,10 +554,10 @@ def wire(tab: TrainTab) -> None:
     # Until this visitor's run exists, ticks keep "Starting…" rather than redraw the last run's "Finished".
     def press() -> tuple:
         return (plots.progress_html(0, "Starting…", "running"), {"key": STARTING}, time.time(),
-                plots.curve_figure([], "loss"), plots.curve_figure([], "accuracy"))
+                plots.curve_figure([], "loss"), plots.curve_figure([], "accuracy"), gr.update(visible=False))
 
-    starting = tab.start.click(press, None, [tab.progress, tab.seen, tab.pressed, tab.loss_plot, tab.acc_plot],
-                               api_visibility="private", queue=False)
+    starting = tab.start.click(press, None, [tab.progress, tab.seen, tab.pressed, tab.loss_plot, tab.acc_plot,
+                                             tab.preview_box], api_visibility="private", queue=False)
     starting.then(start, [tab.task, tab.dataset, tab.upload, tab.subset, tab.preset, tab.cell, tab.epochs,
                             tab.batch_size, tab.learning_rate, tab.validation_split, tab.password, tab.builder.state],
                   tab.status, api_visibility="private", concurrency_limit=4
@@ -493,5 +580,5 @@ def wire(tab: TrainTab) -> None:
                    [tab.seen, tab.status, tab.progress, tab.loss_plot, tab.acc_plot, tab.start, tab.stop, tab.results,
                     tab.summary, tab.make_default, tab.default_note, tab.per_class, tab.confusion, tab.wrong_images,
                     tab.wrong_texts, tab.cell_title, tab.export.box, tab.export.format, tab.export.result,
-                    tab.export.download],
+                    tab.export.download, tab.preview_box, tab.preview, tab.preview_note, tab.confusion_box],
                    show_progress="hidden", api_visibility="private", concurrency_limit=None, queue=False)
