@@ -109,7 +109,7 @@ def train(config: TrainConfig, *, on_event: EventCallback | None = None, cancel:
             at_end = dict(epoch=the_plan.epochs, epochs=the_plan.epochs, step=fitted.steps, steps=fitted.steps)
             stop_if_asked(cancel, emit)
             emit(TrainingEvent("evaluating", **at_end,
-                               message=f"Calibrating, then evaluating on {len(data.y_test):,} test examples…"))
+                               message=f"Finishing the model, then testing it on {len(data.y_test):,} examples…"))
             final, calibration = the_plan.task.finalize(the_plan, fitted, store=store)
             stop_if_asked(cancel, emit)
             metrics = the_plan.task.evaluate(final, data, calibration, preset=the_plan.preset, store=store)
