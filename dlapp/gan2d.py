@@ -11,12 +11,17 @@ mode, or in rounds for Play. `Game.quality()` says how much of the distribution 
 share of the distribution's modes it reaches, and the share of its points that land near real ones. Mode
 collapse (a generator that covers one or two modes) shows as the first figure dropping.
 
-Nothing here is shared between games: each has its own networks, optimizers, random streams and real points.
+Nothing here is shared between games: each has its own weights, optimizer state, random streams and real points,
+kept as NumPy arrays; the Keras networks and traced steps that play them are engines lent to one game at a time
+(`ENGINES`), so a new game builds no new model or graph.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
@@ -163,26 +168,48 @@ def settings_for(preset: str, **changes: Any) -> GameSettings:
 
 # ---------------------------------------------------------------- the networks and the model
 
-def _mlp(inputs: int, outputs: int, activation: str, seed: int, name: str):
-    """Dense layers with seeded initial weights (no global seed: games in other threads keep their own)."""
+MAX_NOISE = limits.GAN2D_NOISE_SIZE_RANGE[1]  # the generator's input is always this wide: noise past a game's own
+# noise size is zeros, and the kernel rows that read it start at zero and get zero gradients (Adam moves them by
+# 0 / (0 + epsilon)), so a game of any noise size plays on the same networks and the same traced steps
+
+
+def _mlp(inputs: int, outputs: int, activation: str, name: str):
+    """Dense layers (their initial weights come from `initial_weights`, seeded per game)."""
     from .backend import keras
 
     x = first = keras.Input((inputs,))
     for i, units in enumerate((*HIDDEN, outputs)):
         last = i == len(HIDDEN)
-        x = keras.layers.Dense(units, activation=None if last else activation,
-                               kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 16 + i))(x)
+        x = keras.layers.Dense(units, activation=None if last else activation)(x)
     return keras.Model(first, x, name=name)
 
 
-def build_generator(noise_size: int, seed: int = 0):
-    """Noise (noise_size numbers) -> a 2-D point."""
-    return _mlp(noise_size, 2, "relu", seed, "generator")
+def build_generator():
+    """Noise (MAX_NOISE numbers, a game's own noise size first, zeros after) -> a 2-D point."""
+    return _mlp(MAX_NOISE, 2, "relu", "generator")
 
 
-def build_discriminator(seed: int = 0):
+def build_discriminator():
     """A 2-D point -> a logit: above 0, it looks real."""
-    return _mlp(2, 1, "leaky_relu", seed + 7, "discriminator")
+    return _mlp(2, 1, "leaky_relu", "discriminator")
+
+
+def initial_weights(settings: GameSettings) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A new game's discriminator and generator weights, drawn from its seed by the initializers a Dense layer
+    would use (Glorot uniform kernels, zero biases; no global seed: games in other threads keep their own).
+    The generator's first kernel is drawn for the game's noise size, then padded with zero rows to MAX_NOISE."""
+    from .backend import keras
+
+    def mlp(inputs: int, outputs: int, seed: int) -> list[np.ndarray]:
+        weights = []
+        for i, (fan_in, units) in enumerate(zip((inputs, *HIDDEN), (*HIDDEN, outputs), strict=True)):
+            kernel = keras.initializers.GlorotUniform(seed=seed * 16 + i)((fan_in, units), dtype="float32")
+            weights += [np.asarray(kernel), np.zeros(units, "float32")]
+        return weights
+
+    generator = mlp(settings.noise_size, 2, settings.seed)
+    generator[0] = np.pad(generator[0], ((0, MAX_NOISE - settings.noise_size), (0, 0)))
+    return mlp(2, 1, settings.seed + 7), generator
 
 
 def _gan_class():
@@ -193,12 +220,14 @@ def _gan_class():
     from .backend import keras, tf
 
     class _GAN2D(keras.Model):
-        """Generator and discriminator in one model; `fit` on real points plays `d_steps` D steps, then a G step."""
+        """Generator and discriminator in one model; `fit` on real points plays `d_steps` D steps, then a G step.
+        The noise size and `d_steps` are variables, not constants of the traced steps: one model plays any game."""
 
-        def __init__(self, discriminator, generator, *, noise_size: int, d_steps: int = 1, seed: int = 0):
+        def __init__(self, discriminator, generator, *, noise_size: int = 2, d_steps: int = 1, seed: int = 0):
             super().__init__()
             self.discriminator, self.generator = discriminator, generator
-            self.noise_size, self.d_steps = noise_size, d_steps
+            self.noise_size = keras.Variable(noise_size, dtype="int32", trainable=False, name="noise_size")
+            self.d_steps = keras.Variable(d_steps, dtype="int32", trainable=False, name="d_steps")
             self.seed_generator = keras.random.SeedGenerator(seed)
             self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
 
@@ -212,8 +241,10 @@ def _gan_class():
         def call(self, noise):
             return self.generator(noise)
 
-        def noise(self, n: int):
-            return keras.random.normal((n, self.noise_size), seed=self.seed_generator)
+        def noise(self, n):
+            size = self.noise_size.value
+            z = keras.random.normal((n, size), seed=self.seed_generator)  # the game's own noise size: its stream
+            return tf.pad(z, [[0, 0], [0, MAX_NOISE - size]])
 
         def discriminator_step(self, real):
             """One step of the discriminator: real points towards 1, the generator's (held still) towards 0."""
@@ -239,8 +270,10 @@ def _gan_class():
             return loss
 
         def train_step(self, real):
-            for _ in range(self.d_steps):
-                d_loss = self.discriminator_step(real)
+            # An explicit loop: Keras traces train_step without AutoGraph, and d_steps is a variable.
+            _, d_loss = tf.while_loop(lambda i, _: i < self.d_steps.value,
+                                      lambda i, _: (i + 1, self.discriminator_step(real)),
+                                      (tf.constant(0), tf.constant(0.0)))
             g_loss = self.generator_step(tf.shape(real)[0])
             return {"d_loss": d_loss, "g_loss": g_loss}
 
@@ -251,16 +284,116 @@ def _gan_class():
 GAN2D: Any = None  # the keras.Model class, once _gan_class() has defined it
 
 
-def build_gan(settings: GameSettings):
-    """A compiled GAN2D for `settings` (weights drawn from its seed)."""
+def build_gan():
+    """A compiled GAN2D (its weights and settings are a game's, loaded by an _Engine before each move)."""
     from .backend import keras
 
-    gan = _gan_class()(build_discriminator(settings.seed), build_generator(settings.noise_size, settings.seed),
-                       noise_size=settings.noise_size,
-                       d_steps=settings.d_steps, seed=settings.seed)
-    gan.compile(keras.optimizers.Adam(settings.d_learning_rate, beta_1=0.5),
-                keras.optimizers.Adam(settings.g_learning_rate, beta_1=0.5))
+    gan = _gan_class()(build_discriminator(), build_generator())
+    gan.compile(keras.optimizers.Adam(0.002, beta_1=0.5), keras.optimizers.Adam(0.002, beta_1=0.5))
     return gan
+
+
+# ---------------------------------------------------------------- engines: networks lent to games, move by move
+
+class _Engine:
+    """A GAN2D with its optimizers, random streams, real points and traced steps, lent to one game at a time.
+
+    A game owns no networks: its state (weights, optimizer slots and learning rates, random streams, real points,
+    noise size, d_steps) is NumPy arrays, loaded into an engine before a move and read back after it. Networks,
+    optimizers and traced steps built per game were never given back to the process once the game was dropped
+    (about 10 MB a game, measured in the server: tests/test_gan2d_memory.py), so every Reset grew it; engines are
+    built only when every existing one is busy, so at most as many as games move at once."""
+
+    def __init__(self) -> None:
+        from .backend import tf
+
+        self.gan = build_gan()
+        self.real = tf.Variable(tf.zeros((POOL, 2)), trainable=False)
+        self.sampler = tf.random.Generator.from_seed(0)
+        self.variables = [*self.gan.discriminator.weights, *self.gan.generator.weights,
+                          *self.gan.d_optimizer.variables, *self.gan.g_optimizer.variables,
+                          self.gan.seed_generator.state, self.gan.noise_size, self.gan.d_steps,
+                          self.sampler.state, self.real]
+        self.holder: object | None = None  # the token of the game whose state the variables hold now
+        self.rounds = tf.function(self._play)  # many rounds in one call: no Python between steps
+        self.d_only = tf.function(lambda: self.gan.discriminator_step(self.batch()))
+        self.g_only = tf.function(lambda: self.gan.generator_step(BATCH))
+
+    def batch(self):
+        from .backend import tf
+
+        return tf.gather(self.real, self.sampler.uniform((BATCH,), 0, POOL, dtype=tf.int64))
+
+    def _play(self, rounds):
+        from .backend import tf
+
+        d_total, g_total = tf.constant(0.0), tf.constant(0.0)
+        for _ in tf.range(rounds):
+            for _ in tf.range(self.gan.d_steps.value):
+                d_total += self.gan.discriminator_step(self.batch())
+            g_total += self.gan.generator_step(BATCH)
+        return d_total, g_total
+
+    def start(self, settings: GameSettings, real: np.ndarray) -> None:
+        """Set the variables to a new game's: seeded weights, fresh optimizers, its random streams and points."""
+        d_weights, g_weights = initial_weights(settings)
+        gan = self.gan
+        for variable, value in zip([*gan.discriminator.weights, *gan.generator.weights], [*d_weights, *g_weights],
+                                   strict=True):
+            variable.assign(value)
+        for optimizer, rate in ((gan.d_optimizer, settings.d_learning_rate),
+                                (gan.g_optimizer, settings.g_learning_rate)):
+            for variable in optimizer.variables:  # the step count and Adam's moments
+                variable.assign(np.zeros(variable.shape, variable.dtype))
+            optimizer.learning_rate = rate
+        gan.seed_generator.state.assign(np.array([settings.seed, 0]))  # as keras.random.SeedGenerator(seed) starts
+        gan.noise_size.assign(settings.noise_size)
+        gan.d_steps.assign(settings.d_steps)
+        self.sampler.reset_from_seed(settings.seed + 1)  # the game's own stream of real batches
+        self.real.assign(real)
+
+    def save(self) -> list[np.ndarray]:
+        return [np.array(v) for v in self.variables]
+
+    def load(self, state: list[np.ndarray]) -> None:
+        for variable, value in zip(self.variables, state, strict=True):
+            variable.assign(value)
+
+
+class _Engines:
+    """The engines of this process: a free one is lent (the one a game used last, when free: nothing to load),
+    or a new one is built when all are busy."""
+
+    def __init__(self) -> None:
+        self._free: list[_Engine] = []
+        self._lock = threading.Lock()
+        self.built = 0
+
+    @contextlib.contextmanager
+    def lent(self, holder: object) -> Iterator[_Engine]:
+        with self._lock:
+            engine = next((e for e in self._free if e.holder is holder), None)
+            if engine is None and self._free:
+                engine = self._free[-1]
+            if engine is not None:
+                self._free.remove(engine)
+            else:
+                self.built += 1
+        if engine is None:
+            try:
+                engine = _Engine()
+            except BaseException:
+                with self._lock:
+                    self.built -= 1
+                raise
+        try:
+            yield engine
+        finally:
+            with self._lock:
+                self._free.append(engine)
+
+
+ENGINES = _Engines()
 
 
 # ---------------------------------------------------------------- one visitor's game
@@ -300,7 +433,7 @@ class Snapshot:
 
 @dataclass
 class Game:
-    """One visitor's game: settings, networks, the real points, the losses so far."""
+    """One visitor's game: settings, the state of its networks (NumPy arrays), the real points, the losses so far."""
 
     settings: GameSettings
     shown: int = limits.GAN2D_POINTS_SHOWN
@@ -315,37 +448,40 @@ class Game:
     def __post_init__(self) -> None:
         check_range("Points shown", self.shown, limits.GAN2D_POINTS_SHOWN_RANGE)
         check_range("The surface's grid size", self.grid, limits.GAN2D_GRID_RANGE)
-        from .backend import tf
-
         s = self.settings
-        self.gan = build_gan(s)
         self.real, self.labels = real_points(s.shape, POOL, s.seed)
-        self._real = tf.constant(self.real)
-        self._sampler = tf.random.Generator.from_seed(s.seed + 1)  # this game's own stream of real batches
-        self._fixed_noise = np.random.default_rng(s.seed + 2).standard_normal((limits.GAN2D_QUALITY_POINTS,
-                                                                               s.noise_size)).astype("float32")
+        fixed = np.random.default_rng(s.seed + 2).standard_normal((limits.GAN2D_QUALITY_POINTS, s.noise_size))
+        self._fixed_noise = np.pad(fixed.astype("float32"), ((0, 0), (0, MAX_NOISE - s.noise_size)))
         self._d_sum = self._g_sum = 0.0  # losses since the last history point
         self._d_n = self._g_n = 0
-        self._rounds = tf.function(self._play)  # many rounds in one call: no Python between steps
-        self._d_only = tf.function(lambda: self.gan.discriminator_step(self._batch()))
-        self._g_only = tf.function(lambda: self.gan.generator_step(BATCH))
+        self._state: list[np.ndarray] = []
+        self._token = object()  # names this game to the engines (a dropped game is not kept alive by them)
+        with self._engine(start=True):
+            pass
+
+    @contextlib.contextmanager
+    def _engine(self, *, moves: bool = False, start: bool = False) -> Iterator[_Engine]:
+        """An engine holding this game's state for the block; after a move, its state is read back."""
+        with ENGINES.lent(self._token) as engine:
+            if start:
+                engine.start(self.settings, self.real)
+            elif engine.holder is not self._token:
+                engine.load(self._state)
+            engine.holder = self._token
+            try:
+                yield engine
+            except BaseException:
+                engine.holder = None  # half a move: the game keeps its state from before it
+                raise
+            if moves or start:
+                self._state = engine.save()
+
+    def weights(self, side: Side) -> list[np.ndarray]:
+        """A copy of the discriminator's or the generator's weights (the generator's first kernel: MAX_NOISE rows)."""
+        n = len(HIDDEN) * 2 + 2
+        return [w.copy() for w in (self._state[:n] if side == "discriminator" else self._state[n:2 * n])]
 
     # -- steps
-
-    def _batch(self):
-        from .backend import tf
-
-        return tf.gather(self._real, self._sampler.uniform((BATCH,), 0, POOL, dtype=tf.int64))
-
-    def _play(self, rounds):
-        from .backend import tf
-
-        d_total, g_total = tf.constant(0.0), tf.constant(0.0)
-        for _ in tf.range(rounds):
-            for _ in range(self.settings.d_steps):
-                d_total += self.gan.discriminator_step(self._batch())
-            g_total += self.gan.generator_step(BATCH)
-        return d_total, g_total
 
     def play(self, rounds: int) -> None:
         """`rounds` rounds of `d_steps` discriminator steps and one generator step (Play), within the step cap.
@@ -353,21 +489,24 @@ class Game:
         Raises:
             UsageError: `rounds` outside limits.GAN2D_ROUNDS_RANGE.
         """
+        from .backend import tf
+
         check_range("Rounds", rounds, limits.GAN2D_ROUNDS_RANGE)
         rounds = min(rounds, self.steps_left)
         if rounds <= 0:
             return
-        if self.pending_d:  # a half-played round of the step-by-step mode ends first
-            self.step_once()
-            rounds -= 1
-        while rounds > 0:
-            n = min(rounds, limits.GAN2D_HISTORY_EVERY - self.step % limits.GAN2D_HISTORY_EVERY)
-            d, g = self._rounds(n)
-            self._add(d_loss=float(d), d_n=n * self.settings.d_steps, g_loss=float(g), g_n=n)
-            self.step += n
-            self.d_step += n * self.settings.d_steps
-            rounds -= n
-            self._record()
+        with self._engine(moves=True) as engine:
+            if self.pending_d:  # a half-played round of the step-by-step mode ends first
+                self._step_once(engine)
+                rounds -= 1
+            while rounds > 0:
+                n = min(rounds, limits.GAN2D_HISTORY_EVERY - self.step % limits.GAN2D_HISTORY_EVERY)
+                d, g = engine.rounds(tf.constant(n))  # a tensor: one trace for any number of rounds
+                self._add(d_loss=float(d), d_n=n * self.settings.d_steps, g_loss=float(g), g_n=n)
+                self.step += n
+                self.d_step += n * self.settings.d_steps
+                rounds -= n
+                self._record(engine)
         self.last = (f"played {self.settings.d_steps} discriminator step{'s' if self.settings.d_steps > 1 else ''} "
                      "and 1 generator step per round")
 
@@ -376,18 +515,22 @@ class Game:
         which side just moved ("discriminator" or "generator")."""
         if self.steps_left <= 0:
             raise UsageError(f"This game has reached its {limits.GAN2D_MAX_STEPS:,} generator steps; press Reset.")
+        with self._engine(moves=True) as engine:
+            return self._step_once(engine)
+
+    def _step_once(self, engine: _Engine) -> str:
         if self.pending_d < self.settings.d_steps:
-            self._add(d_loss=float(self._d_only()), d_n=1)
+            self._add(d_loss=float(engine.d_only()), d_n=1)
             self.pending_d += 1
             self.d_step += 1
             n = self.settings.d_steps
             self.last = f"discriminator step {self.pending_d} of {n}"
             return "discriminator"
-        self._add(g_loss=float(self._g_only()), g_n=1)
+        self._add(g_loss=float(engine.g_only()), g_n=1)
         self.pending_d = 0
         self.step += 1
         self.last = "generator step"
-        self._record()
+        self._record(engine)
         return "generator"
 
     @property
@@ -403,9 +546,10 @@ class Game:
         from .backend import tf
 
         check_range("Steps", steps, (1, self.steps_left))
-        data = tf.data.Dataset.from_tensors(self._real).repeat().map(
-            lambda pool: tf.gather(pool, self._sampler.uniform((BATCH,), 0, POOL, dtype=tf.int64)))
-        logs = self.gan.fit(data, steps_per_epoch=steps, epochs=1, verbose=0).history
+        with self._engine(moves=True) as engine:
+            data = tf.data.Dataset.from_tensors(engine.real).repeat().map(
+                lambda pool: tf.gather(pool, engine.sampler.uniform((BATCH,), 0, POOL, dtype=tf.int64)))
+            logs = engine.gan.fit(data, steps_per_epoch=steps, epochs=1, verbose=0).history
         self.step += steps
         self.d_step += steps * self.settings.d_steps
         return {k: float(v[-1]) for k, v in logs.items()}
@@ -414,7 +558,7 @@ class Game:
         self._d_sum, self._d_n = self._d_sum + d_loss, self._d_n + d_n
         self._g_sum, self._g_n = self._g_sum + g_loss, self._g_n + g_n
 
-    def _record(self) -> None:
+    def _record(self, engine: _Engine) -> None:
         """A point of the loss curves every GAN2D_HISTORY_EVERY generator steps (and after each in step mode)."""
         if self._g_n == 0 or (self.step % limits.GAN2D_HISTORY_EVERY and self.step > limits.GAN2D_HISTORY_EVERY):
             return
@@ -422,7 +566,7 @@ class Game:
         h["step"].append(self.step)
         h["d_loss"].append(self._d_sum / max(1, self._d_n))
         h["g_loss"].append(self._g_sum / self._g_n)
-        h["coverage"].append(self.quality().coverage)
+        h["coverage"].append(self._quality(engine).coverage)
         self._d_sum = self._g_sum = 0.0
         self._d_n = self._g_n = 0
 
@@ -430,38 +574,55 @@ class Game:
 
     def generated(self, n: int | None = None) -> np.ndarray:
         """The generator's points for the game's fixed noise (the first `n`)."""
-        noise = self._fixed_noise[: n or len(self._fixed_noise)]
-        return np.asarray(self.gan.generator(noise, training=False))
+        with self._engine() as engine:
+            return self._generated(engine, n)
+
+    def _generated(self, engine: _Engine, n: int | None = None) -> np.ndarray:
+        return np.asarray(engine.gan.generator(self._fixed_noise[: n or len(self._fixed_noise)], training=False))
 
     def quality(self) -> Quality:
         """Modes covered and points on target, for limits.GAN2D_QUALITY_POINTS generated points."""
-        return measure(self.generated(), self.real, self.labels, SHAPES[self.settings.shape])
+        with self._engine() as engine:
+            return self._quality(engine)
+
+    def _quality(self, engine: _Engine) -> Quality:
+        return measure(self._generated(engine), self.real, self.labels, SHAPES[self.settings.shape])
 
     def surface(self) -> tuple[np.ndarray, np.ndarray]:
         """The discriminator's probability "real" on a grid over the plot: (grid, grid), rows along y; and the axis."""
+        with self._engine() as engine:
+            return self._surface(engine)
+
+    def _surface(self, engine: _Engine) -> tuple[np.ndarray, np.ndarray]:
         extent = SHAPES[self.settings.shape].extent
         axis = np.linspace(-extent, extent, self.grid, dtype="float32")
         xx, yy = np.meshgrid(axis, axis)
-        logits = np.asarray(self.gan.discriminator(np.stack([xx.ravel(), yy.ravel()], axis=1), training=False))
+        logits = np.asarray(engine.gan.discriminator(np.stack([xx.ravel(), yy.ravel()], axis=1), training=False))
         return (1.0 / (1.0 + np.exp(-logits))).reshape(self.grid, self.grid), axis
 
     def pull(self, points: np.ndarray) -> np.ndarray:
         """The direction in which the discriminator's "real" grows fastest at each point (unit vectors): where
         the generator's next step pushes that point (GAN Lab draws these as the generator's gradients)."""
+        with self._engine() as engine:
+            return self._pull(engine, points)
+
+    def _pull(self, engine: _Engine, points: np.ndarray) -> np.ndarray:
         from .backend import tf
 
         x = tf.constant(points)
         with tf.GradientTape() as tape:
             tape.watch(x)
-            logits = self.gan.discriminator(x, training=False)
+            logits = engine.gan.discriminator(x, training=False)
         grads = np.asarray(tape.gradient(logits, x))
         return grads / np.maximum(np.linalg.norm(grads, axis=1, keepdims=True), 1e-12)
 
     def snapshot(self) -> Snapshot:
-        surface, axis = self.surface()
-        fake = self.generated(self.shown)
-        return Snapshot(self.step, self.d_step, self.real[: self.shown], fake, surface, axis, self.pull(fake),
-                        self.quality(), {k: list(v) for k, v in self.history.items()}, self.last)
+        with self._engine() as engine:
+            surface, axis = self._surface(engine)
+            fake = self._generated(engine, self.shown)
+            return Snapshot(self.step, self.d_step, self.real[: self.shown], fake, surface, axis,
+                            self._pull(engine, fake), self._quality(engine),
+                            {k: list(v) for k, v in self.history.items()}, self.last)
 
 
 def measure(generated: np.ndarray, real: np.ndarray, labels: np.ndarray, shape: Shape) -> Quality:

@@ -72,6 +72,17 @@ def copy_shipped_models(dest: Path) -> Path:
     return dest
 
 
+LONG_MODEL_ID = "cifar10-fast-a-rather-long-model-id-made-by-a-visitor-2026-12-05"  # tables and pickers must fit it
+
+
+def copy_under_id(models: Path, source: str, new_id: str) -> None:
+    """A copy of model `source` in the folder `models` under `new_id` (its card says the new id)."""
+    for ext in (".keras", ".json"):
+        shutil.copy(models / f"{source}{ext}", models / f"{new_id}{ext}")
+    card = models / f"{new_id}.json"
+    card.write_text(card.read_text().replace(f'"{source}"', f'"{new_id}"'))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

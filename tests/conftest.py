@@ -16,7 +16,15 @@ import pytest
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from dlapp.testing import BROWSER_ARGS, CHROMIUM, AppServer, copy_shipped_models  # noqa: E402  after the env defaults
+from dlapp.testing import (  # noqa: E402  after the env defaults
+    BROWSER_ARGS,
+    CHROMIUM,
+    DATA_DIR,
+    LONG_MODEL_ID,
+    AppServer,
+    copy_shipped_models,
+    copy_under_id,
+)
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +98,54 @@ def client(app_server):
     from gradio_client import Client
 
     return Client(app_server.url, verbose=False)
+
+
+# ---------------------------------------------------------------- deployments that several modules share
+# Each app start costs ~10 s of CPU, and its warm-up more, on CI's two cores: one server per kind of deployment
+# for the whole run, not one per module. A module that uses one names it through a fixture of its own.
+
+class PatientServer(AppServer):
+    """The app, given 10 minutes to start: on the shared 2-core machine, beside a long training, 2 are not enough
+    (and a shared server that failed to start fails every module that uses it)."""
+
+    def wait_ready(self, timeout: float = 600) -> None:
+        super().wait_ready(timeout)
+
+
+@pytest.fixture(scope="session")
+def pristine_server(tmp_path_factory):
+    """The app over the shipped models plus a copy of cifar10-fast under LONG_MODEL_ID, for tests that read what it
+    shows: none of them trains, deletes, or changes a default on it."""
+    models = copy_shipped_models(tmp_path_factory.mktemp("pristine") / "models")
+    copy_under_id(models, "cifar10-fast", LONG_MODEL_ID)
+    server = PatientServer(models)
+    yield server
+    server.stop()
+    server.assert_no_traceback()
+
+
+@pytest.fixture(scope="session")
+def closed_space_server(tmp_path_factory):
+    """The app as a Hugging Face Space runs it for visitors when its owner switched training off: SPACE_ID set,
+    DLAPP_TRAINING=off, no admin password (a Space's default, private training, is `private_space_server`);
+    the user's folder is a copy of the shipped models, so that a change to them would show."""
+    server = PatientServer(copy_shipped_models(tmp_path_factory.mktemp("closed-space") / "models"),
+                           env={"SPACE_ID": "someone/dlapp", "SPACE_HARDWARE": "cpu-basic", "DLAPP_ADMIN_PASSWORD": "",
+                                "DLAPP_TRAINING_PASSWORD": "", "DLAPP_TRAINING": "off"})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def private_space_server(tmp_path_factory):
+    """The app as a Space runs it by default (SPACE_ID set, no password, DLAPP_TRAINING unset: each visitor trains
+    privately), with the real data sets."""
+    server = PatientServer(tmp_path_factory.mktemp("private-space") / "models",
+                           {"SPACE_ID": "someone/dlapp", "DLAPP_TRAINING": None, "DLAPP_ADMIN_PASSWORD": None,
+                            "DLAPP_TRAINING_PASSWORD": None, "DLAPP_DATA_DIR": str(DATA_DIR) if DATA_DIR else None})
+    yield server
+    server.stop()
+    server.assert_no_traceback()
 
 
 # ---------------------------------------------------------------- the browser (tests marked `browser`)

@@ -18,4 +18,6 @@ if [ -z "${DLAPP_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
 fi
 export GRADIO_ANALYTICS_ENABLED=False PYTHONUNBUFFERED=1
 
-exec python -m pytest "$@"
+# Every run ends with its 30 slowest tests (setup and teardown apart), so a CI log shows where the time went;
+# a --durations given here overrides it.
+exec python -m pytest --durations=30 "$@"

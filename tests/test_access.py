@@ -5,7 +5,7 @@ import hashlib
 import pytest
 from gradio_client import Client
 
-from dlapp.testing import AppServer, copy_shipped_models, error_of
+from dlapp.testing import error_of
 
 pytestmark = pytest.mark.app
 
@@ -15,12 +15,9 @@ def disk_state(folder):
 
 
 @pytest.fixture(scope="module")
-def public_server(tmp_path_factory):
-    models = copy_shipped_models(tmp_path_factory.mktemp("public") / "models")
-    server = AppServer(models, env={"SPACE_ID": "someone/dlapp", "DLAPP_TRAINING": "", "DLAPP_ADMIN_PASSWORD": "",
-                                    "DLAPP_TRAINING_PASSWORD": ""})
-    yield server
-    server.stop()
+def public_server(closed_space_server):
+    """A Space with training off and no password (conftest.py: shared with the browser tests of one)."""
+    return closed_space_server
 
 
 @pytest.mark.parametrize("call,fragment", [

@@ -433,14 +433,9 @@ def pick_model(page, model_id: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def explain_server(tmp_path_factory):
-    """Its own app over the shipped models, so that no other test's training changes the Models tab."""
-    from dlapp.testing import AppServer, copy_shipped_models
-
-    server = AppServer(copy_shipped_models(tmp_path_factory.mktemp("explain") / "models"))
-    yield server
-    server.stop()
-    server.assert_no_traceback()
+def explain_server(pristine_server):
+    """An app over the shipped models that no test trains on (conftest.py), so no training changes the Models tab."""
+    return pristine_server
 
 
 @pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])

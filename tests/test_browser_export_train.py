@@ -12,8 +12,6 @@ import pytest
 from gradio_client import Client
 
 from dlapp.testing import (
-    DATA_DIR,
-    AppServer,
     error_of,
     export_and_download,
     needs_data,
@@ -26,21 +24,10 @@ from dlapp.testing import (
 pytestmark = [pytest.mark.browser, pytest.mark.app, needs_data]
 
 
-class PatientServer(AppServer):
-    """The app, given 10 minutes to start: on the shared 2-core machine, beside a long training, 2 are not enough."""
-
-    def wait_ready(self, timeout: float = 600) -> None:
-        super().wait_ready(timeout)
-
-
 @pytest.fixture(scope="module")
-def space(tmp_path_factory):
-    server = PatientServer(tmp_path_factory.mktemp("space-export") / "models",
-                       {"SPACE_ID": "someone/dlapp", "DLAPP_TRAINING": None, "DLAPP_ADMIN_PASSWORD": None,
-                        "DLAPP_TRAINING_PASSWORD": None, "DLAPP_DATA_DIR": str(DATA_DIR) if DATA_DIR else None})
-    yield server
-    server.stop()
-    server.assert_no_traceback()
+def space(private_space_server):
+    """A Space with private training (conftest.py: shared with test_browser_private.py)."""
+    return private_space_server
 
 
 def test_export_the_model_just_trained_from_the_train_tab(browser, space, tmp_path):

@@ -7,17 +7,15 @@ dlapp.testing); screenshots go to test-artifacts/screenshots/.
 from __future__ import annotations
 
 import re
-import shutil
 import time
 
 import pytest
 
 from dlapp import limits
 from dlapp.testing import (
-    AppServer,
+    LONG_MODEL_ID,
     add_class,
     click_confusion_cell,
-    copy_shipped_models,
     count_of,
     needs_data,
     opened,
@@ -34,7 +32,7 @@ from dlapp.testing import (
 pytestmark = pytest.mark.browser
 
 WIDTHS = pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
-LONG_ID = "cifar10-fast-a-rather-long-model-id-made-by-a-visitor-2026-12-05"
+LONG_ID = LONG_MODEL_ID  # pristine_server (conftest.py) has a copy of cifar10-fast under it
 
 
 @pytest.fixture(autouse=True)
@@ -46,28 +44,15 @@ def patient_expect():
 
 
 @pytest.fixture(scope="module")
-def polish_server(tmp_path_factory):
-    """Its own app over the shipped models plus a copy under a long id (no other test changes it)."""
-    models = copy_shipped_models(tmp_path_factory.mktemp("polish") / "models")
-    for ext in (".keras", ".json"):
-        shutil.copy(models / f"cifar10-fast{ext}", models / f"{LONG_ID}{ext}")
-    card = (models / f"{LONG_ID}.json").read_text().replace('"cifar10-fast"', f'"{LONG_ID}"')
-    (models / f"{LONG_ID}.json").write_text(card)
-    server = AppServer(models)
-    yield server
-    server.stop()
-    server.assert_no_traceback()
+def polish_server(pristine_server):
+    """An app over the shipped models plus a copy under a long id, that no test changes (conftest.py)."""
+    return pristine_server
 
 
 @pytest.fixture(scope="module")
-def space_server(tmp_path_factory):
-    """The app as a Hugging Face Space runs it for visitors when its owner switched training off: SPACE_ID set,
-    DLAPP_TRAINING=off, no admin password (a Space's default, private training, is tests/test_browser_private.py)."""
-    server = AppServer(copy_shipped_models(tmp_path_factory.mktemp("space") / "models"),
-                       env={"SPACE_ID": "someone/dlapp", "SPACE_HARDWARE": "cpu-basic", "DLAPP_ADMIN_PASSWORD": "",
-                            "DLAPP_TRAINING_PASSWORD": "", "DLAPP_TRAINING": "off"})
-    yield server
-    server.stop()
+def space_server(closed_space_server):
+    """A Space with training off and no admin password (conftest.py; private training: test_browser_private.py)."""
+    return closed_space_server
 
 
 def box(page, selector: str) -> dict:

@@ -16,8 +16,6 @@ from gradio_client import Client, handle_file
 
 from dlapp.store import SESSIONS_DIR
 from dlapp.testing import (
-    DATA_DIR,
-    AppServer,
     a_test_photo,
     add_class,
     count_of,
@@ -32,12 +30,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.app]
 
 
 @pytest.fixture(scope="module")
-def space(tmp_path_factory):
-    server = AppServer(tmp_path_factory.mktemp("space") / "models",
-                       {"SPACE_ID": "someone/dlapp", "DLAPP_TRAINING": None, "DLAPP_ADMIN_PASSWORD": None,
-                        "DLAPP_TRAINING_PASSWORD": None, "DLAPP_DATA_DIR": str(DATA_DIR) if DATA_DIR else None})
-    yield server
-    server.stop()
+def space(private_space_server):
+    """A Space with private training (conftest.py: shared with test_browser_export_train.py)."""
+    return private_space_server
 
 
 def both_widths(page, name: str) -> None:

@@ -47,15 +47,14 @@ def test_keras_fit_plays_the_same_game_through_train_step():
 
 def test_the_step_mode_moves_one_side_at_a_time():
     game = gan2d.Game(gan2d.GameSettings(d_steps=2))
-    weights = lambda net: [w.copy() for w in net.get_weights()]  # noqa: E731
     sides = []
     for _ in range(6):
-        d, g = weights(game.gan.discriminator), weights(game.gan.generator)
+        d, g = game.weights("discriminator"), game.weights("generator")
         side = game.next_side
         assert game.step_once() == side
         sides.append(side)
-        d_moved = any(not np.array_equal(a, b) for a, b in zip(d, weights(game.gan.discriminator), strict=True))
-        g_moved = any(not np.array_equal(a, b) for a, b in zip(g, weights(game.gan.generator), strict=True))
+        d_moved = any(not np.array_equal(a, b) for a, b in zip(d, game.weights("discriminator"), strict=True))
+        g_moved = any(not np.array_equal(a, b) for a, b in zip(g, game.weights("generator"), strict=True))
         assert (d_moved, g_moved) == ((True, False) if side == "discriminator" else (False, True)), side
     assert sides == ["discriminator", "discriminator", "generator"] * 2
     assert (game.step, game.d_step) == (2, 4)

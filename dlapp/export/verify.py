@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +74,12 @@ def kept_examples(card, path: Path | None) -> tuple[np.ndarray, np.ndarray] | No
     return (x[..., None] if x.ndim == 3 else x), y
 
 
+# A sample of a built-in test split depends on the data set, not on the model: exporting every model to every
+# format (the Models tab, tests/test_export.py) reads cifar10.npz (2 s of CPU) once per sample size, not per export.
+_HELD_OUT: dict[tuple, HeldOut] = {}
+_HELD_OUT_LOCK = threading.Lock()  # exports from several visitors at once
+
+
 def held_out(card, data_dir: Path | None, *, limit: int | None, seed: int = 0, kept: Path | None = None) -> HeldOut:
     """Up to `limit` test examples of the model's data set (a seeded sample, every class); for a model trained
     on uploaded data (not kept), the test examples kept beside it (`kept`, labelled); else the shipped examples."""
@@ -81,6 +88,11 @@ def held_out(card, data_dir: Path | None, *, limit: int | None, seed: int = 0, k
     name = card.dataset.name
     have = data_dir is not None and name in BUILTINS and (data_dir / BUILTINS[name].file_name).exists()
     if have:
+        stat = (data_dir / BUILTINS[name].file_name).stat()
+        key = (name, str(data_dir), stat.st_mtime_ns, stat.st_size, limit, seed)
+        with _HELD_OUT_LOCK:
+            if (cached := _HELD_OUT.get(key)) is not None:
+                return cached
         data = load_dataset(name, data_dir=data_dir)
         x, y, total = data.x_test, np.asarray(data.y_test).reshape(-1), len(data.x_test)
         if x.ndim == 3:
@@ -89,7 +101,13 @@ def held_out(card, data_dir: Path | None, *, limit: int | None, seed: int = 0, k
             pick = np.sort(np.random.default_rng(seed).choice(total, limit, replace=False))
             x, y = x[pick], y[pick]
         source = f"{name} test split, DLAPP_DATA_DIR" + ("" if len(x) == total else f", a seeded sample of {total:,}")
-        return HeldOut(x, y, source, total)
+        held = HeldOut(x, y, source, total)
+        if limit is not None and limit <= limits.EXPORT_CHECK_EXAMPLES:  # a few MB each, never a whole test split
+            with _HELD_OUT_LOCK:
+                while len(_HELD_OUT) >= 4:  # the oldest goes
+                    _HELD_OUT.pop(next(iter(_HELD_OUT)))
+                _HELD_OUT[key] = held
+        return held
     if (own := kept_examples(card, kept)) is not None:
         return HeldOut(own[0], own[1], "its own test examples, kept beside the model (its data set is not here)",
                        len(own[1]))

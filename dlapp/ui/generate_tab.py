@@ -2,7 +2,7 @@
 class-conditional GAN (the generate task, e.g. cifar10-gan) drawing pictures of a class, with what the project's
 own image classifier sees in each (dlapp/generating.py, as the /generate API and `python -m dlapp generate`).
 
-Each visitor's game lives in their own gr.State (networks, optimizers, history: nothing shared). Play turns
+Each visitor's game lives in their own gr.State (weights, optimizer state, history: nothing shared). Play turns
 a gr.Timer on; each tick plays limits.GAN2D_ROUNDS_PER_TICK rounds and redraws. The step-by-step mode moves
 one side at a time and says which. The tab is sections (accordions), so a trained generator's section can
 sit beside the game.
@@ -224,7 +224,8 @@ def layout() -> GenerateTab:
                 noise = gr.Slider(*limits.GAN2D_NOISE_SIZE_RANGE, value=defaults.noise_size, step=1,
                                   label="Noise size (the generator's input)", elem_id="gan2d-noise")
                 seed = gr.Number(defaults.seed, label="Seed", precision=0, elem_id="gan2d-seed")
-    # A game holds two small Keras models: an idle one is dropped after an hour (the next click starts anew).
+    # A game holds its networks' state (~0.3 MB of arrays): an idle one is dropped after an hour (the next click
+    # starts anew).
     game = gr.State(None, time_to_live=limits.GAN2D_IDLE_S)
     playing = gr.State(False)
     timer = gr.Timer(limits.GAN2D_TICK_S, active=False)
