@@ -57,7 +57,7 @@ def test_the_app_log_has_no_tensorflow_noise(app_server, client):
 def test_the_app_says_when_its_default_models_are_warm(app_server):
     app_server.wait_warm(timeout=120)  # benchmarks wait for this line before they measure
     line = next(line for line in app_server.log.read_text().splitlines() if WARM in line)
-    assert "(image, text)" in line and "No image model" not in app_server.log.read_text()
+    assert "(image, text, generate)" in line and "model warmed up" not in app_server.log.read_text()
 
 
 def test_list_models(client):
