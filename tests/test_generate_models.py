@@ -120,7 +120,7 @@ def test_cli_generate_never_writes_over_a_file(cli_env, tmp_path):
 
 @pytest.fixture(scope="module")
 def gen_app(tiny_models, tmp_path_factory):
-    """The real app with the tiny generator (its only generate model, so its default)."""
+    """The real app with the tiny generator beside the shipped models (whose cifar10-gan is the default)."""
     models = tmp_path_factory.mktemp("gen-app") / "models"
     shutil.copytree(tiny_models, models)
     server = AppServer(models)
@@ -143,7 +143,7 @@ def decoded(picture: dict) -> np.ndarray:
 
 @pytest.mark.app
 def test_generate_endpoint_answers_pictures_and_what_the_classifier_sees(gen_client):
-    out = gen_client.predict(class_name="ship", seed=11, n=3, api_name="/generate")
+    out = gen_client.predict(class_name="ship", model_id=TINY, seed=11, n=3, api_name="/generate")
     assert out["model_id"] == TINY and out["size"] == [32, 32] and out["classifier"] == "cifar10-best"
     assert [p["seed"] for p in out["pictures"]] == ["11", "12", "13"]
     assert all(decoded(p).shape == (32, 32, 3) for p in out["pictures"])
@@ -151,9 +151,11 @@ def test_generate_endpoint_answers_pictures_and_what_the_classifier_sees(gen_cli
         seen = p["seen"]
         assert p["requested"] == "ship" and 0 <= seen["probability"] <= 1 and len(seen["top"]) == 3
         assert seen["label"] in {"none of these", seen["top"][0][0]}
-    # The same seed, the same picture, whichever call draws it; a model named draws the same as the default.
+    # The same seed, the same picture, whichever call draws it (the class named by its index this time).
     again = gen_client.predict(class_name="8", model_id=TINY, seed=12, n=1, api_name="/generate")
     assert np.array_equal(decoded(again["pictures"][0]), decoded(out["pictures"][1]))
+    # Without a model, the default generator draws: the shipped one.
+    assert gen_client.predict(class_name="ship", n=1, api_name="/generate")["model_id"] == "cifar10-gan"
 
 
 @pytest.mark.app
