@@ -33,7 +33,7 @@ def stop_at(message_start: str, cancel: threading.Event, seen: list):
     return on_event
 
 
-@pytest.mark.parametrize("phase", ["Calibrating", "Saving"])
+@pytest.mark.parametrize("phase", ["Finishing", "Saving"])
 def test_stop_after_fitting_saves_nothing(model_dir, colours, phase):
     cancel, seen = threading.Event(), []
     with pytest.raises(TrainingCancelled):
@@ -58,7 +58,7 @@ def test_a_stopped_run_never_replaces_a_working_model(model_dir, colours):
     assert not list(model_dir.glob(".pending-*"))
 
 
-@pytest.mark.parametrize("phase", ["Calibrating", "Saving"])
+@pytest.mark.parametrize("phase", ["Finishing", "Saving"])
 def test_web_job_stopped_after_fitting_ends_cancelled_and_leaves_no_checkpoint(model_dir, colours, phase):
     job = TrainingJob(config(colours))
     record = job.on_event
