@@ -31,5 +31,6 @@ def test_changes_are_refused_and_nothing_changes_on_disk(public_server, call, fr
     message = error_of(client.predict, **call)
     assert fragment in message and "DLAPP_ADMIN_PASSWORD" in message, message
     assert disk_state(public_server.model_dir) == before
-    assert {m["id"] for m in client.predict(api_name="/list_models") if m["default"]} == {"cifar10-best", "imdb-fast"}
+    defaults = {m["id"] for m in client.predict(api_name="/list_models") if m["default"]}
+    assert defaults == {"cifar10-best", "imdb-fast", "cifar10-gan"}
     assert public_server.alive()

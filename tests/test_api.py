@@ -63,7 +63,7 @@ def test_the_app_says_when_its_default_models_are_warm(app_server):
 def test_list_models(client):
     models = client.predict(api_name="/list_models")
     tasks = {m["task"] for m in models if m["default"]}
-    assert tasks == {"image", "text"}
+    assert tasks == {"image", "text", "generate"}
 
 
 @pytest.mark.parametrize("name", ["truncated.jpg", "text.png", "random.png", "empty.png", "svg.png", "bomb.png"])

@@ -31,7 +31,8 @@ from dlapp.testing import (
 from dlapp.training import TrainConfig, TrainingEvent
 
 CAP = 50  # training examples this test app accepts: the tiny uploads below fit, no built-in data set does
-REQUIRED_INPUTS = {"image", "text", "files", "upload"}  # what a prediction endpoint cannot do without
+# What a prediction cannot do without; a drawing, its class (and a walk, its two seeds and first class).
+REQUIRED_INPUTS = {"image", "text", "files", "upload", "class_name", "class_a", "seed_a", "seed_b"}
 EXAMPLE = sorted((REPO / "dlapp" / "examples").glob("*.png"))[0]  # a CIFAR-10 cat
 
 

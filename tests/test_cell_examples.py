@@ -114,6 +114,9 @@ def test_shipped_models_say_plainly_why_their_cells_need_the_data(shipped_dir, m
 def test_shipped_models_show_their_cells_from_the_data_set(shipped_dir):
     store = ModelStore(shipped_dir)
     for card in store.list():
+        if card.task == "generate":  # a generator has no confusion matrix, so no cells
+            assert card.metrics.cell_examples == {}
+            continue
         key = max(card.metrics.cell_examples, key=lambda k: len(card.metrics.cell_examples[k]))
         examples = cell_examples(card, *map(int, key.split(",")), root=shipped_dir)
         assert examples, (card.id, key)
